@@ -1,0 +1,59 @@
+# NormCourse: two commands for learners (`make lab`, `make test`), a few more for authors.
+# Every target installs what it needs into .venv first, from the pins in requirements*.txt.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 8888
+LAB_ARGS ?=
+NB     ?= notebooks/*.ipynb
+# Deterministic, quiet runs: no progress bars in outputs, same hash seed everywhere.
+RUN_ENV := NORMCOURSE_NO_PROGRESS=1 PYTHONHASHSEED=0
+NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout=600
+
+.PHONY: help setup lab test lint unit nbval e2e regen bench lock clean
+
+help:
+	@echo "make lab    - set up .venv and open the course in JupyterLab (localhost, token auth)"
+	@echo "make test   - set up .venv, then lint, unit tests, nbval on every notebook, browser tests"
+	@echo "make regen  - re-execute notebooks in place (NB=notebooks/01_*.ipynb for one)"
+	@echo "make bench  - benchmark table: notebook run times and widget update latency vs budgets"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml tools/jupyterlab_overrides.json
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (NormCourse)" > /dev/null
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp tools/jupyterlab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
+		--ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS) notebooks/00_start_here.ipynb
+
+lint: $(STAMP)
+	$(BIN)/ruff check course_utils tests tools notebooks
+
+unit: $(STAMP)
+	$(RUN_ENV) $(BIN)/python -m pytest -q tests
+
+nbval: $(STAMP)
+	$(RUN_ENV) $(BIN)/python -m pytest -q $(NBVAL_ARGS) $(NB)
+
+test: lint unit nbval
+
+regen: $(STAMP)
+	$(RUN_ENV) $(BIN)/python tools/regen.py $(NB)
+
+bench: $(STAMP)
+	$(RUN_ENV) $(BIN)/python tools/bench.py
+
+lock: $(STAMP)
+	$(BIN)/python tools/lock.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info test-artifacts
