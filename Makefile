@@ -12,7 +12,7 @@ NB     ?= notebooks/*.ipynb
 RUN_ENV := NORMCOURSE_NO_PROGRESS=1 PYTHONHASHSEED=0
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout=600
 
-.PHONY: help setup lab test lint unit nbval e2e regen bench lock clean
+.PHONY: help setup lab test lint unit nbval e2e regen bench lock clean imgs
 
 help:
 	@echo "make lab    - set up .venv and open the course in JupyterLab (localhost, token auth)"
@@ -50,10 +50,13 @@ regen: $(STAMP)
 	$(RUN_ENV) $(BIN)/python tools/regen.py $(NB)
 
 bench: $(STAMP)
-	$(RUN_ENV) $(BIN)/python tools/bench.py
+	$(RUN_ENV) $(BIN)/python tools/bench.py $(ARGS)
 
 lock: $(STAMP)
 	$(BIN)/python tools/lock.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info test-artifacts
+
+imgs: $(STAMP)
+	$(BIN)/python tools/make_imgs.py

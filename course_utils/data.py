@@ -1,0 +1,226 @@
+"""Offline datasets with deterministic train/val/test splits and scaling fitted on train only.
+
+Everything here ships with scikit-learn (wine, digits) or is synthetic: nothing downloads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from .validation import check_float_array, check_int, check_number
+
+__all__ = [
+    "Split",
+    "Standardizer",
+    "load_wine",
+    "load_digits",
+    "make_two_feature_regression",
+    "make_blobs",
+    "split_indices",
+]
+
+
+@dataclass(frozen=True)
+class Split:
+    """A dataset cut into train/val/test arrays (float32 features, int64 labels or float32 targets)."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    feature_names: list[str] = field(default_factory=list)
+    target_names: list[str] = field(default_factory=list)
+    name: str = ""
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X_train.shape[1])
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.target_names) if self.target_names else int(np.max(self.y_train)) + 1
+
+    def tensors(self, part: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
+        """The (X, y) of ``part`` ('train', 'val' or 'test') as torch tensors."""
+        if part not in ("train", "val", "test"):
+            raise ValueError(f"part must be 'train', 'val' or 'test', got {part!r}.")
+        X, y = getattr(self, f"X_{part}"), getattr(self, f"y_{part}")
+        return torch.from_numpy(X), torch.from_numpy(y)
+
+    def standardized(self) -> Split:
+        """The same split with features standardized by statistics of the *training* part only."""
+        scaler = Standardizer().fit(self.X_train)
+        return replace(
+            self,
+            X_train=scaler.transform(self.X_train),
+            X_val=scaler.transform(self.X_val),
+            X_test=scaler.transform(self.X_test),
+        )
+
+    def subset_train(self, n: int, seed: int = 0) -> Split:
+        """Keep only ``n`` training examples (stratified by class), val and test unchanged."""
+        n = check_int("n", n, minimum=1, maximum=len(self.X_train))
+        idx = _stratified_first(self.y_train, n, seed)
+        return replace(self, X_train=self.X_train[idx], y_train=self.y_train[idx])
+
+    def describe(self) -> str:
+        return (
+            f"{self.name}: {len(self.X_train)} train / {len(self.X_val)} val / {len(self.X_test)} test, "
+            f"{self.n_features} features"
+        )
+
+
+class Standardizer:
+    """Per-feature ``(x - mean) / std`` with statistics from the data passed to :meth:`fit`.
+
+    Fit it on the training split only: using validation or test rows to compute the mean and std
+    leaks information about them into training (data leakage), and the reported score is optimistic.
+    """
+
+    def __init__(self, eps: float = 1e-8) -> None:
+        self.eps = check_number("eps", eps)
+        self.mean_: np.ndarray | None = None
+        self.std_: np.ndarray | None = None
+
+    def fit(self, X: np.ndarray) -> Standardizer:
+        X = check_float_array("X", X, ndim=2)
+        if len(X) < 2:
+            raise ValueError(f"X must have at least 2 rows to estimate a std, got {len(X)}.")
+        self.mean_ = X.mean(axis=0)
+        self.std_ = X.std(axis=0)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        if self.mean_ is None or self.std_ is None:
+            raise RuntimeError("Standardizer is not fitted: call .fit(X_train) first.")
+        X = check_float_array("X", X, ndim=2)
+        if X.shape[1] != self.mean_.shape[0]:
+            raise ValueError(f"X must have {self.mean_.shape[0]} features (columns), got {X.shape[1]}.")
+        return ((X - self.mean_) / (self.std_ + self.eps)).astype(X.dtype)
+
+    def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        return self.fit(X).transform(X)
+
+
+def split_indices(
+    labels: np.ndarray, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified, seeded train/val/test index arrays (each class split in the same proportions)."""
+    val_fraction = check_number("val_fraction", val_fraction)
+    test_fraction = check_number("test_fraction", test_fraction)
+    if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
+        raise ValueError(
+            "val_fraction and test_fraction must be >= 0 and sum to less than 1, "
+            f"got {val_fraction} and {test_fraction}."
+        )
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    parts: tuple[list, list, list] = ([], [], [])
+    for cls in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        n_val, n_test = round(len(idx) * val_fraction), round(len(idx) * test_fraction)
+        parts[1].append(idx[:n_val])
+        parts[2].append(idx[n_val : n_val + n_test])
+        parts[0].append(idx[n_val + n_test :])
+    return tuple(np.sort(np.concatenate(p)) for p in parts)  # type: ignore[return-value]
+
+
+def _stratified_first(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` indices whose class proportions match ``labels`` as closely as possible."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(labels))
+    # Interleave classes so any prefix is (nearly) balanced.
+    rank = np.empty(len(labels))
+    for cls in np.unique(labels):
+        members = order[labels[order] == cls]
+        rank[members] = (np.arange(len(members)) + rng.random()) / len(members)
+    return np.sort(np.argsort(rank, kind="stable")[:n])
+
+
+def _from_arrays(X, y, name, feature_names, target_names, val_fraction, test_fraction, seed) -> Split:
+    train, val, test = split_indices(y, val_fraction, test_fraction, seed)
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y, dtype=np.int64)
+    return Split(
+        X[train], y[train], X[val], y[val], X[test], y[test],
+        feature_names=list(feature_names), target_names=[str(t) for t in target_names], name=name,
+    )  # fmt: skip
+
+
+def load_wine(
+    standardize: bool = False, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0
+) -> Split:
+    """scikit-learn's bundled wine data (178 wines, 13 features, 3 cultivars).
+
+    Its features live on wildly different scales (proline ~10^3 next to hue ~1), which is exactly
+    what makes unnormalized inputs hard to learn from. ``standardize=True`` scales with training
+    statistics only.
+    """
+    from sklearn.datasets import load_wine as _load
+
+    bunch = _load()
+    split = _from_arrays(
+        bunch.data, bunch.target, "wine", bunch.feature_names, bunch.target_names,
+        val_fraction, test_fraction, seed,
+    )  # fmt: skip
+    return split.standardized() if standardize else split
+
+
+def load_digits(
+    standardize: bool = False, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0
+) -> Split:
+    """scikit-learn's bundled 8x8 digits (1797 images, 64 pixel features in 0..16, 10 classes).
+
+    Features are scaled to [0, 1] (pixel / 16); ``standardize=True`` additionally standardizes with
+    training statistics only.
+    """
+    from sklearn.datasets import load_digits as _load
+
+    bunch = _load()
+    names = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]
+    split = _from_arrays(
+        bunch.data / 16.0, bunch.target, "digits", names, bunch.target_names,
+        val_fraction, test_fraction, seed,
+    )  # fmt: skip
+    return split.standardized() if standardize else split
+
+
+def make_blobs(
+    n_samples: int = 600, n_features: int = 2, n_classes: int = 3, spread: float = 1.0, seed: int = 0
+) -> Split:
+    """Gaussian class blobs: a small synthetic classification problem."""
+    n_samples = check_int("n_samples", n_samples, minimum=10)
+    n_features = check_int("n_features", n_features, minimum=1)
+    n_classes = check_int("n_classes", n_classes, minimum=2)
+    spread = check_number("spread", spread)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    centers = rng.normal(scale=3.0, size=(n_classes, n_features))
+    y = rng.integers(0, n_classes, size=n_samples)
+    X = centers[y] + spread * rng.normal(size=(n_samples, n_features))
+    names = [f"x{i}" for i in range(n_features)]
+    return _from_arrays(X, y, "blobs", names, range(n_classes), 0.2, 0.2, seed)
+
+
+def make_two_feature_regression(
+    n_samples: int = 200, scales: tuple[float, float] = (1.0, 10.0), seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A linear-regression problem with two features on different ``scales``.
+
+    Returns ``(X, y)`` with ``y = X @ w_true + noise``. With unequal scales the squared-error loss
+    surface over the two weights is an elongated valley; after standardization it is round.
+    """
+    n_samples = check_int("n_samples", n_samples, minimum=2)
+    if len(scales) != 2:
+        raise ValueError(f"scales must hold two numbers, got {scales!r}.")
+    s = np.array([check_number("scales[0]", scales[0]), check_number("scales[1]", scales[1])])
+    if np.any(s <= 0):
+        raise ValueError(f"scales must be positive, got {scales!r}.")
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    X = rng.normal(size=(n_samples, 2)) * s
+    w_true = np.array([2.0, -1.0]) / s
+    y = X @ w_true + 0.1 * rng.normal(size=n_samples)
+    return X.astype(np.float64), y.astype(np.float64)

@@ -1,0 +1,91 @@
+"""Benchmark table: notebook run times and widget update latency, each against its budget.
+
+    make bench            # all notebooks and explorers
+    make bench ARGS=--no-notebooks
+
+Notebook budgets live in each notebook's metadata (``metadata.normcourse.budget_seconds``);
+explorer budgets in ``course_utils.widgets.BENCHMARKS``. Notebooks run on a temporary copy,
+so nothing committed is rewritten. Exit code 1 if any budget is exceeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def time_notebook(path: Path) -> tuple[float, float | None]:
+    nb = nbformat.read(path, as_version=4)
+    budget = nb.metadata.get("normcourse", {}).get("budget_seconds")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "notebooks"
+        shutil.copytree(path.parent, copy)
+        client = NotebookClient(nb, kernel_name="python3", timeout=900, resources={"metadata": {"path": str(copy)}})
+        start = time.perf_counter()
+        client.execute()
+        return time.perf_counter() - start, budget
+
+
+def time_explorers(repeats: int = 5) -> list[tuple[str, float, float]]:
+    import course_utils.widgets as widgets
+
+    for info in pkgutil.iter_modules(widgets.__path__):  # topic modules register themselves
+        importlib.import_module(f"course_utils.widgets.{info.name}")
+    rows = []
+    for bench in widgets.BENCHMARKS:
+        explorer = bench.build()
+        for control, value in bench.changes:
+            samples = []
+            for _ in range(repeats):
+                original = explorer.controls[control].value
+                start = time.perf_counter()
+                explorer.controls[control].value = value
+                samples.append(time.perf_counter() - start)
+                explorer.controls[control].value = original
+            rows.append((f"{bench.name}: {control} -> {value!r}", 1000 * statistics.median(samples), bench.budget_ms))
+    return rows
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-notebooks", action="store_true", help="skip executing notebooks")
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from course_utils import setup_notebook
+
+    setup_notebook(quiet=True)
+    rows: list[tuple[str, str, str, str]] = []
+    over = False
+    for name, ms, budget in time_explorers():
+        ok = ms <= budget
+        over |= not ok
+        rows.append((name, f"{ms:.1f} ms", f"{budget:.0f} ms", "ok" if ok else "OVER"))
+    if not args.no_notebooks:
+        for path in args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")):
+            seconds, budget = time_notebook(path)
+            ok = budget is None or seconds <= budget
+            over |= not ok
+            budget_text = "-" if budget is None else f"{budget:.0f} s"
+            rows.append((f"notebook {path.name}", f"{seconds:.1f} s", budget_text, "ok" if ok else "OVER"))
+    widths = [max(len(r[i]) for r in rows + [("what", "measured", "budget", "")]) for i in range(4)]
+    header = ("what", "measured", "budget", "")
+    for row in [header, tuple("-" * n for n in widths), *rows]:
+        print("  ".join(cell.ljust(n) for cell, n in zip(row, widths, strict=True)).rstrip())
+    return 1 if over else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
