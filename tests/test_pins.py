@@ -27,7 +27,8 @@ def requirements() -> dict[str, str]:
 
 
 def environment_yml() -> dict[str, str]:
-    lines = [ln.strip()[2:] for ln in (ROOT / "environment.yml").read_text().splitlines() if ln.strip().startswith("- ")]
+    text = (ROOT / "environment.yml").read_text()
+    lines = [ln.strip()[2:] for ln in text.splitlines() if ln.strip().startswith("- ")]
     pip_lines = [ln for ln in lines if "==" in ln]
     return _pins(pip_lines)
 
