@@ -1,0 +1,425 @@
+"""Dropout, BatchNorm and LayerNorm written out in plain tensor arithmetic.
+
+These classes are drop-in replacements for ``torch.nn.Dropout``, ``torch.nn.BatchNorm1d``,
+``torch.nn.BatchNorm2d`` and ``torch.nn.LayerNorm``: same constructor arguments, same parameter and
+buffer names (so ``state_dict``s load both ways), same train/eval behaviour and the same ``repr``.
+The difference is that every step is visible: no call into ``torch.nn.functional``'s fused kernels,
+so you can read the forward pass line by line and autograd derives the backward pass for you.
+
+The error messages are deliberately more helpful than torch's: they name the offending argument and
+say how to fix it.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .validation import check_choice, check_int, check_number
+
+__all__ = ["Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+
+
+def _check_bool(name: str, value: object) -> bool:
+    # check_choice accepts 0/1 too (they compare equal to False/True), which is what torch tolerates.
+    return bool(check_choice(name, value, (True, False)))
+
+
+def _check_float_tensor(name: str, value: object) -> Tensor:
+    if not isinstance(value, Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor, got {type(value).__name__}. Wrap it: torch.as_tensor(...)."
+        )
+    if not value.is_floating_point():
+        raise TypeError(
+            f"{name} must have a floating dtype, got {value.dtype}. "
+            f"Convert it first: {name}.float() (or .double())."
+        )
+    return value
+
+
+def _check_same_dtype(name: str, value: Tensor, module: nn.Module) -> None:
+    # torch refuses mixed dtypes too (with a RuntimeError deep in the kernel); silently promoting would
+    # hand back float64 outputs from a float32 model, so we refuse with a clear message instead.
+    for tensor in list(module.parameters(recurse=False)) + list(module.buffers(recurse=False)):
+        if tensor.is_floating_point() and tensor.dtype != value.dtype:
+            raise TypeError(
+                f"{name} has dtype {value.dtype} but the layer's parameters and buffers are {tensor.dtype}. "
+                f"Convert one of them: {name}.to({tensor.dtype}) or layer.to({value.dtype})."
+            )
+
+
+class Dropout(nn.Module):
+    r"""Randomly zero elements during training (inverted dropout); identity in eval mode.
+
+    In training mode every element is kept with probability ``1 - p`` and zeroed with probability ``p``,
+    independently. Kept elements are scaled up:
+
+    .. math::
+        y = \frac{m \odot x}{1 - p}, \qquad m_i \sim \mathrm{Bernoulli}(1 - p)
+
+    Why scale by ``1 / (1 - p)``? Then :math:`\mathbb{E}[y] = x`, so the next layer sees inputs of the same
+    size in training and in evaluation, and evaluation can simply skip dropout (``y = x``) without any
+    rescaling of the weights. This "inverted" form is what torch uses.
+
+    Args:
+        p: probability of *dropping* (zeroing) an element, in [0, 1]. Default 0.5. (cs231n and the
+            original paper use the *keep* probability instead; keep = 1 - p.)
+        inplace: overwrite the input tensor instead of allocating a new one. Default False.
+
+    With the same ``torch.manual_seed`` this layer draws exactly the same mask as ``torch.nn.Dropout``
+    on CPU, because both draw it with ``bernoulli_(1 - p)`` on a tensor shaped like the input.
+    """
+
+    p: float
+    inplace: bool
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        value = check_number("p", p)
+        if not 0 <= value <= 1:
+            # Same wording as torch, so a learner's search for the message finds the same answers.
+            raise ValueError(
+                f"dropout probability has to be between 0 and 1, but got {p} "
+                "(argument p is the probability of *dropping* a unit; a keep probability q is p = 1 - q)."
+            )
+        # Keep the value exactly as given so that repr() matches torch.nn.Dropout.
+        self.p = p
+        self.inplace = _check_bool("inplace", inplace)
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_float_tensor("input", input)
+        if not self.training or self.p == 0:
+            # Expected value is already x: nothing to do (torch also returns the very same tensor).
+            return input
+        if self.p == 1:
+            # Everything is dropped; 1 / (1 - p) would be a division by zero.
+            mask = input.new_zeros(())
+        else:
+            keep = torch.empty_like(input).bernoulli_(1 - self.p)
+            mask = keep.div_(1 - self.p)
+        return input.mul_(mask) if self.inplace else input * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class _BatchNorm(nn.Module):
+    r"""Shared code of BatchNorm1d and BatchNorm2d (they differ only in the accepted input ranks)."""
+
+    _version = 2  # same as torch's _NormBase, so older-format state_dicts are treated identically
+    _allowed_dims: tuple[int, ...] = ()
+    _shape_hint: str = ""
+
+    num_features: int
+    eps: float
+    momentum: float | None
+    affine: bool
+    track_running_stats: bool
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.num_features = check_int("num_features", num_features, minimum=1)
+        if check_number("eps", eps) < 0:
+            raise ValueError(f"eps must be >= 0, got {eps!r}. It is added to the variance before the sqrt.")
+        if momentum is not None and not 0 <= check_number("momentum", momentum) <= 1:
+            raise ValueError(
+                f"momentum must be in [0, 1] or None, got {momentum!r}. It is the weight of the newest batch "
+                "in the running averages; None means a plain (cumulative) average over all batches."
+            )
+        # Values are stored as given so that repr() is identical to torch's.
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = _check_bool("affine", affine)
+        self.track_running_stats = _check_bool("track_running_stats", track_running_stats)
+        _check_bool("bias", bias)
+        factory = {"device": device, "dtype": dtype}
+
+        if self.affine:
+            # gamma = 1, beta = 0 makes the layer start out as "just normalize".
+            self.weight = nn.Parameter(torch.ones(num_features, **factory))
+            if bias:
+                self.bias = nn.Parameter(torch.zeros(num_features, **factory))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+        if self.track_running_stats:
+            # Buffers, not parameters: they are saved in the state_dict and moved by .to(), but the
+            # optimizer never touches them; they are updated by the forward pass itself.
+            self.register_buffer("running_mean", torch.zeros(num_features, **factory))
+            self.register_buffer("running_var", torch.ones(num_features, **factory))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long, device=device))
+        else:
+            # Registered as None (like torch) so the attribute exists but is absent from state_dict().
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """Forget all batches seen so far: running_mean = 0, running_var = 1, num_batches_tracked = 0."""
+        if self.track_running_stats:
+            self.running_mean.zero_()
+            self.running_var.fill_(1)
+            self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        """Reset running statistics and set weight (gamma) to 1 and bias (beta) to 0."""
+        self.reset_running_stats()
+        if self.weight is not None:
+            nn.init.ones_(self.weight)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def _check_input(self, input: Tensor) -> None:
+        _check_float_tensor("input", input)
+        name = type(self).__name__
+        if input.dim() not in self._allowed_dims:
+            raise ValueError(
+                f"{name} expects input of shape {self._shape_hint}, got a {input.dim()}D input of shape "
+                f"{tuple(input.shape)}. Reshape the input (e.g. add the batch dimension with input.unsqueeze(0)) "
+                "or use the BatchNorm class for your input's rank."
+            )
+        if input.shape[1] != self.num_features:
+            raise ValueError(
+                f"input has {input.shape[1]} channels in dimension 1 (shape {tuple(input.shape)}) but "
+                f"{name} was built with num_features={self.num_features}. Channels must be dimension 1; "
+                f"either permute the input or create {name}({input.shape[1]})."
+            )
+        _check_same_dtype("input", input, self)
+
+    def forward(self, input: Tensor) -> Tensor:
+        self._check_input(input)
+        # Statistics are per channel: average over every dimension except dimension 1 (channels).
+        reduce_dims = [0, *range(2, input.dim())]
+        # Shape (1, C, 1, ...) so that per-channel vectors broadcast against the input.
+        channel_shape = [1, self.num_features] + [1] * (input.dim() - 2)
+
+        # Mini-batch statistics in training; also in eval when no running statistics exist.
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        update_running = self.training and self.track_running_stats and self.running_mean is not None
+
+        if use_batch_stats:
+            n = input.numel() // self.num_features  # values per channel
+            if n == 1:
+                raise ValueError(
+                    f"Expected more than 1 value per channel when training, got input size {input.size()}. "
+                    "The variance of a single value is 0, so the input would be normalized to all zeros: "
+                    "use a batch with more than one sample, or call .eval() to use the running statistics."
+                )
+            mean = input.mean(dim=reduce_dims, keepdim=True)
+            centered = input - mean
+            # Centered two-pass formula: E[(x - mean)^2] does not suffer the catastrophic cancellation
+            # of E[x^2] - E[x]^2 when the mean is large compared with the spread.
+            var = (centered * centered).mean(dim=reduce_dims, keepdim=True)
+            if update_running:
+                self._update_running_stats(mean, var, n)
+        else:
+            mean = self.running_mean.reshape(channel_shape)
+            var = self.running_var.reshape(channel_shape)
+            centered = input - mean
+
+        x_hat = centered * torch.rsqrt(var + self.eps)
+        out = x_hat
+        if self.weight is not None:
+            out = out * self.weight.reshape(channel_shape)
+        if self.bias is not None:
+            out = out + self.bias.reshape(channel_shape)
+        return out
+
+    def _update_running_stats(self, mean: Tensor, var: Tensor, n: int) -> None:
+        # The running statistics are estimates of the whole data set's statistics, not part of the
+        # computation graph: no gradient flows into them.
+        with torch.no_grad():
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:
+                # Cumulative moving average: after k batches each batch has weight 1/k.
+                factor = 1.0 / float(self.num_batches_tracked)
+            else:
+                factor = float(self.momentum)
+            # Normalizing uses the biased variance (divide by n) of *this* batch, but the running
+            # variance estimates the *population* variance, for which dividing by n - 1 is unbiased
+            # (Bessel's correction): with small batches the biased version would systematically
+            # under-estimate the variance used at evaluation time.
+            unbiased_var = var * (n / (n - 1))
+            self.running_mean.mul_(1 - factor).add_(mean.reshape(-1), alpha=factor)
+            self.running_var.mul_(1 - factor).add_(unbiased_var.reshape(-1), alpha=factor)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        # Same compatibility rule as torch: state_dicts saved before num_batches_tracked existed
+        # (version < 2) get a counter of 0 instead of a "missing key" error.
+        version = local_metadata.get("version", None)
+        key = prefix + "num_batches_tracked"
+        if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
+            state_dict[key] = torch.tensor(0, dtype=torch.long)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    r"""Batch normalization over a (N, C) or (N, C, L) input, per channel C.
+
+    In training mode each channel is normalized with the mean and the *biased* variance of the current
+    mini-batch (over N, and over L for 3D inputs), then scaled and shifted by learnable
+    ``weight`` (gamma) and ``bias`` (beta):
+
+    .. math::
+        \hat{x} = \frac{x - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}}, \qquad y = \gamma \hat{x} + \beta
+
+    Why? Keeping every layer's inputs at mean 0 and variance 1 makes optimization much less sensitive to
+    the scale of the weights and allows larger learning rates; gamma and beta let the network undo the
+    normalization where that helps.
+
+    The layer also keeps running averages (``running_mean``, ``running_var``) updated as
+    ``running = (1 - momentum) * running + momentum * batch_statistic``. The batch variance stored
+    there is the *unbiased* one (times n / (n - 1)) because it estimates the population variance.
+    In eval mode those running averages replace the batch statistics, so a prediction does not depend
+    on the other samples in the batch. ``momentum=None`` gives a plain average over all batches seen
+    (using ``num_batches_tracked``). With ``track_running_stats=False`` batch statistics are always used.
+
+    Args:
+        num_features: number of channels C (dimension 1 of the input).
+        eps: added to the variance before the square root, to avoid dividing by zero. Default 1e-5.
+        momentum: weight of the newest batch in the running averages, or None. Default 0.1.
+        affine: learn gamma (``weight``) and beta (``bias``). Default True.
+        track_running_stats: keep running averages for eval mode. Default True.
+        device, dtype: where and in which precision to create parameters and buffers.
+        bias: (keyword only, as in torch >= 2.12) learn beta when ``affine``. Default True.
+    """
+
+    _allowed_dims = (2, 3)
+    _shape_hint = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    r"""Batch normalization over a (N, C, H, W) input, per channel C.
+
+    Same as :class:`BatchNorm1d` (see there for the formulas and the meaning of every argument), but
+    the statistics of each channel are taken over the batch *and* all spatial positions (N, H, W):
+    every pixel of a feature map is treated as another sample of that channel. Works for both
+    contiguous and ``channels_last`` inputs.
+    """
+
+    _allowed_dims = (4,)
+    _shape_hint = "(N, C, H, W)"
+
+
+class LayerNorm(nn.Module):
+    r"""Layer normalization: normalize each sample over its last ``len(normalized_shape)`` dimensions.
+
+    .. math::
+        \hat{x} = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}}, \qquad y = \gamma \odot \hat{x} + \beta
+
+    Mean and (biased) variance are computed per sample over the trailing dimensions given by
+    ``normalized_shape``, e.g. over the features of each token in a transformer. Unlike BatchNorm
+    nothing depends on the other samples in the batch, so there are no running statistics and training
+    and eval mode behave identically, even with a batch of one. ``weight`` (gamma) and ``bias`` (beta)
+    have shape ``normalized_shape``: one scale and shift per element, not per channel.
+
+    Args:
+        normalized_shape: size of the last dimension (int) or of the last few dimensions (tuple).
+        eps: added to the variance before the square root. Default 1e-5.
+        elementwise_affine: learn gamma and beta. Default True.
+        bias: learn beta (only when ``elementwise_affine``). Default True.
+        device, dtype: where and in which precision to create the parameters.
+    """
+
+    normalized_shape: tuple[int, ...]
+    eps: float
+    elementwise_affine: bool
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int] | torch.Size,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
+            normalized_shape = (normalized_shape,)
+        if not isinstance(normalized_shape, Sequence) or len(normalized_shape) == 0:
+            raise TypeError(
+                f"normalized_shape must be an int or a non-empty tuple of ints (the trailing dimensions to "
+                f"normalize over), got {normalized_shape!r}."
+            )
+        self.normalized_shape = tuple(
+            check_int(f"normalized_shape[{i}]", size, minimum=1) for i, size in enumerate(normalized_shape)
+        )
+        if check_number("eps", eps) < 0:
+            raise ValueError(f"eps must be >= 0, got {eps!r}. It is added to the variance before the sqrt.")
+        self.eps = eps
+        self.elementwise_affine = _check_bool("elementwise_affine", elementwise_affine)
+        _check_bool("bias", bias)
+        factory = {"device": device, "dtype": dtype}
+        if self.elementwise_affine:
+            self.weight = nn.Parameter(torch.ones(self.normalized_shape, **factory))
+            if bias:
+                self.bias = nn.Parameter(torch.zeros(self.normalized_shape, **factory))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        """Set weight (gamma) to 1 and bias (beta) to 0."""
+        if self.weight is not None:
+            nn.init.ones_(self.weight)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_float_tensor("input", input)
+        k = len(self.normalized_shape)
+        if input.dim() < k or tuple(input.shape[-k:]) != self.normalized_shape:
+            raise ValueError(
+                f"input of shape {tuple(input.shape)} does not end with normalized_shape="
+                f"{self.normalized_shape}. LayerNorm normalizes over the *last* dimensions: permute the "
+                f"input or build LayerNorm({tuple(input.shape[-k:]) if input.dim() >= k else '...'})."
+            )
+        _check_same_dtype("input", input, self)
+        dims = tuple(range(-k, 0))
+        mean = input.mean(dim=dims, keepdim=True)
+        centered = input - mean
+        # Centered variance: numerically stable even when the mean is large (see BatchNorm1d).
+        var = (centered * centered).mean(dim=dims, keepdim=True)
+        out = centered * torch.rsqrt(var + self.eps)
+        if self.weight is not None:
+            out = out * self.weight
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+            f"bias={self.bias is not None}"
+        )
