@@ -73,8 +73,9 @@ class TestNotebook:
             src = "".join(cell["source"])
             if "### BEGIN SOLUTION" in src:
                 assert "### END SOLUTION" in src, "BEGIN SOLUTION without END SOLUTION"
-                after = src.split("### END SOLUTION", 1)[1] + "".join(cells[i + 1]["source"] if i + 1 < len(cells) else "")
-                assert "exercises" in after or "check_" in after, "a solution must be followed by a course_utils.exercises check"
+                next_src = "".join(cells[i + 1]["source"]) if i + 1 < len(cells) else ""
+                after = src.split("### END SOLUTION", 1)[1] + next_src
+                assert "exercises" in after or "check_" in after, "a solution is followed by an exercises check"
 
     def test_images_exist(self, path):
         for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown(load(path))):
