@@ -63,7 +63,7 @@ def _in_notebook() -> bool:
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
-def setup_notebook(seed: int = DEFAULT_SEED, *, quiet: bool = False) -> str:
+def setup_notebook(seed: int = DEFAULT_SEED, *, quiet: bool = False) -> None:
     """Make a notebook reproducible and fast; call it in the first code cell.
 
     - seeds Python, numpy and torch with ``seed``;
@@ -72,16 +72,14 @@ def setup_notebook(seed: int = DEFAULT_SEED, *, quiet: bool = False) -> str:
     - ``torch.use_deterministic_algorithms(True)``;
     - PNG figures with the course style.
 
-    Returns (and prints, unless ``quiet``) a one-line environment summary.
+    Prints a one-line environment summary (see :func:`environment_summary`) unless ``quiet``.
     """
     seed_everything(seed)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     configure_matplotlib()
-    summary = environment_summary(seed)
     if not quiet:
-        print(summary)
-    return summary
+        print(environment_summary(seed))
 
 
 def environment_summary(seed: int = DEFAULT_SEED) -> str:
