@@ -193,8 +193,8 @@ class _BatchNorm(nn.Module):
         if input.dim() not in self._allowed_dims:
             raise ValueError(
                 f"{name} expects input of shape {self._shape_hint}, got a {input.dim()}D input of shape "
-                f"{tuple(input.shape)}. Reshape the input (e.g. add the batch dimension with input.unsqueeze(0)) "
-                "or use the BatchNorm class for your input's rank."
+                f"{tuple(input.shape)}. Reshape the input (e.g. add the batch dimension with "
+                "input.unsqueeze(0)) or use the BatchNorm class for your input's rank."
             )
         if input.shape[1] != self.num_features:
             raise ValueError(
@@ -271,11 +271,12 @@ class _BatchNorm(nn.Module):
         self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
     ) -> None:
         # Same compatibility rule as torch: state_dicts saved before num_batches_tracked existed
-        # (version < 2) get a counter of 0 instead of a "missing key" error.
+        # (version < 2) keep the layer's current counter instead of failing with a "missing key" error.
         version = local_metadata.get("version", None)
         key = prefix + "num_batches_tracked"
         if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
-            state_dict[key] = torch.tensor(0, dtype=torch.long)
+            current = self.num_batches_tracked
+            state_dict[key] = current if current is not None else torch.tensor(0, dtype=torch.long)
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
@@ -333,7 +334,8 @@ class LayerNorm(nn.Module):
     r"""Layer normalization: normalize each sample over its last ``len(normalized_shape)`` dimensions.
 
     .. math::
-        \hat{x} = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}}, \qquad y = \gamma \odot \hat{x} + \beta
+        \hat{x} = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}}, \qquad
+        y = \gamma \odot \hat{x} + \beta
 
     Mean and (biased) variance are computed per sample over the trailing dimensions given by
     ``normalized_shape``, e.g. over the features of each token in a transformer. Unlike BatchNorm

@@ -180,7 +180,12 @@ def batchnorm_forward(
     """
     x = check_float_array("x", x, ndim=2)
     n, d = x.shape
-    for name, array in (("gamma", gamma), ("beta", beta), ("running_mean", running_mean), ("running_var", running_var)):
+    for name, array in (
+        ("gamma", gamma),
+        ("beta", beta),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ):
         check_shape(name, check_float_array(name, array), (d,))
     for name, array in (("running_mean", running_mean), ("running_var", running_var)):
         if not array.flags.writeable:
@@ -198,7 +203,8 @@ def batchnorm_forward(
         if n == 1:
             raise ValueError(
                 f"Expected more than 1 value per feature when training, got x of shape {x.shape}. "
-                "A single sample has variance 0 and would normalize to all zeros: use N > 1, or training=False."
+                "A single sample has variance 0 and would normalize to all zeros: "
+                "use N > 1, or training=False."
             )
         mean = x.mean(axis=0)
         centered = x - mean
@@ -304,7 +310,9 @@ def layernorm_forward(
     """
     x = check_float_array("x", x)
     if x.ndim == 0:
-        raise ValueError("x must have at least 1 dimension (the features), got a 0-d array. Use x.reshape(1, -1).")
+        raise ValueError(
+            "x must have at least 1 dimension (the features), got a 0-d array. Use x.reshape(1, -1)."
+        )
     d = x.shape[-1]
     for name, array in (("gamma", gamma), ("beta", beta)):
         check_shape(name, check_float_array(name, array), (d,))
@@ -334,9 +342,13 @@ def layernorm_backward(dout: np.ndarray, cache: LayerNormCache) -> tuple[np.ndar
     dbeta = dout.reshape(-1, d).sum(axis=0)
     dgamma = (dout * cache.x_hat).reshape(-1, d).sum(axis=0)
     dx_hat = dout * cache.gamma
-    dx = (1.0 / d) * cache.inv_std * (
-        d * dx_hat
-        - dx_hat.sum(axis=-1, keepdims=True)
-        - cache.x_hat * (dx_hat * cache.x_hat).sum(axis=-1, keepdims=True)
+    dx = (
+        (1.0 / d)
+        * cache.inv_std
+        * (
+            d * dx_hat
+            - dx_hat.sum(axis=-1, keepdims=True)
+            - cache.x_hat * (dx_hat * cache.x_hat).sum(axis=-1, keepdims=True)
+        )
     )
     return dx, dgamma, dbeta
