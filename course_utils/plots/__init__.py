@@ -35,7 +35,12 @@ METRIC_LABELS = {
 
 
 def new_figure(
-    ncols: int = 1, nrows: int = 1, width: float = 6.4, height: float = 3.6, layout: str | None = "constrained", **kwargs
+    ncols: int = 1,
+    nrows: int = 1,
+    width: float = 6.4,
+    height: float = 3.6,
+    layout: str | None = "constrained",
+    **kwargs,
 ):
     """A figure and its axes, not attached to pyplot's global state (so nothing leaks between cells).
 
