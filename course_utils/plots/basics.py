@@ -33,7 +33,8 @@ def standardization_figure(mean: float = 50.0, std: float = 10.0, n: int = 500, 
         (ax_std, z, "standardized", COLORS["standardized"]),
     ):
         ax.hist(values, bins=30, color=color, alpha=0.8)
-        ax.set_title(f"{title}: mean {values.mean():.2f}, std {values.std():.2f}", fontsize=9)
+        mean_shown = round(float(values.mean()), 2) + 0.0  # + 0.0 turns -0.0 into 0.0
+        ax.set_title(f"{title}: mean {mean_shown:.2f}, std {values.std():.2f}", fontsize=9)
         ax.set_yticks([])
     ax_std.set_xlim(-4, 4)
     return fig
