@@ -1,0 +1,143 @@
+"""course_utils.experiments.dropout: the claims notebook 02 makes, on small, fast configurations."""
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import setup_notebook
+from course_utils.experiments import dropout as E
+from course_utils.models import make_mlp
+
+setup_notebook(quiet=True)
+
+SMALL = {"p_values": (0.0, 0.5), "sizes": (50, 100), "seeds": (0, 1), "steps": 40, "hidden": (32, 32)}
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return E.sweep_grid(**SMALL)
+
+
+def test_kept_fraction_is_one_minus_p():
+    for p in (0.1, 0.5, 0.8):
+        counts = E.kept_counts(100, p, n_masks=4000, seed=1)
+        assert abs(counts.mean() / 100 - (1 - p)) < 0.01
+        assert counts.min() < counts.max()  # a random number, not exactly (1 - p) n
+
+
+def test_binomial_pmf_matches_histogram():
+    pmf = E.binomial_pmf(10, 0.5)
+    assert pmf.sum() == pytest.approx(1.0)
+    counts = E.kept_counts(10, 0.5, n_masks=20000)
+    hist = np.bincount(counts, minlength=11) / len(counts)
+    assert np.abs(hist - pmf).max() < 0.01
+
+
+def test_mean_output_preserved_only_with_rescaling():
+    x = np.linspace(0.1, 3.0, 20)
+    assert np.abs(E.mean_output(x, 0.5, n_masks=20000) - x).max() < 0.1
+    assert np.abs(E.mean_output(x, 0.5, n_masks=20000, rescale=False) - 0.5 * x).max() < 0.05
+
+
+def test_dropout_np_values():
+    x = np.ones((50, 50))
+    out = E.dropout_np(x, 0.25, seed=3)
+    assert set(np.unique(out)) == {0.0, 1 / 0.75}
+    assert np.array_equal(E.dropout_np(x, 0.0), x)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5])
+def test_bad_p_value_errors(bad):
+    with pytest.raises(ValueError, match="p must be in"):
+        E.dropout_np(np.ones(3), bad)
+    with pytest.raises(ValueError, match="p must be in"):
+        E.kept_counts(10, bad)
+
+
+@pytest.mark.parametrize("bad", ["0.5", None, True])
+def test_p_not_a_number(bad):
+    with pytest.raises(TypeError, match="p must be a number"):
+        E.bernoulli_mask((3,), bad)
+    with pytest.raises(TypeError, match="p must be a number"):
+        E.train_run(p=bad)
+
+
+def test_keep_to_drop():
+    assert E.keep_to_drop(0.8) == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="keep_prob"):
+        E.keep_to_drop(0.0)
+    assert {row[2] for row in E.P_CONVENTIONS} == {"drop", "keep"}
+
+
+def test_forgetting_eval_makes_predictions_random():
+    model = make_mlp(64, [64, 64], 10, dropout=0.5, seed=0)
+    X = torch.rand(200, 64)
+    model.train()
+    assert E.prediction_flip_rate(E.repeated_predictions(model, X, 5)) > 0.05
+    model.eval()
+    assert E.prediction_flip_rate(E.repeated_predictions(model, X, 5)) == 0.0
+
+
+def test_grid_is_cached_and_shaped(grid):
+    assert E.sweep_grid(**SMALL) is grid
+    assert E.sweep_grid(**{**SMALL, "p_values": [0.5, 0.0]}) is grid  # normalized before caching
+    assert grid.table("val_acc").shape == (2, 2)
+    assert grid.best_p(100) in grid.p_values
+    with pytest.raises(ValueError, match="p must be one of"):
+        grid.curve(0.3, 50)
+    rows = E.compare_runs(grid, 50)
+    assert set(rows) == {"no dropout", "dropout p=0.5"}
+    assert 0 <= E.test_error(grid, 0.0, 50) <= 100
+
+
+def test_grid_bad_arguments():
+    with pytest.raises(ValueError):
+        E.sweep_grid(p_values=(0.0, 1.0))
+    with pytest.raises(ValueError, match="sizes must be <="):
+        E.sweep_grid(sizes=(10**6,))
+
+
+def test_train_run_is_deterministic():
+    a = E._cached_run.__wrapped__(50, 0.5, 0.0, 0, 10, (16,))
+    b = E._cached_run.__wrapped__(50, 0.5, 0.0, 0, 10, (16,))
+    assert a.history.val_loss == b.history.val_loss
+
+
+def test_features_and_activations(grid):
+    feats = E.compare_features(grid, 50)
+    for row in feats.values():
+        assert row["mean"] >= 0 and 0 <= row["near_zero"] <= 1
+        assert len(row["per_layer"]) == 2
+    acts = E.hidden_activations(grid.runs[(0.5, 50, 0)].model, torch.rand(5, 64))
+    assert acts.shape == (5 * 32,)
+
+
+def test_mc_dropout(grid):
+    model = grid.runs[(0.5, 100, 0)].model
+    X, y = E._digits().tensors("val")
+    rows = E.mc_vs_weight_scaling(model, X[:100], y[:100], ks=(1, 10, 50))
+    assert rows["agreement"][-1] >= rows["agreement"][0] - 0.02
+    assert not model.training  # mode restored
+    probs = E.mc_probabilities(model, X[:10], k=4)
+    assert probs.shape == (4, 10, 10)
+    assert np.allclose(probs.sum(-1), 1, atol=1e-5)
+    summary = E.uncertainty_summary(model, k=10)
+    assert summary["uniform noise"]["entropy"] > summary["test digits"]["entropy"]
+
+
+def test_unlike_digits():
+    assert E.unlike_digits("noise", n=5).shape == (5, 64)
+    inv = E.unlike_digits("inverted", n=5)
+    assert float(inv.min()) >= 0 and float(inv.max()) <= 1
+    with pytest.raises(ValueError, match="kind"):
+        E.unlike_digits("rotated")
+
+
+def test_placement_relu_exact_sigmoid_not():
+    x = torch.randn(64, 32)
+    a, b = E.placement_outputs(x, 0.5, "relu", seed=4)
+    assert torch.equal(a, b)
+    a, b = E.placement_outputs(x, 0.5, "sigmoid", seed=4)
+    assert not torch.allclose(a, b)
+    with pytest.raises(TypeError, match="x must be"):
+        E.placement_outputs(np.ones(3), 0.5)

@@ -1,0 +1,58 @@
+"""course_utils.plots.dropout: every figure draws, from small inputs."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from course_utils import setup_notebook
+from course_utils.experiments import dropout as E
+from course_utils.plots import dropout as P
+from course_utils.widgets import figure_to_png
+
+setup_notebook(quiet=True)
+SMALL = {"p_values": (0.0, 0.5), "sizes": (50, 100), "seeds": (0, 1), "steps": 40, "hidden": (32, 32)}
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return E.sweep_grid(**SMALL)
+
+
+def _ok(fig):
+    assert isinstance(fig, Figure)
+    assert figure_to_png(fig).startswith(b"\x89PNG")
+
+
+def test_diagram_deterministic():
+    assert figure_to_png(P.plot_dropout_diagram()) == figure_to_png(P.plot_dropout_diagram())
+
+
+def test_mechanism_plots():
+    _ok(P.plot_kept_counts(E.kept_counts(20, 0.5, 500), 20, 0.5, E.binomial_pmf(20, 0.5)))
+    x = np.linspace(0.1, 2, 10)
+    _ok(P.plot_mean_output(x, E.mean_output(x, 0.5), E.mean_output(x, 0.5, rescale=False), 0.5))
+
+
+def test_grid_plots(grid):
+    _ok(P.plot_overfitting(grid, 50))
+    _ok(P.plot_sweeps(grid))
+    _ok(P.plot_sweeps(grid, "val_loss"))
+
+
+def test_other_plots(grid):
+    model = grid.runs[(0.5, 50, 0)].model
+    X, y = E._digits().tensors("val")
+    _ok(P.plot_activation_hist({"a": np.abs(np.random.default_rng(0).normal(size=100)), "b": np.ones(10)}))
+    _ok(P.plot_mc_vs_k(E.mc_vs_weight_scaling(model, X[:50], y[:50], ks=(1, 5))))
+    _ok(P.plot_uncertainty({"x": {"entropy": 0.1, "variance": 0.01}, "y": {"entropy": 1.0, "variance": 0.1}}))
+
+
+def test_mask_on_digit():
+    fig = Figure()
+    ax = fig.subplots()
+    image = np.arange(64, dtype=float).reshape(8, 8)
+    out = P.draw_mask_on_digit(ax, image, 0.5, seed=1)
+    kept = out != 0
+    assert np.allclose(out[kept], 2 * image[kept])
+    with pytest.raises(ValueError, match="p must be in"):
+        P.draw_mask_on_digit(ax, image, 1.0, seed=1)
