@@ -110,7 +110,7 @@ def new_token() -> str:
 _LIVE: dict[int, subprocess.Popen] = {}
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """All live descendants of ``pid`` (from /proc), children first discovered first."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -147,7 +147,7 @@ def stop_group(proc: subprocess.Popen, timeout: float = 15.0) -> None:
     Jupyter starts kernels in sessions of their own, so they are not in the group: their pids are
     collected from /proc first and killed by pid if the server's shutdown did not end them.
     """
-    stray = _descendants(proc.pid)
+    stray = descendants(proc.pid)
     if proc.poll() is None:
         try:
             os.killpg(proc.pid, signal.SIGTERM)
