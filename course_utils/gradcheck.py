@@ -85,8 +85,8 @@ def numeric_gradient(
         raise ValueError(f"h must be > 0, got {h!r}. Typical values are 1e-4 to 1e-6.")
 
     def weighted_output() -> float:
-        # Copy: f may return x itself or a view, which the next perturbation would change.
-        out = np.array(f(x), dtype=np.float64, copy=True)
+        # Reduced to a number right away, before x is perturbed again: f may return x itself or a view.
+        out = np.asarray(f(x), dtype=np.float64)
         if dout is None:
             return float(out.sum())
         if out.shape != dout.shape:

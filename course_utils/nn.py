@@ -78,6 +78,7 @@ class Dropout(nn.Module):
     inplace: bool
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        """Create the layer; see the class docstring for the arguments."""
         super().__init__()
         value = check_number("p", p)
         if not 0 <= value <= 1:
@@ -132,6 +133,7 @@ class _BatchNorm(nn.Module):
         *,
         bias: bool = True,
     ) -> None:
+        """Create the layer; see the class docstring for the arguments."""
         super().__init__()
         self.num_features = check_int("num_features", num_features, minimum=1)
         if check_number("eps", eps) < 0:
@@ -310,7 +312,7 @@ class BatchNorm1d(_BatchNorm):
         affine: learn gamma (``weight``) and beta (``bias``). Default True.
         track_running_stats: keep running averages for eval mode. Default True.
         device, dtype: where and in which precision to create parameters and buffers.
-        bias: (keyword only, as in torch >= 2.12) learn beta when ``affine``. Default True.
+        bias: (keyword only, as in torch 2.13) learn beta when ``affine``. Default True.
     """
 
     _allowed_dims = (2, 3)
@@ -364,6 +366,7 @@ class LayerNorm(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
+        """Create the layer; see the class docstring for the arguments."""
         super().__init__()
         if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
             normalized_shape = (normalized_shape,)
