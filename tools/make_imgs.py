@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 IMG_DIR = ROOT / "imgs"
 
 IMGS: dict[str, str] = {
+    "wine_feature_ranges.png": "course_utils.plots.scales:plot_feature_ranges",
     "dropout_diagram.png": "course_utils.plots.dropout:plot_dropout_diagram",
 }
 

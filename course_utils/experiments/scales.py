@@ -1,0 +1,228 @@
+"""Inputs on wildly different scales (notebook 01): the same model trained by gradient descent on raw
+and on standardized features, learning-rate sweeps, first-layer weights, and the 2-feature loss
+surface with the gradient-descent path across it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from torch import nn
+
+from ..data import Split, Standardizer
+from ..models import make_mlp
+from ..train import History, train
+from ..validation import check_float_array, check_int, check_number, check_positive
+
+__all__ = [
+    "LR_GRID",
+    "SweepResult",
+    "baseline_loss",
+    "train_full_batch",
+    "lr_sweep",
+    "first_layer_weights",
+    "feature_scales",
+    "quadratic_loss",
+    "loss_grid",
+    "gradient_descent_path",
+    "hessian_condition_number",
+    "largest_stable_gd_lr",
+    "optimal_gd_lr",
+    "standardize_two_features",
+]
+
+LR_GRID: tuple[float, ...] = tuple(float(f"{m}e{e}") for e in range(-7, 2) for m in (1, 3))
+"""1e-7, 3e-7, 1e-6, ..., 10, 30: a log grid of learning rates, two per decade."""
+
+
+def _check_split(split) -> Split:
+    if not isinstance(split, Split):
+        raise TypeError(f"split must be a course_utils.data.Split (e.g. load_wine()), got {type(split).__name__}.")
+    return split
+
+
+def _check_hidden(hidden) -> list[int]:
+    if isinstance(hidden, int) or not all(isinstance(h, int) and not isinstance(h, bool) for h in hidden):
+        raise TypeError(f"hidden must be a list of layer widths such as [] or [32], got {hidden!r}.")
+    return list(hidden)
+
+
+def baseline_loss(split: Split) -> float:
+    """Cross-entropy of the best *constant* prediction (the training class frequencies): the loss a
+    model gets by ignoring its inputs. A run that ends above it has learned nothing from the features."""
+    counts = np.bincount(_check_split(split).y_train, minlength=split.n_classes).astype(float)
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def train_full_batch(
+    split: Split, hidden: list[int] | tuple[int, ...] = (), *, lr: float, steps: int = 200, seed: int = 0,
+    eval_every: int | None = None,
+) -> tuple[nn.Module, History]:
+    """Plain gradient descent (the whole training set every step) on ``make_mlp(n_features, hidden, n_classes)``.
+
+    ``hidden=[]`` is multinomial logistic regression. Same ``seed`` = same initial weights, so raw and
+    standardized runs start from the same model.
+    """
+    split = _check_split(split)
+    hidden = _check_hidden(hidden)
+    steps = check_int("steps", steps, minimum=1)
+    model = make_mlp(split.n_features, hidden, split.n_classes, seed=seed)
+    history = train(model, split, steps=steps, lr=check_positive("lr", lr), batch_size=len(split.X_train),
+                    eval_every=eval_every or max(1, steps // 20), seed=seed, progress=False)
+    return model, history
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """One full-batch run per learning rate.
+
+    A run is *stable* when its loss stays finite and its final training loss is below
+    ``stall_fraction * baseline`` (``baseline`` = loss of ignoring the inputs, see :func:`baseline_loss`;
+    default 0.9, i.e. at least 10% better than that): above it the run has either blown up or stalled.
+    (A run that collapses to predicting the class frequencies, e.g. all ReLUs dead, ends *at* the baseline.)
+    """
+
+    lrs: tuple[float, ...]
+    final_loss: tuple[float, ...]
+    baseline: float
+    stall_fraction: float
+    stable: tuple[bool, ...]
+
+    @property
+    def largest_stable_lr(self) -> float | None:
+        """The largest learning rate of the sweep whose run was stable (None if none was)."""
+        good = [lr for lr, ok in zip(self.lrs, self.stable, strict=True) if ok]
+        return max(good) if good else None
+
+    def final_loss_at(self, lr: float) -> float:
+        lr = check_positive("lr", lr)
+        for x, loss in zip(self.lrs, self.final_loss, strict=True):
+            if math.isclose(x, lr, rel_tol=1e-9):
+                return loss
+        raise ValueError(f"lr={lr!r} was not part of the sweep; choose one of {list(self.lrs)}.")
+
+
+def lr_sweep(
+    split: Split,
+    hidden: list[int] | tuple[int, ...] = (),
+    lrs: tuple[float, ...] = LR_GRID,
+    *,
+    steps: int = 200,
+    stall_fraction: float = 0.9,
+    seed: int = 0,
+) -> SweepResult:
+    """Train with each learning rate in ``lrs`` (full batch, ``steps`` steps) and report which were stable.
+
+    ``result.largest_stable_lr`` is the largest learning rate whose run neither diverged (inf/nan, or a
+    final loss above where it started) nor stalled (final training loss above
+    ``stall_fraction * baseline_loss(split)``). Runs are short (full batch, ~1 ms per step): no progress bar.
+    """
+    split = _check_split(split)
+    lrs = tuple(sorted(check_positive(f"lrs[{i}]", lr) for i, lr in enumerate(lrs)))
+    if not lrs:
+        raise ValueError("lrs must hold at least one learning rate, e.g. (1e-3, 1e-2, 1e-1).")
+    stall_fraction = check_positive("stall_fraction", stall_fraction)
+    baseline = baseline_loss(split)
+    finals, stable = [], []
+    for lr in lrs:
+        _model, hist = train_full_batch(split, hidden, lr=lr, steps=steps, seed=seed, eval_every=steps)
+        final = math.inf if hist.diverged else hist.final()["train_loss"]
+        finals.append(final)
+        stable.append(bool(np.isfinite(final) and final < stall_fraction * baseline))
+    return SweepResult(lrs, tuple(finals), baseline, stall_fraction, tuple(stable))
+
+
+def first_layer_weights(model: nn.Module) -> np.ndarray:
+    """The first Linear layer's weight matrix as a numpy array, shape (out_features, in_features)."""
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            return m.weight.detach().numpy().copy()
+    raise ValueError("model has no nn.Linear layer.")
+
+
+def feature_scales(split: Split) -> dict[str, np.ndarray]:
+    """Per-feature typical magnitude of the *training* features: mean |x|, std, min and max."""
+    X = _check_split(split).X_train.astype(np.float64)
+    return {"mean_abs": np.abs(X).mean(0), "std": X.std(0), "min": X.min(0), "max": X.max(0)}
+
+
+# --- the 2-feature linear regression: loss surface and gradient-descent path -------------------------
+
+
+def quadratic_loss(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Mean squared error / 2 of ``X @ w`` vs ``y``; ``w`` may be (2,) or a grid (..., 2)."""
+    X = check_float_array("X", X, ndim=2)
+    y = check_float_array("y", y, ndim=1)
+    w = np.asarray(w, dtype=np.float64)
+    residual = np.einsum("nd,...d->...n", X, w) - y
+    return 0.5 * np.mean(residual**2, axis=-1)
+
+
+def loss_grid(
+    X: np.ndarray, y: np.ndarray, w1: np.ndarray, w2: np.ndarray
+) -> np.ndarray:
+    """The loss on the grid ``w1 x w2`` (shape (len(w2), len(w1)), ready for ``contour``).
+
+    Uses the expansion L(w) = (w^T A w - 2 b^T w + c) / 2 with A = X^T X / n, so a 200x200 grid is instant.
+    """
+    X = check_float_array("X", X, ndim=2)
+    y = check_float_array("y", y, ndim=1)
+    n = len(X)
+    A, b, c = X.T @ X / n, X.T @ y / n, float(y @ y / n)
+    W1, W2 = np.meshgrid(np.asarray(w1, float), np.asarray(w2, float))
+    quad = A[0, 0] * W1**2 + 2 * A[0, 1] * W1 * W2 + A[1, 1] * W2**2
+    return 0.5 * (quad - 2 * (b[0] * W1 + b[1] * W2) + c)
+
+
+def gradient_descent_path(
+    X: np.ndarray, y: np.ndarray, *, lr: float, steps: int = 30, w0: tuple[float, float] = (0.0, 0.0)
+) -> np.ndarray:
+    """Weights visited by gradient descent on :func:`quadratic_loss`: array (steps + 1, 2)."""
+    X = check_float_array("X", X, ndim=2)
+    y = check_float_array("y", y, ndim=1)
+    if X.shape[1] != 2:
+        raise ValueError(f"X must have 2 features (columns) for a drawable loss surface, got {X.shape[1]}.")
+    lr = check_positive("lr", lr)
+    steps = check_int("steps", steps, minimum=1)
+    w = np.array([check_number("w0[0]", w0[0]), check_number("w0[1]", w0[1])])
+    path = [w.copy()]
+    for _ in range(steps):
+        w = w - lr * X.T @ (X @ w - y) / len(X)
+        path.append(w.copy())
+    return np.array(path)
+
+
+def hessian_condition_number(X: np.ndarray) -> float:
+    """Largest / smallest eigenvalue of X^T X / n: how elongated the squared-error valley is.
+
+    Gradient descent is stable only for ``lr < 2 / largest``, and then needs ~``condition number`` steps
+    to crawl along the flattest direction.
+    """
+    X = check_float_array("X", X, ndim=2)
+    eig = np.linalg.eigvalsh(X.T.astype(np.float64) @ X / len(X))
+    return float(eig[-1] / eig[0]) if eig[0] > 0 else math.inf
+
+
+def largest_stable_gd_lr(X: np.ndarray) -> float:
+    """``2 / lambda_max(X^T X / n)``: above it, gradient descent on the squared error diverges."""
+    X = check_float_array("X", X, ndim=2)
+    return float(2.0 / np.linalg.eigvalsh(X.T.astype(np.float64) @ X / len(X))[-1])
+
+
+def optimal_gd_lr(X: np.ndarray) -> float:
+    """``2 / (lambda_max + lambda_min)``: the best single learning rate for gradient descent on the squared
+    error. The error then shrinks by ``(kappa - 1) / (kappa + 1)`` per step (kappa = condition number):
+    elongated valleys (large kappa) are slow even at the best learning rate."""
+    X = check_float_array("X", X, ndim=2)
+    eig = np.linalg.eigvalsh(X.T.astype(np.float64) @ X / len(X))
+    return float(2.0 / (eig[-1] + eig[0]))
+
+
+def standardize_two_features(X: np.ndarray, train_rows: int | None = None) -> np.ndarray:
+    """Standardize with the statistics of the first ``train_rows`` rows (all rows if None)."""
+    X = check_float_array("X", X, ndim=2)
+    rows = len(X) if train_rows is None else check_int("train_rows", train_rows, minimum=2, maximum=len(X))
+    return Standardizer().fit(X[:rows]).transform(X)

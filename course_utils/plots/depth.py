@@ -1,0 +1,185 @@
+"""Figures for notebook 01, part 2: signals through depth (per-layer histograms and statistics)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from ..experiments.depth import DepthStats
+from . import new_figure
+
+__all__ = ["INIT_COLORS", "plot_layer_histograms", "plot_layer_stats", "DepthPanel", "draw_depth_panel"]
+
+INIT_COLORS = {"small": "#1f77b4", "large": "#d62728", "xavier": "#9467bd", "kaiming": "#2ca02c"}
+_FALLBACK = ["#1f77b4", "#d62728", "#9467bd", "#2ca02c", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+
+
+def _colors(labels: Sequence[str]) -> list[str]:
+    out = []
+    for i, label in enumerate(labels):
+        low = label.lower()
+        match = next((c for key, c in INIT_COLORS.items() if key in low), None)
+        out.append(match or _FALLBACK[i % len(_FALLBACK)])
+    return out
+
+
+def _check_stats(stats_by_label: Mapping[str, DepthStats]) -> None:
+    if not stats_by_label:
+        raise ValueError("stats_by_label must map a label to a DepthStats (from depth_statistics).")
+    for label, stats in stats_by_label.items():
+        if not isinstance(stats, DepthStats):
+            raise TypeError(f"stats_by_label[{label!r}] must be a DepthStats, got {type(stats).__name__}.")
+
+
+def plot_layer_histograms(stats_by_label: Mapping[str, DepthStats], layers: Sequence[int] | None = None) -> Figure:
+    """Small multiples: one row per configuration, one column per hidden layer (1-based numbers in
+    ``layers``; default: 1, 3, 5, ... up to the last), each the histogram of that layer's activations
+    with its std in the corner. Bars are on the configuration's shared bins."""
+    _check_stats(stats_by_label)
+    depth = min(len(s.layers) for s in stats_by_label.values())
+    layers = list(layers) if layers is not None else sorted({*range(1, depth + 1, 2), depth})
+    bad = [n for n in layers if not isinstance(n, int) or not 1 <= n <= depth]
+    if bad:
+        raise ValueError(f"layers must be layer numbers between 1 and {depth}, got {bad}.")
+    rows, cols = len(stats_by_label), len(layers)
+    fig, axes = new_figure(ncols=cols, nrows=rows, width=1.35 * cols + 1.2, height=1.05 * rows + 0.6)
+    axes = np.asarray(axes).reshape(rows, cols)
+    for r, ((label, stats), color) in enumerate(zip(stats_by_label.items(), _colors(list(stats_by_label)),
+                                                  strict=True)):
+        edges = stats.bin_edges
+        for c, n in enumerate(layers):
+            ax = axes[r, c]
+            ax.stairs(stats.hist[n - 1], edges, fill=True, color=color, alpha=0.8)
+            ax.set_yticks([])
+            ax.grid(False)
+            ax.tick_params(labelsize=7)
+            ax.text(0.97, 0.9, f"std {stats.layers[n - 1].std:.2g}", transform=ax.transAxes, ha="right",
+                    va="top", fontsize=7)
+            if r == 0:
+                ax.set_title(f"layer {n}", fontsize=9)
+        axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    return fig
+
+
+_STAT_LABELS = {
+    "std": "activation std",
+    "mean": "activation mean",
+    "grad_norm": "||dL/d activation||",
+    "weight_grad_norm": "||dL/dW||",
+    "saturated": "saturated fraction",
+    "dead": "dead-unit fraction",
+}
+
+
+def plot_layer_stats(
+    stats_by_label: Mapping[str, DepthStats], what: Sequence[str] = ("std", "grad_norm"), title: str | None = None
+) -> Figure:
+    """Per-layer statistics against depth, one panel per entry of ``what`` (std, mean, grad_norm,
+    weight_grad_norm on log axes; saturated, dead as fractions), one line per configuration."""
+    _check_stats(stats_by_label)
+    for item in what:
+        if item not in _STAT_LABELS:
+            raise ValueError(f"what must contain only {', '.join(map(repr, _STAT_LABELS))}; got {item!r}.")
+    fig, axes = new_figure(ncols=len(what), width=3.4 * len(what) + 1.5, height=3.3)
+    axes = np.atleast_1d(axes)
+    for ax, item in zip(axes, what, strict=True):
+        for (label, stats), color in zip(stats_by_label.items(), _colors(list(stats_by_label)), strict=True):
+            values = np.asarray(stats.weight_grad_norm if item == "weight_grad_norm" else getattr(stats, item), float)
+            x = np.arange(1, len(values) + 1)
+            ax.plot(x, values, "-o", ms=3, color=color, label=label)
+        if item in ("std", "grad_norm", "weight_grad_norm"):
+            ax.set_yscale("log")
+        elif item in ("saturated", "dead"):
+            ax.set_ylim(-0.03, 1.03)
+        ax.set_xlabel("layer" if item != "weight_grad_norm" else "Linear layer (last = output)")
+        ax.set_ylabel(_STAT_LABELS[item])
+    axes[-1].legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+class DepthPanel:
+    """The depth explorer's figure, built once and updated in place so a redraw stays well under 100 ms:
+    a heat map of every layer's activation histogram (rows = layers), log10 of the activation std and of
+    the gradient norm per layer, and the saturated (tanh/sigmoid) or dead (ReLU) percentage per layer.
+
+    For speed: the axes and artists are created once (creating axes is ~40% of a fresh draw), fixed
+    layout, no grid, few ticks, titles as plain text, and plain axes showing log10 values (log-axis tick
+    labels go through mathtext).
+    """
+
+    def __init__(self, max_depth: int = 20) -> None:
+        self.max_depth = max_depth
+        self.figure = Figure(figsize=(8.6, 2.6))
+        self.axes = self.figure.subplots(1, 3)
+        self.figure.subplots_adjust(left=0.06, right=0.99, bottom=0.17, top=0.8, wspace=0.3)
+        ax_h, ax_s, ax_f = self.axes
+        self.image = ax_h.imshow(np.zeros((2, 2)), aspect="auto", origin="upper", cmap="Greys",
+                                 interpolation="nearest", vmin=0.0, vmax=1.0)
+        ax_h.set_xlabel("activation value")
+        ax_h.set_ylabel("layer")
+        (self.std_line,) = ax_s.plot([], [], "-o", ms=3, color="#1f77b4", label="activation std")
+        (self.grad_line,) = ax_s.plot([], [], "-s", ms=3, color="#d62728", label="||dL/d activation||")
+        ax_s.axhline(0, color="black", lw=0.6)
+        ax_s.set_xlabel("layer")
+        self.bars = ax_f.bar(np.arange(1, max_depth + 1), np.zeros(max_depth), color="#7f7f7f")
+        ax_f.set_ylim(0, 100)
+        ax_f.set_xlabel("layer")
+        self.titles = []
+        titles = ("histogram per layer (row-normalised)", "log10: std (blue), ||grad|| (red)", "")
+        for ax, title in zip(self.axes, titles, strict=True):
+            ax.grid(False)
+            ax.xaxis.set_major_locator(MaxNLocator(4, integer=ax is not ax_h))
+            ax.yaxis.set_major_locator(MaxNLocator(3, integer=ax is ax_h))
+            self.titles.append(ax.text(0.5, 1.03, title, transform=ax.transAxes, ha="center", va="bottom",
+                                       fontsize=9))
+        self.suptitle = self.figure.text(0.5, 0.98, "", ha="center", va="top", fontsize=10)
+
+    def update(self, stats: DepthStats) -> Figure:
+        if not isinstance(stats, DepthStats):
+            raise TypeError(f"stats must be a DepthStats (from depth_statistics), got {type(stats).__name__}.")
+        depth, _width, activation, init, gain, scale = stats.config
+        if depth > self.max_depth:
+            raise ValueError(f"depth must be <= {self.max_depth} for this panel, got {depth}.")
+        ax_h, ax_s, ax_f = self.axes
+        edges = stats.bin_edges
+        hist = np.sqrt(stats.hist)
+        # Each row scaled to its own peak; for ReLU the exact-zero bin is left out of the peak (half of
+        # the values are exactly 0, which would wash out the rest).
+        peak = hist[:, 1:].max(axis=1) if activation == "relu" else hist.max(axis=1)
+        self.image.set_data(np.clip(hist / np.maximum(peak, 1e-12)[:, None], 0.0, 1.0))
+        self.image.set_extent((edges[0], edges[-1], depth + 0.5, 0.5))
+        ax_h.set_xlim(edges[0], edges[-1])
+        ax_h.set_ylim(depth + 0.5, 0.5)
+        layers = np.arange(1, depth + 1)
+        with np.errstate(divide="ignore"):
+            log_std = np.log10(np.maximum(stats.std, 1e-30))
+            log_grad = np.log10(np.maximum(stats.grad_norm, 1e-30))
+        self.std_line.set_data(layers, log_std)
+        self.grad_line.set_data(layers, log_grad)
+        both = np.concatenate([log_std, log_grad])
+        lo, hi = float(min(both.min(), 0.0)), float(max(both.max(), 0.0))
+        pad = 0.08 * (hi - lo) + 0.1
+        ax_s.set_xlim(0.5, depth + 0.5)
+        ax_s.set_ylim(lo - pad, hi + pad)
+        if activation == "relu":
+            frac, name = stats.dead, "dead ReLU units (%)"
+        else:
+            frac, name = stats.saturated, f"saturated {activation} units (%)"
+        for i, bar in enumerate(self.bars):
+            bar.set_height(100 * float(frac[i]) if i < depth else 0.0)
+        ax_f.set_xlim(0.5, depth + 0.5)
+        self.titles[2].set_text(name)
+        self.suptitle.set_text(f"{depth} layers, {activation}, init {init} x gain {gain:g}, input scale {scale:g}")
+        return self.figure
+
+
+def draw_depth_panel(stats: DepthStats) -> Figure:
+    """The depth explorer's figure for ``stats`` on a fresh :class:`DepthPanel` (see there)."""
+    if not isinstance(stats, DepthStats):
+        raise TypeError(f"stats must be a DepthStats (from depth_statistics), got {type(stats).__name__}.")
+    return DepthPanel(max_depth=max(20, len(stats.layers))).update(stats)

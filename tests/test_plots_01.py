@@ -1,0 +1,75 @@
+"""Figures of notebook 01 (plots.scales, plots.depth): they draw, and refuse bad input clearly."""
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from course_utils.data import load_wine, make_two_feature_regression
+from course_utils.experiments.depth import depth_statistics
+from course_utils.experiments.scales import gradient_descent_path, lr_sweep
+from course_utils.plots.depth import DepthPanel, draw_depth_panel, plot_layer_histograms, plot_layer_stats
+from course_utils.plots.scales import plot_feature_ranges, plot_loss_surfaces, plot_lr_sweeps, plot_weight_changes
+from course_utils.widgets import figure_to_png
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread is ~20x faster than two on a busy 2-core machine (as in setup_notebook)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _png(fig):
+    assert isinstance(fig, Figure)
+    data = figure_to_png(fig, dpi=40)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return data
+
+
+def test_scales_figures_draw():
+    raw, std = load_wine(), load_wine(standardize=True)
+    _png(plot_feature_ranges())
+    _png(plot_feature_ranges(raw, std))
+    sweep = lr_sweep(std, [], lrs=(1e-3, 1e-1), steps=5)
+    _png(plot_lr_sweeps({"standardized": sweep, "raw": lr_sweep(raw, [], lrs=(1e-3, 1e-1), steps=5)}))
+    _png(plot_weight_changes({"raw": np.linspace(1e-4, 1, 13)}, raw.feature_names))
+    X, y = make_two_feature_regression()
+    _png(plot_loss_surfaces([("raw", X, y, gradient_descent_path(X, y, lr=0.01, steps=5))]))
+
+
+def test_depth_figures_draw():
+    stats = {"kaiming": depth_statistics(4, "relu", "kaiming"), "small": depth_statistics(4, "relu", "small")}
+    _png(plot_layer_histograms(stats))
+    _png(plot_layer_histograms(stats, layers=[1, 4]))
+    _png(plot_layer_stats(stats, what=("std", "grad_norm", "weight_grad_norm", "dead")))
+    _png(draw_depth_panel(depth_statistics(4, "tanh", "large")))
+
+
+def test_depth_panel_updates_in_place():
+    panel = DepthPanel(max_depth=20)
+    a = _png(panel.update(depth_statistics(4, "relu", "kaiming")))
+    b = _png(panel.update(depth_statistics(12, "tanh", "large")))
+    assert a != b
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: plot_feature_ranges("wine"), TypeError, "split"),
+        (lambda: plot_lr_sweeps({}), ValueError, "sweeps"),
+        (lambda: plot_lr_sweeps({"raw": [1, 2]}), TypeError, "SweepResult"),
+        (lambda: plot_weight_changes({"raw": np.ones(3)}, load_wine().feature_names), ValueError, "features"),
+        (lambda: plot_loss_surfaces([]), ValueError, "panels"),
+        (lambda: plot_layer_histograms({"a": depth_statistics(3, "relu", "kaiming")}, layers=[0]), ValueError,
+         "layers"),
+        (lambda: plot_layer_stats({"a": depth_statistics(3, "relu", "kaiming")}, what=("var",)), ValueError, "what"),
+        (lambda: plot_layer_stats({"a": None}), TypeError, "DepthStats"),
+        (lambda: draw_depth_panel("stats"), TypeError, "DepthStats"),
+    ],
+)
+def test_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

@@ -1,0 +1,55 @@
+"""The depth explorer: controls redraw the image; bad input is refused before matplotlib sees it."""
+
+import pytest
+import torch
+
+import course_utils.widgets as widgets
+from course_utils.widgets.depth import build_depth_explorer, draw_depth
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models: one thread is ~20x faster than two on a busy 2-core machine (as in setup_notebook)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_every_control_redraws():
+    ex = build_depth_explorer(depth=4)
+    assert ex.redraws == 1 and ex.image.value[:4] == b"\x89PNG"
+    for name, value in [("depth", 6), ("init", "small"), ("gain", 2.0), ("activation", "tanh"), ("input_scale", 10.0)]:
+        before, count = ex.image.value, ex.redraws
+        ex.controls[name].value = value
+        assert ex.redraws == count + 1, name
+        assert ex.image.value != before, name
+
+
+def test_registered_in_benchmarks_with_100ms_budget():
+    bench = [b for b in widgets.BENCHMARKS if b.name == "depth explorer"]
+    assert len(bench) == 1 and bench[0].budget_ms == 100
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"depth": 0}, ValueError, "depth"),
+        ({"depth": 21}, ValueError, "depth"),
+        ({"gain": -1.0}, ValueError, "gain"),
+        ({"gain": 10.0}, ValueError, "gain"),
+        ({"activation": "gelu"}, ValueError, "activation"),
+        ({"init": "he"}, ValueError, "init"),
+        ({"input_scale": 0.0}, ValueError, "input_scale"),
+    ],
+)
+def test_bad_input_to_builder(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        build_depth_explorer(**kwargs)
+
+
+def test_bad_input_to_draw():
+    with pytest.raises(ValueError, match="depth"):
+        draw_depth(depth=0, init="kaiming", gain=1.0, activation="relu", input_scale=1.0)
+    with pytest.raises(ValueError, match="gain"):
+        draw_depth(depth=3, init="kaiming", gain=-0.5, activation="relu", input_scale=1.0)
