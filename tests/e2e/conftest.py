@@ -70,7 +70,7 @@ def lab_server(tmp_path_factory, artifacts):
 
 
 def pytest_runtest_logreport(report):
-    if report.skipped and "browser" in report.keywords:
+    if report.skipped and "browser" in report.keywords and "install" in str(report.longrepr):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         _browser_skips.append(reason.removeprefix("Skipped: "))
 

@@ -5,6 +5,7 @@ Every wait has a timeout. Selectors are JupyterLab's and ipywidgets 8's stable C
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ WIDGET_ERRORS = re.compile(r"Error displaying widget|Error rendering|Failed to l
 CONTROLS = (
     ".widget-slider .noUi-handle, .widget-hslider .noUi-handle, .widget-vslider .noUi-handle, "
     ".widget-dropdown select, .widget-toggle-buttons button, .widget-radio-box input, "
-    ".widget-checkbox input, .widget-select select, .widget-select-multiple select"
+    ".widget-checkbox input, .widget-select select, .widget-select-multiple select, "
+    ".widget-text input[type=number], button.widget-button, button.widget-toggle-button"
 )
 
 
@@ -74,7 +76,7 @@ def wait_kernel_idle(page, timeout: float = 120.0, settle: float = 1.0) -> None:
 
 
 def prompts(page) -> list[str]:
-    return page.locator(f"{PANEL} .jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
+    return page.locator(f"{PANEL} .jp-CodeCell .jp-InputArea-prompt").all_text_contents()
 
 
 def open_notebook(context, server: LabServer, case: NotebookCase, workspace: str):
@@ -132,12 +134,12 @@ def output_problems(page) -> tuple[list[str], list[str]]:
     for i in range(cells.count()):
         outs = cells.nth(i).locator(STDERR)
         for j in range(outs.count()):
-            text = outs.nth(j).inner_text()
+            text = outs.nth(j).text_content() or ""
             target = errors if ("Traceback" in text or re.search(r"\w+Error\b", text)) else notes
             target.append(f"cell {i}: {text.strip()[:2000]}")
         area = cells.nth(i).locator(".jp-OutputArea")
         if area.count():
-            text = area.first.inner_text()
+            text = area.first.text_content() or ""
             if WIDGET_ERRORS.search(text):
                 errors.append(f"cell {i}: widget did not render: {text.strip()[:500]}")
     return errors, notes
@@ -155,7 +157,7 @@ def output_signature(target) -> tuple:
                 if (!s.closest('.widget-inline-hbox, .widget-inline-vbox, .jupyter-button, .noUi-target'))
                     parts.push('svg:' + s.outerHTML.length + ':' + s.textContent);
             });
-            area.querySelectorAll('.widget-output').forEach(o => parts.push('out:' + o.innerText));
+            area.querySelectorAll('.widget-output').forEach(o => parts.push("out:" + o.textContent));
             area.querySelectorAll('.widget-html-content').forEach(o => parts.push('html:' + o.innerHTML));
             return parts;
         }"""))
@@ -164,6 +166,7 @@ def output_signature(target) -> tuple:
 def control_label(control) -> str:
     return control.evaluate(
         """el => {
+            if (el.tagName === 'BUTTON' && el.textContent.trim()) return el.textContent.trim();
             const box = el.closest('.widget-inline-hbox, .widget-inline-vbox, .widget-toggle-buttons, '
                                    + '.widget-radio-box, .widget-checkbox, .widget-box') || el;
             const lab = box.querySelector('.widget-label');
@@ -192,8 +195,13 @@ def move_control(page, control) -> str:
             return "select with a single option (not moved)"
         control.select_option(others[0])
         return f"select {current!r} -> {others[0]!r}"
-    if tag == "button" and "mod-active" in cls:
-        return "active toggle (not moved)"
+    if tag == "input" and control.get_attribute("type") == "number":
+        before = control.input_value()
+        control.scroll_into_view_if_needed()
+        control.click()
+        page.keyboard.press("ArrowUp")  # one step up, like the spinner; Enter commits it
+        page.keyboard.press("Enter")
+        return f"number {before} -> {control.input_value()}"
     control.click()
     return f"clicked {tag}"
 
@@ -207,7 +215,7 @@ def explorer_controls(target) -> list:
             els.forEach((el, i) => {
                 const group = el.closest('.widget-toggle-buttons, .widget-radio-box') || el;
                 const off = el.disabled === true || el.closest('.mod-disabled') !== null
-                    || (el.tagName === 'BUTTON' && el.classList.contains('mod-active'))
+                    || (el.classList.contains('mod-active') && el.closest('.widget-toggle-buttons'))
                     || (el.type === 'radio' && el.checked)
                     || !(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
                 if (!off && !seen.has(group)) { seen.add(group); keep.push(i); }
@@ -215,6 +223,14 @@ def explorer_controls(target) -> list:
             return keep;
         }""")
     return [controls.nth(i) for i in keep]
+
+
+def live_explorer_cells(page) -> list[int]:
+    """Indices of cells whose rendered outputs hold widget controls (a progress bar alone is not one)."""
+    return page.locator(f"{PANEL} .jp-Notebook .jp-Cell").evaluate_all(
+        f"""cells => cells.map((c, i) => c.querySelector('.jp-Cell-outputArea .jupyter-widgets')
+                && c.querySelector({json.dumps(CONTROLS)}.split(', ').map(s => '.jp-Cell-outputArea ' + s).join(', '))
+                ? i : -1).filter(i => i >= 0)""")
 
 
 def wait_output_change(page, target, before: tuple, timeout: float = WIDGET_UPDATE_TIMEOUT) -> tuple:
