@@ -7,6 +7,7 @@ missing; set NORMCOURSE_REQUIRE_BROWSER=1 (CI) to make that a failure instead.
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 from e2e_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, shutdown_lab, start_lab
@@ -67,6 +68,17 @@ def lab_server(tmp_path_factory, artifacts):
         yield server
     finally:
         shutdown_lab(server)
+
+
+def pytest_configure(config):
+    # A SIGTERM (a CI timeout, a terminal closing) unwinds like Ctrl-C, so the fixtures' finally blocks
+    # stop JupyterLab, its kernels and Chromium. Left alone if something else already handles SIGTERM.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+
+
+def _sigterm_to_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def pytest_runtest_logreport(report):

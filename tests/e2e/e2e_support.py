@@ -6,6 +6,7 @@ Kept out of conftest.py so test modules can import it (``tests/e2e`` is on sys.p
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import secrets
@@ -110,6 +111,14 @@ def new_token() -> str:
 _LIVE: dict[int, subprocess.Popen] = {}
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the test process dies, even by SIGKILL (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except OSError:
+        pass
+
+
 def descendants(pid: int) -> list[int]:
     """All live descendants of ``pid`` (from /proc), children first discovered first."""
     children: dict[int, list[int]] = {}
@@ -135,7 +144,7 @@ def start_group(cmd: list[str], *, env: dict, cwd: Path, log: Path) -> subproces
     log.parent.mkdir(parents=True, exist_ok=True)
     fh = open(log, "wb")  # noqa: SIM115 - closed in stop_group
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+                            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent)
     proc._e2e_log = fh  # type: ignore[attr-defined]
     _LIVE[proc.pid] = proc
     return proc

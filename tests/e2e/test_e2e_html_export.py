@@ -129,7 +129,11 @@ def serve_cdn_locally(context, widget_js: dict[str, Path], log: list[str]) -> No
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_exported_html_shows_explorers_without_a_kernel(browser, widget_js, artifacts, tmp_path, case):
     nb = case.load()
-    state = nb["metadata"]["widgets"][WIDGET_STATE]["state"]
+    saved = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE)
+    if not saved:
+        pytest.fail(f"{case.id}: no saved widget state, nothing to show without a kernel "
+                    f"(run `make regen NB={case.path.name}`)", pytrace=False)
+    state = saved["state"]
     html = tmp_path / f"{case.stem}.html"
     html.write_text(export(case), encoding="utf-8")
 
