@@ -37,7 +37,8 @@ def _check_stats(stats_by_label: Mapping[str, DepthStats]) -> None:
 def plot_layer_histograms(stats_by_label: Mapping[str, DepthStats], layers: Sequence[int] | None = None) -> Figure:
     """Small multiples: one row per configuration, one column per hidden layer (1-based numbers in
     ``layers``; default: 1, 3, 5, ... up to the last), each the histogram of that layer's activations
-    with its std in the corner. Bars are on the configuration's shared bins."""
+    with its std in the corner. Bars are on the configuration's shared bins; for ReLU the spike of exact
+    zeros (about half the outputs) is clipped at the top so the rest of the distribution stays visible."""
     _check_stats(stats_by_label)
     depth = min(len(s.layers) for s in stats_by_label.values())
     layers = list(layers) if layers is not None else sorted({*range(1, depth + 1, 2), depth})
@@ -52,12 +53,16 @@ def plot_layer_histograms(stats_by_label: Mapping[str, DepthStats], layers: Sequ
         edges = stats.bin_edges
         for c, n in enumerate(layers):
             ax = axes[r, c]
-            ax.stairs(stats.hist[n - 1], edges, fill=True, color=color, alpha=0.8)
+            counts = stats.hist[n - 1]
+            ax.stairs(counts, edges, fill=True, color=color, alpha=0.8)
+            if stats.config[2] == "relu" and counts[1:].max() > 0:
+                # Half of a ReLU layer's outputs are exactly 0: clip that spike so the rest stays visible.
+                ax.set_ylim(0, 1.3 * counts[1:].max())
             ax.set_yticks([])
             ax.grid(False)
             ax.tick_params(labelsize=7)
-            ax.text(0.97, 0.9, f"std {stats.layers[n - 1].std:.2g}", transform=ax.transAxes, ha="right",
-                    va="top", fontsize=7)
+            ax.text(0.97, 0.95, f"std {stats.layers[n - 1].std:.2g}", transform=ax.transAxes, ha="right",
+                    va="top", fontsize=7, bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
             if r == 0:
                 ax.set_title(f"layer {n}", fontsize=9)
         axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
