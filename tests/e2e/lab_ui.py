@@ -180,13 +180,23 @@ def move_control(page, control) -> str:
     cls = control.get_attribute("class") or ""
     if "noUi-handle" in cls:
         control.scroll_into_view_if_needed()
-        before = control.get_attribute("aria-valuenow")
+        readout = control.locator("xpath=ancestor::*[contains(@class,'widget-slider')][1]//*[contains(@class,"
+                                  "'widget-readout')]").first
+
+        def shown() -> str:
+            try:
+                return (readout.input_value(timeout=1_000) if readout.evaluate("e => 'value' in e")
+                        else readout.inner_text(timeout=1_000)).strip()
+            except Exception:  # noqa: BLE001 - no readout (readout=False): fall back to the ARIA value
+                return control.get_attribute("aria-valuenow") or "?"
+
+        before, at = shown(), control.get_attribute("aria-valuenow")
         control.click()
         page.keyboard.press("ArrowRight")
-        if control.get_attribute("aria-valuenow") == before:  # already at the maximum
+        if control.get_attribute("aria-valuenow") == at:  # already at the maximum
             page.keyboard.press("ArrowLeft")
             page.keyboard.press("ArrowLeft")
-        return f"slider {before} -> {control.get_attribute('aria-valuenow')}"
+        return f"slider {before} -> {shown()}"
     if tag == "select":
         options = control.evaluate("el => [...el.options].map(o => o.value)")
         current = control.input_value()
