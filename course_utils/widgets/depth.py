@@ -28,6 +28,9 @@ INIT_OPTIONS = [
 ]
 ACTIVATION_OPTIONS = ["relu", "tanh", "sigmoid"]
 MAX_DEPTH = 20
+N_SAMPLES = 256
+"""Examples per forward pass in the explorer (the notebook's figures use 500): with 256 a never-seen
+setting of a 20-layer net still computes and redraws in about 100 ms on one core."""
 
 
 def draw_depth(
@@ -43,7 +46,7 @@ def draw_depth(
     check_choice("activation", activation, ACTIVATION_OPTIONS)
     input_scale = check_positive("input_scale", input_scale)
     # Round the float controls so slider noise (0.30000000000000004) still hits the cache.
-    stats = depth_statistics(depth, activation, init, round(gain, 4), round(input_scale, 6))
+    stats = depth_statistics(depth, activation, init, round(gain, 4), round(input_scale, 6), n_samples=N_SAMPLES)
     return draw_depth_panel(stats) if panel is None else panel.update(stats)
 
 
@@ -53,7 +56,7 @@ def build_depth_explorer(
     """Sliders for depth, init gain and input scale, dropdowns for init scheme and activation.
 
     Each change redraws the per-layer histograms, activation std, gradient norm and saturated/dead
-    fraction of a ``depth`` x 256 MLP at initialization on 500 Gaussian inputs.
+    fraction of a ``depth`` x 256 MLP at initialization on ``N_SAMPLES`` (256) Gaussian inputs.
     """
     depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
     check_choice("init", init, [value for _label, value in INIT_OPTIONS])
