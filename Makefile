@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8888
 LAB_ARGS ?=
+# Jupyter refuses to start as root unless told; containers and CI machines often are root.
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 NB     ?= notebooks/*.ipynb
 # Deterministic, quiet runs: no progress bars in outputs, same hash seed everywhere.
 RUN_ENV := NORMCOURSE_NO_PROGRESS=1 PYTHONHASHSEED=0
@@ -17,6 +19,7 @@ NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tools/nbval_sani
 help:
 	@echo "make lab    - set up .venv and open the course in JupyterLab (localhost, token auth)"
 	@echo "make test   - set up .venv, then lint, unit tests, nbval on every notebook, browser tests"
+	@echo "make e2e    - browser tests: the course in JupyterLab + headless Chromium, make lab token check"
 	@echo "make regen  - re-execute notebooks in place (NB=notebooks/01_*.ipynb for one)"
 	@echo "make bench  - benchmark table: notebook run times and widget update latency vs budgets"
 
@@ -33,18 +36,21 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml t
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
-		--ServerApp.root_dir="$(CURDIR)" $(LAB_ARGS) notebooks/00_start_here.ipynb
+		--ServerApp.root_dir="$(CURDIR)" $(ROOT_ARGS) $(LAB_ARGS) notebooks/00_start_here.ipynb
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_utils tests tools notebooks
 
 unit: $(STAMP)
-	$(RUN_ENV) $(BIN)/python -m pytest -q tests
+	$(RUN_ENV) $(BIN)/python -m pytest -q tests --ignore=tests/e2e
+
+e2e: $(STAMP)
+	$(RUN_ENV) $(BIN)/python -m pytest -q -rs tests/e2e
 
 nbval: $(STAMP)
 	$(RUN_ENV) $(BIN)/python -m pytest -q $(NBVAL_ARGS) $(NB)
 
-test: lint unit nbval
+test: lint unit nbval e2e
 
 regen: $(STAMP)
 	$(RUN_ENV) $(BIN)/python tools/regen.py $(NB)
