@@ -35,7 +35,7 @@ def test_registered_in_benchmarks_with_100ms_budget():
     ("kwargs", "error", "match"),
     [
         ({"depth": 0}, ValueError, "depth"),
-        ({"depth": 21}, ValueError, "depth"),
+        ({"depth": 16}, ValueError, "depth"),
         ({"gain": -1.0}, ValueError, "gain"),
         ({"gain": 10.0}, ValueError, "gain"),
         ({"activation": "gelu"}, ValueError, "activation"),

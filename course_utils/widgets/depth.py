@@ -27,10 +27,10 @@ INIT_OPTIONS = [
     ("Kaiming/He", "kaiming"),
 ]
 ACTIVATION_OPTIONS = ["relu", "tanh", "sigmoid"]
-MAX_DEPTH = 20
+MAX_DEPTH = 15
 N_SAMPLES = 256
 """Examples per forward pass in the explorer (the notebook's figures use 500): with 256 a never-seen
-setting of a 20-layer net still computes and redraws in about 100 ms on one core."""
+setting (up to MAX_DEPTH = 15 layers) computes and redraws in under 100 ms on one core."""
 
 
 def draw_depth(
