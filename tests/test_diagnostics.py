@@ -18,15 +18,6 @@ from course_utils.diagnostics import (
 from course_utils.models import make_mlp
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is ~20x faster than two on a busy 2-core machine (as in setup_notebook)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _hook_count(model: nn.Module) -> int:
     return sum(len(m._forward_hooks) + len(m._backward_hooks) for m in model.modules())
 

@@ -2,19 +2,9 @@
 
 import numpy as np
 import pytest
-import torch
 
 from course_utils.exercises import ExerciseError
 from course_utils.exercises.depth import check_largest_stable_lr, check_saturating_init, check_standardize
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is ~20x faster than two on a busy 2-core machine (as in setup_notebook)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def reference_standardize(X_train, X_other):

@@ -2,18 +2,8 @@
 
 import numpy as np
 import pytest
-import torch
 
 from course_utils.experiments.depth import DepthStats, depth_statistics, init_scheme, std_decay_per_layer, train_deep
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is ~20x faster than two on a busy 2-core machine (as in setup_notebook)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_kaiming_keeps_relu_std_in_a_band_while_half_gain_shrinks_it_geometrically():

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from course_utils.data import load_wine, make_two_feature_regression
 from course_utils.experiments.scales import (
@@ -21,15 +20,6 @@ from course_utils.experiments.scales import (
     train_full_batch,
 )
 from course_utils.models import make_mlp
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is ~20x faster than two on a busy 2-core machine (as in setup_notebook)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

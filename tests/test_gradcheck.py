@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from course_utils import numpy_layers as nl
 from course_utils.gradcheck import GradientCheckError, check_gradient, numeric_gradient, rel_error
-
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture

@@ -17,13 +17,6 @@ from course_utils.gradcheck import numeric_gradient, rel_error
 GREAT = 1e-7
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture
 def rng():

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 from matplotlib.figure import Figure
 
 from course_utils.data import load_wine, make_two_feature_regression
@@ -11,15 +10,6 @@ from course_utils.experiments.scales import gradient_descent_path, lr_sweep
 from course_utils.plots.depth import DepthPanel, draw_depth_panel, plot_layer_histograms, plot_layer_stats
 from course_utils.plots.scales import plot_feature_ranges, plot_loss_surfaces, plot_lr_sweeps, plot_weight_changes
 from course_utils.widgets import figure_to_png
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is ~20x faster than two on a busy 2-core machine (as in setup_notebook)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _png(fig):

@@ -1,19 +1,9 @@
 """The depth explorer: controls redraw the image; bad input is refused before matplotlib sees it."""
 
 import pytest
-import torch
 
 import course_utils.widgets as widgets
 from course_utils.widgets.depth import build_depth_explorer, draw_depth
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is ~20x faster than two on a busy 2-core machine (as in setup_notebook)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_every_control_redraws():

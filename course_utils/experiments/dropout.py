@@ -343,16 +343,26 @@ test_error.__test__ = False  # not a pytest test despite its name
 def activation_stats(model: nn.Module, X: torch.Tensor, threshold: float = 0.01) -> list[dict[str, float]]:
     """Per hidden layer (eval mode): mean post-ReLU activation and fraction of activations below ``threshold``."""
     threshold = check_number("threshold", threshold)
+    return [
+        {"mean": float(h.mean()), "near_zero": float((h.abs() < threshold).float().mean())}
+        for h in _hidden_outputs(model, X)
+    ]
+
+
+@torch.no_grad()
+def _hidden_outputs(model: nn.Module, X: torch.Tensor) -> list[torch.Tensor]:
+    """The output of every activation layer of a Sequential ``model`` (eval mode; the mode is restored)."""
     was_training = model.training
     model.eval()
-    stats = []
-    h = X
-    for layer in model:
-        h = layer(h)
-        if isinstance(layer, nn.ReLU | nn.Sigmoid | nn.Tanh):
-            stats.append({"mean": float(h.mean()), "near_zero": float((h.abs() < threshold).float().mean())})
-    model.train(was_training)
-    return stats
+    try:
+        outputs, h = [], X
+        for module in model:
+            h = module(h)
+            if isinstance(module, nn.ReLU | nn.Sigmoid | nn.Tanh):
+                outputs.append(h)
+    finally:
+        model.train(was_training)
+    return outputs
 
 
 def compare_features(grid: DropoutGrid, n_train: int, p: float = 0.5, threshold: float = 0.01) -> dict[str, dict]:
@@ -377,16 +387,7 @@ def compare_features(grid: DropoutGrid, n_train: int, p: float = 0.5, threshold:
 @torch.no_grad()
 def hidden_activations(model: nn.Module, X: torch.Tensor, layer: int = -1) -> np.ndarray:
     """Post-activation values of hidden layer ``layer`` (eval mode), flattened."""
-    was_training = model.training
-    model.eval()
-    acts = []
-    h = X
-    for module in model:
-        h = module(h)
-        if isinstance(module, nn.ReLU | nn.Sigmoid | nn.Tanh):
-            acts.append(h.flatten().numpy())
-    model.train(was_training)
-    return acts[layer]
+    return _hidden_outputs(model, X)[layer].flatten().numpy()
 
 
 # ----------------------------------------------------------------------------------------- inference
