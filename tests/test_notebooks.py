@@ -81,3 +81,15 @@ class TestNotebook:
         for ref in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown(load(path))):
             assert not ref.startswith(("/", "http")), f"image by relative path, got {ref}"
             assert (path.parent / ref).is_file(), f"missing image {ref}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_saved_widget_state_resolves_every_reference(path):
+    """HTML exports render explorers from the saved state: every view and IPY_MODEL_ reference must resolve."""
+    nb = load(path)
+    state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    views = [out["data"][WIDGET_MIME]["model_id"] for c in code_cells(nb) for out in c["outputs"]
+             if WIDGET_MIME in out.get("data", {})]
+    refs = set(re.findall(r"IPY_MODEL_([0-9a-f]{32})", json.dumps(nb)))
+    assert all(v in state for v in views), "a widget view points to a model missing from metadata.widgets"
+    assert refs <= set(state), f"{len(refs - set(state))} IPY_MODEL_ references do not resolve"

@@ -7,7 +7,10 @@ widget state are rewritten. Volatile metadata (execution timestamps) is not reco
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -37,9 +40,45 @@ def regenerate(path: Path, timeout: int = 600) -> float:
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     nb.metadata.get("kernelspec", {}).update({"name": KERNEL, "display_name": "Python 3 (ipykernel)"})
+    nb = stable_widget_ids(nb, salt=path.name)
     nbformat.validate(nb)
     nbformat.write(nb, path)
     return elapsed
+
+
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+MODEL_REF = re.compile(r"IPY_MODEL_([0-9a-f]{32})")
+
+
+def stable_widget_ids(nb: nbformat.NotebookNode, salt: str) -> nbformat.NotebookNode:
+    """Replace the random widget model ids by ids derived from the notebook's name and the order in
+    which the models are reached from the cell outputs, so regenerating an unchanged notebook gives
+    an unchanged file (the saved widget state would otherwise change completely on every run)."""
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    if not state:
+        return nb
+    order: list[str] = []
+
+    def visit(model_id: str) -> None:
+        if model_id in order:
+            return
+        order.append(model_id)  # also ids referenced but not saved (nbclient drops some layout/style models)
+        if model_id in state:
+            for ref in MODEL_REF.findall(json.dumps(state[model_id]["state"], sort_keys=True)):
+                visit(ref)
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            if view:
+                visit(view["model_id"])
+    rest = sorted(set(state) - set(order), key=lambda m: MODEL_REF.sub("", json.dumps(state[m], sort_keys=True)))
+    for model_id in rest:
+        visit(model_id)
+    mapping = {old: hashlib.sha256(f"{salt}:{i}".encode()).hexdigest()[:32] for i, old in enumerate(order)}
+    text = re.sub(r"(?<![0-9a-f])[0-9a-f]{32}(?![0-9a-f])", lambda m: mapping.get(m[0], m[0]), nbformat.writes(nb))
+    return nbformat.reads(text, as_version=4)
 
 
 def main(argv: list[str]) -> int:
