@@ -38,7 +38,9 @@ def time_notebook(path: Path) -> tuple[float, float | None]:
         return time.perf_counter() - start, budget
 
 
-def time_explorers(repeats: int = 5) -> list[tuple[str, float, float]]:
+def time_explorers(repeats: int = 5) -> list[tuple[str, float, float, float]]:
+    """Per control change: the first (cold: nothing cached for that setting yet) and the median of
+    ``repeats`` later changes (warm), in ms, with the budget."""
     import course_utils.widgets as widgets
 
     for info in pkgutil.iter_modules(widgets.__path__):  # topic modules register themselves
@@ -48,13 +50,14 @@ def time_explorers(repeats: int = 5) -> list[tuple[str, float, float]]:
         explorer = bench.build()
         for control, value in bench.changes:
             samples = []
-            for _ in range(repeats):
+            for _ in range(repeats + 1):
                 original = explorer.controls[control].value
                 start = time.perf_counter()
                 explorer.controls[control].value = value
-                samples.append(time.perf_counter() - start)
+                samples.append(1000 * (time.perf_counter() - start))
                 explorer.controls[control].value = original
-            rows.append((f"{bench.name}: {control} -> {value!r}", 1000 * statistics.median(samples), bench.budget_ms))
+            name = f"{bench.name}: {control} -> {value!r}"
+            rows.append((name, samples[0], statistics.median(samples[1:]), bench.budget_ms))
     return rows
 
 
@@ -67,21 +70,21 @@ def main(argv: list[str]) -> int:
     from course_utils import setup_notebook
 
     setup_notebook(quiet=True)
-    rows: list[tuple[str, str, str, str]] = []
+    header = ("what", "first (cold)", "median (warm)", "budget", "")
+    rows: list[tuple[str, ...]] = []
     over = False
-    for name, ms, budget in time_explorers():
-        ok = ms <= budget
+    for name, cold, warm, budget in time_explorers():
+        ok = max(cold, warm) <= budget
         over |= not ok
-        rows.append((name, f"{ms:.1f} ms", f"{budget:.0f} ms", "ok" if ok else "OVER"))
+        rows.append((name, f"{cold:.1f} ms", f"{warm:.1f} ms", f"{budget:.0f} ms", "ok" if ok else "OVER"))
     if not args.no_notebooks:
         for path in args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")):
             seconds, budget = time_notebook(path)
             ok = budget is None or seconds <= budget
             over |= not ok
             budget_text = "-" if budget is None else f"{budget:.0f} s"
-            rows.append((f"notebook {path.name}", f"{seconds:.1f} s", budget_text, "ok" if ok else "OVER"))
-    widths = [max(len(r[i]) for r in rows + [("what", "measured", "budget", "")]) for i in range(4)]
-    header = ("what", "measured", "budget", "")
+            rows.append((f"notebook {path.name}", f"{seconds:.1f} s", "", budget_text, "ok" if ok else "OVER"))
+    widths = [max(len(r[i]) for r in [*rows, header]) for i in range(len(header))]
     for row in [header, tuple("-" * n for n in widths), *rows]:
         print("  ".join(cell.ljust(n) for cell, n in zip(row, widths, strict=True)).rstrip())
     return 1 if over else 0

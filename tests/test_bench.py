@@ -1,0 +1,20 @@
+"""Every explorer is in the benchmark table (make bench), so its latency budget is reported."""
+
+import importlib
+import inspect
+import pkgutil
+
+import course_utils.widgets as widgets
+
+
+def test_every_build_function_is_benchmarked():
+    builders = set()
+    for info in pkgutil.iter_modules(widgets.__path__):
+        module = importlib.import_module(f"course_utils.widgets.{info.name}")
+        builders |= {f for name, f in inspect.getmembers(module, inspect.isfunction)
+                     if name.startswith("build_") and f.__module__ == module.__name__}
+    assert builders, "no explorers found"
+    benchmarked = {b.build for b in widgets.BENCHMARKS}
+    missing = sorted(f.__qualname__ for f in builders - benchmarked)
+    assert not missing, f"explorers missing from course_utils.widgets.BENCHMARKS: {missing}"
+
