@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .validation import check_float_array, check_number, check_probability, check_shape
+from .validation import check_bool, check_float_array, check_number, check_probability, check_shape
 
 __all__ = [
     "DropoutCache",
@@ -58,12 +58,6 @@ class LayerNormCache(NamedTuple):
     x_hat: np.ndarray
     inv_std: np.ndarray
     gamma: np.ndarray
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
-    return bool(value)
 
 
 def _check_eps(eps: Any) -> float:
@@ -120,7 +114,7 @@ def dropout_forward(
     """
     x = check_float_array("x", x)
     p = check_probability("p", p)
-    training = _check_bool("training", training)
+    training = check_bool("training", training)
     rng = _as_generator(rng)
     if not training or p == 0:
         return x.copy(), DropoutCache(None, p, training, x.shape)
@@ -190,7 +184,7 @@ def batchnorm_forward(
     for name, array in (("running_mean", running_mean), ("running_var", running_var)):
         if not array.flags.writeable:
             raise ValueError(f"{name} must be writeable: it is updated in place. Pass {name}.copy().")
-    training = _check_bool("training", training)
+    training = check_bool("training", training)
     momentum = check_number("momentum", momentum)
     if not 0 <= momentum <= 1:
         raise ValueError(

@@ -61,6 +61,13 @@ def check_int(name: str, value: Any, *, minimum: int | None = None, maximum: int
     return value
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """Check a flag: True or False (numpy bools too); 0, 1 and strings are refused."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
+    return bool(value)
+
+
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     """Check that ``value`` is one of ``choices``."""
     choices = list(choices)

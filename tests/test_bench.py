@@ -1,16 +1,13 @@
 """Every explorer is in the benchmark table (make bench), so its latency budget is reported."""
 
-import importlib
 import inspect
-import pkgutil
 
 import course_utils.widgets as widgets
 
 
 def test_every_build_function_is_benchmarked():
     builders = set()
-    for info in pkgutil.iter_modules(widgets.__path__):
-        module = importlib.import_module(f"course_utils.widgets.{info.name}")
+    for module in widgets.import_explorer_modules():
         builders |= {f for name, f in inspect.getmembers(module, inspect.isfunction)
                      if name.startswith("build_") and f.__module__ == module.__name__}
     assert builders, "no explorers found"

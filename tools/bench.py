@@ -11,8 +11,6 @@ so nothing committed is rewritten. Exit code 1 if any budget is exceeded.
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import shutil
 import statistics
 import sys
@@ -43,8 +41,7 @@ def time_explorers(repeats: int = 5) -> list[tuple[str, float, float, float]]:
     ``repeats`` later changes (warm), in ms, with the budget."""
     import course_utils.widgets as widgets
 
-    for info in pkgutil.iter_modules(widgets.__path__):  # topic modules register themselves
-        importlib.import_module(f"course_utils.widgets.{info.name}")
+    widgets.import_explorer_modules()
     rows = []
     for bench in widgets.BENCHMARKS:
         explorer = bench.build()

@@ -33,6 +33,14 @@ N_SAMPLES = 256
 setting (up to MAX_DEPTH = 15 layers) computes and redraws in under 100 ms on one core."""
 
 
+def _check_setting(depth, init, gain, activation, input_scale) -> tuple[int, float, float]:
+    """Validate one explorer setting; returns the normalized (depth, gain, input_scale)."""
+    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
+    check_choice("init", init, [value for _label, value in INIT_OPTIONS])
+    check_choice("activation", activation, ACTIVATION_OPTIONS)
+    return depth, check_positive("gain", gain), check_positive("input_scale", input_scale)
+
+
 def draw_depth(
     depth: int, init: str, gain: float, activation: str, input_scale: float, *, panel: DepthPanel | None = None
 ) -> Figure:
@@ -40,11 +48,7 @@ def draw_depth(
 
     With ``panel`` the figure is updated in place (fast); without, a fresh figure is drawn.
     """
-    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
-    check_choice("init", init, [value for _label, value in INIT_OPTIONS])
-    gain = check_positive("gain", gain)
-    check_choice("activation", activation, ACTIVATION_OPTIONS)
-    input_scale = check_positive("input_scale", input_scale)
+    depth, gain, input_scale = _check_setting(depth, init, gain, activation, input_scale)
     # Round the float controls so slider noise (0.30000000000000004) still hits the cache.
     stats = depth_statistics(depth, activation, init, round(gain, 4), round(input_scale, 6), n_samples=N_SAMPLES)
     return draw_depth_panel(stats) if panel is None else panel.update(stats)
@@ -58,11 +62,7 @@ def build_depth_explorer(
     Each change redraws the per-layer histograms, activation std, gradient norm and saturated/dead
     fraction of a ``depth`` x 256 MLP at initialization on ``N_SAMPLES`` (256) Gaussian inputs.
     """
-    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
-    check_choice("init", init, [value for _label, value in INIT_OPTIONS])
-    gain = check_positive("gain", gain)
-    check_choice("activation", activation, ACTIVATION_OPTIONS)
-    input_scale = check_positive("input_scale", input_scale)
+    depth, gain, input_scale = _check_setting(depth, init, gain, activation, input_scale)
     if not 0.25 <= gain <= 4:
         raise ValueError(f"gain must be between 0.25 and 4 for the explorer's slider, got {gain}.")
     if not 0.01 <= input_scale <= 100:

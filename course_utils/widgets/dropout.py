@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
+from ..data import load_digits
 from ..experiments import dropout as exp
 from ..plots.dropout import plot_explorer
 from ..validation import check_int
@@ -20,7 +21,7 @@ __all__ = ["build_dropout_explorer", "make_draw"]
 def make_draw(grid, digit_index: int = 0):
     """The pure draw function of the explorer: ``draw(p, n_train, mask_seed) -> Figure``."""
     digit_index = check_int("digit_index", digit_index, minimum=0)
-    split = exp._digits()
+    split = load_digits()
     image = split.X_test[digit_index].reshape(8, 8).astype("float64")
 
     def draw(p: float, n_train: int, mask_seed: int):
