@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from .validation import check_float_array, check_int, check_number
+from .validation import check_bool, check_float_array, check_int, check_number, check_positive
 
 __all__ = [
     "Split",
@@ -65,7 +65,7 @@ class Split:
     def subset_train(self, n: int, seed: int = 0) -> Split:
         """Keep only ``n`` training examples (stratified by class), val and test unchanged."""
         n = check_int("n", n, minimum=1, maximum=len(self.X_train))
-        idx = _stratified_first(self.y_train, n, seed)
+        idx = _stratified_first(self.y_train, n, check_int("seed", seed, minimum=0))
         return replace(self, X_train=self.X_train[idx], y_train=self.y_train[idx])
 
     def describe(self) -> str:
@@ -83,7 +83,8 @@ class Standardizer:
     """
 
     def __init__(self, eps: float = 1e-8) -> None:
-        self.eps = check_number("eps", eps)
+        # A negative eps would shrink the denominator (output std above 1, or a division by ~0).
+        self.eps = check_positive("eps", eps, allow_zero=True)
         self.mean_: np.ndarray | None = None
         self.std_: np.ndarray | None = None
 
@@ -93,6 +94,12 @@ class Standardizer:
             raise ValueError(f"X must have at least 2 rows to estimate a std, got {len(X)}.")
         self.mean_ = X.mean(axis=0)
         self.std_ = X.std(axis=0)
+        if self.eps == 0 and np.any(self.std_ == 0):
+            constant = np.flatnonzero(self.std_ == 0).tolist()
+            raise ValueError(
+                f"X has constant feature(s) {constant} (std 0) and eps=0, so they would become 0/0 = NaN. "
+                "Use eps > 0, e.g. Standardizer(eps=1e-8), or drop the constant columns."
+            )
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
@@ -110,23 +117,55 @@ class Standardizer:
 def split_indices(
     labels: np.ndarray, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified, seeded train/val/test index arrays (each class split in the same proportions)."""
+    """Stratified, seeded train/val/test index arrays (each class split in the same proportions).
+
+    The three arrays are sorted, pairwise disjoint and together hold every index of ``labels`` once.
+    A split that would leave a part empty, or a class without any training example, is refused: a
+    model cannot learn a class it never sees, and an empty validation set has no accuracy (NaN).
+    """
+    labels = _check_labels(labels)
     val_fraction = check_number("val_fraction", val_fraction)
     test_fraction = check_number("test_fraction", test_fraction)
-    if val_fraction < 0 or test_fraction < 0 or val_fraction + test_fraction >= 1:
+    if val_fraction <= 0 or test_fraction <= 0 or val_fraction + test_fraction >= 1:
         raise ValueError(
-            "val_fraction and test_fraction must be >= 0 and sum to less than 1, "
-            f"got {val_fraction} and {test_fraction}."
+            "val_fraction and test_fraction must be > 0 and sum to less than 1 (the rest is the training "
+            f"part), got val_fraction={val_fraction} and test_fraction={test_fraction}. Typical: 0.2 and 0.2."
         )
     rng = np.random.default_rng(check_int("seed", seed, minimum=0))
     parts: tuple[list, list, list] = ([], [], [])
     for cls in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == cls))
         n_val, n_test = round(len(idx) * val_fraction), round(len(idx) * test_fraction)
+        if n_val + n_test >= len(idx):
+            raise ValueError(
+                f"val_fraction={val_fraction} and test_fraction={test_fraction} leave class {cls!r} "
+                f"({len(idx)} examples) without any training example. Use smaller fractions "
+                "(or more data of that class)."
+            )
         parts[1].append(idx[:n_val])
         parts[2].append(idx[n_val : n_val + n_test])
         parts[0].append(idx[n_val + n_test :])
-    return tuple(np.sort(np.concatenate(p)) for p in parts)  # type: ignore[return-value]
+    train, val, test = (np.sort(np.concatenate(p)) for p in parts)
+    for part, fraction, indices in (("validation", "val_fraction", val), ("test", "test_fraction", test)):
+        if len(indices) == 0:
+            raise ValueError(
+                f"{fraction} is too small for {len(labels)} examples: the {part} part would be empty "
+                f"(metrics on it would be NaN). Use a larger {fraction}."
+            )
+    return train, val, test
+
+
+def _check_labels(labels) -> np.ndarray:
+    if isinstance(labels, str) or not hasattr(labels, "__len__"):
+        raise TypeError(f"labels must be a 1-D array of class labels, got {type(labels).__name__} {labels!r}.")
+    array = np.asarray(labels)
+    if array.ndim != 1:
+        raise ValueError(f"labels must be a 1-D array of class labels (one per example), got shape {array.shape}.")
+    if len(array) == 0:
+        raise ValueError("labels is empty: there is nothing to split. Pass one class label per example.")
+    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
+        raise ValueError("labels contains NaN or inf: every example needs a class label.")
+    return array
 
 
 def _stratified_first(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -160,6 +199,7 @@ def load_wine(
     what makes unnormalized inputs hard to learn from. ``standardize=True`` scales with training
     statistics only.
     """
+    standardize = check_bool("standardize", standardize)
     from sklearn.datasets import load_wine as _load
 
     bunch = _load()
@@ -178,6 +218,7 @@ def load_digits(
     Features are scaled to [0, 1] (pixel / 16); ``standardize=True`` additionally standardizes with
     training statistics only.
     """
+    standardize = check_bool("standardize", standardize)
     from sklearn.datasets import load_digits as _load
 
     bunch = _load()
@@ -196,7 +237,7 @@ def make_blobs(
     n_samples = check_int("n_samples", n_samples, minimum=10)
     n_features = check_int("n_features", n_features, minimum=1)
     n_classes = check_int("n_classes", n_classes, minimum=2)
-    spread = check_number("spread", spread)
+    spread = check_positive("spread", spread, allow_zero=True)
     rng = np.random.default_rng(check_int("seed", seed, minimum=0))
     centers = rng.normal(scale=3.0, size=(n_classes, n_features))
     y = rng.integers(0, n_classes, size=n_samples)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .validation import check_choice, check_positive
+from .validation import check_bool, check_choice, check_positive
 
 __all__ = [
     "SATURATION_TANH",
@@ -71,6 +71,11 @@ def activation_kind(module: nn.Module) -> str:
         if isinstance(module, cls):
             return kind
     return type(module).__name__.lower()
+
+
+def _check_model(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. from make_mlp), got {type(model).__name__}.")
 
 
 def _as_2d(a: torch.Tensor) -> torch.Tensor:
@@ -125,6 +130,12 @@ class LayerStats:
 
 def tensor_stats(a: torch.Tensor, kind: str) -> dict[str, float | None]:
     """mean, std, saturation (tanh/sigmoid) and dead fraction (relu) of one activation tensor."""
+    if not isinstance(a, torch.Tensor):
+        raise TypeError(f"a must be a torch.Tensor of activations, got {type(a).__name__}.")
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be a layer kind such as 'relu' or 'tanh', got {type(kind).__name__}.")
+    if a.numel() == 0:
+        raise ValueError(f"a is empty (shape {tuple(a.shape)}): record at least one example.")
     a = a.detach().float()
     out: dict[str, float | None] = {
         "mean": float(a.mean()),
@@ -150,13 +161,12 @@ class ActivationRecorder:
     """
 
     def __init__(self, model: nn.Module, kinds: Iterable[str] = ACTIVATION_KINDS, keep: bool = True) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
-        if isinstance(kinds, str):
-            raise TypeError(f"kinds must be a list of layer kinds such as ['relu', 'tanh'], got the string {kinds!r}.")
+        _check_model(model)
+        if isinstance(kinds, str) or not isinstance(kinds, Iterable):
+            raise TypeError(f"kinds must be a list of layer kinds such as ['relu', 'tanh'], got {kinds!r}.")
         self.model = model
         self.kinds = tuple(kinds)
-        self.keep = keep
+        self.keep = check_bool("keep", keep)
         self.layers: list[tuple[str, str, nn.Module]] = [
             (name, activation_kind(m), m)
             for name, m in model.named_modules()
@@ -228,6 +238,7 @@ class ActivationRecorder:
 
 def weight_grad_norms(model: nn.Module) -> list[float]:
     """``||dL/dW||`` of every Linear layer's weight, in model order (after ``loss.backward()``)."""
+    _check_model(model)
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if any(m.weight.grad is None for m in linears):
         raise RuntimeError("Some Linear weights have no .grad: call loss.backward() first.")
@@ -243,8 +254,16 @@ def layer_statistics(
     The model's gradients are zeroed before and left in ``.grad`` after (see :func:`weight_grad_norms`).
     Returns the per-layer statistics and the (closed) recorder holding the tensors if ``keep``.
     """
+    _check_model(model)
     if not isinstance(X, torch.Tensor):
         raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}. Use torch.from_numpy(X).")
+    if not X.is_floating_point():
+        raise TypeError(f"X must have a floating dtype, got {X.dtype}. Convert it first: X.float().")
+    if y is not None and (not isinstance(y, torch.Tensor) or y.dtype != torch.long or y.shape != X.shape[:1]):
+        raise TypeError(
+            "y must be None or a torch.long tensor of class indices, one per row of X "
+            f"({len(X)}), got {type(y).__name__} {getattr(y, 'dtype', '')} {tuple(getattr(y, 'shape', ()))}."
+        )
     model.zero_grad(set_to_none=True)
     with ActivationRecorder(model, kinds=kinds, keep=keep) as rec:
         if y is None:
@@ -261,6 +280,7 @@ def update_ratios(model: nn.Module, lr: float) -> list[float]:
     Karpathy's rule of thumb: around ``1e-3`` (``UPDATE_RATIO_RULE_OF_THUMB``).
     """
     lr = check_positive("lr", lr)
+    _check_model(model)
     ratios = []
     for norm_g, m in zip(weight_grad_norms(model), [m for m in model.modules() if isinstance(m, nn.Linear)],
                          strict=True):

@@ -9,7 +9,7 @@ import random
 import numpy as np
 import torch
 
-from .validation import check_int
+from .validation import check_bool, check_int
 
 DEFAULT_SEED = 0
 
@@ -77,6 +77,7 @@ def setup_notebook(seed: int = DEFAULT_SEED, *, quiet: bool = False) -> None:
 
     Prints a one-line environment summary (see :func:`environment_summary`) unless ``quiet``.
     """
+    quiet = check_bool("quiet", quiet)
     seed_everything(seed)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
@@ -92,6 +93,7 @@ def environment_summary(seed: int = DEFAULT_SEED) -> str:
     """One line naming the versions that the notebook outputs depend on."""
     import matplotlib
 
+    seed = check_int("seed", seed, minimum=0)
     return (
         f"python {platform.python_version()} | torch {torch.__version__.split('+')[0]} | "
         f"numpy {np.__version__} | matplotlib {matplotlib.__version__} | "

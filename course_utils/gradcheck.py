@@ -86,7 +86,25 @@ def numeric_gradient(
 
     def weighted_output() -> float:
         # Reduced to a number right away, before x is perturbed again: f may return x itself or a view.
-        out = np.asarray(f(x), dtype=np.float64)
+        expected = x.copy()
+        result = f(x)
+        if not np.array_equal(x, expected, equal_nan=True):
+            raise ValueError(
+                "f changed x in place, which corrupts the numerical gradient (and your x): f must leave its "
+                "input unchanged. Work on a copy inside f, e.g. x = x.copy(), or use out = x * 2 instead of x *= 2."
+            )
+        if result is None:
+            raise TypeError(
+                "f returned None: f must return the output of the function (a number or an array). "
+                "Did you forget a `return` (e.g. lambda x: layer_forward(x, ...)[0])?"
+            )
+        try:
+            out = np.asarray(result, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"f must return a number or a numeric array, got {type(result).__name__}. If f returns "
+                "(out, cache), pick the output: lambda x: forward(x, ...)[0]."
+            ) from err
         if dout is None:
             return float(out.sum())
         if out.shape != dout.shape:
@@ -103,6 +121,11 @@ def numeric_gradient(
             minus = weighted_output()
         finally:
             x[index] = old
+        if not (np.isfinite(plus) and np.isfinite(minus)):
+            raise ValueError(
+                f"f returned NaN or inf near x{tuple(int(i) for i in index)} (x +- h): the numerical gradient is "
+                "undefined there. Check f at this x, or use a smaller h or a less extreme x."
+            )
         grad[index] = (plus - minus) / (2 * h)
     return grad
 
@@ -129,6 +152,9 @@ def check_gradient(
         dx, dgamma, dbeta = batchnorm_backward(dout, cache)
         check_gradient(lambda x: batchnorm_forward(x, gamma, beta, rm.copy(), rv.copy())[0], x, dx, dout)
     """
+    x = check_float_array("x", x)
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string (used in the message), got {type(name).__name__}.")
     tol = check_number("tol", tol)
     if tol <= 0:
         raise ValueError(f"tol must be > 0, got {tol!r}. cs231n: < 1e-7 is great, > 1e-2 is a bug.")
@@ -140,7 +166,8 @@ def check_gradient(
     if not error <= tol:  # "not <=" so that a NaN error fails too
         ratios = np.abs(analytic - numeric) / np.maximum(1e-8, np.abs(analytic) + np.abs(numeric))
         worst = np.unravel_index(np.nanargmax(np.where(np.isnan(ratios), np.inf, ratios)), x.shape)
-        verdict = "the backward pass is almost certainly wrong" if error > 1e-2 else "suspicious"
+        # "not <=" so that a NaN error (a NaN in the analytic gradient) is called wrong too.
+        verdict = "the backward pass is almost certainly wrong" if not error <= 1e-2 else "suspicious"
         raise GradientCheckError(
             f"gradient check for {name} failed: relative error {error:.3g} > tol {tol:.1g} ({verdict}). "
             f"Worst element {tuple(int(i) for i in worst)}: analytic {analytic[worst]:.6g}, "

@@ -66,10 +66,7 @@ def make_mlp(
     """
     in_features = check_int("in_features", in_features, minimum=1)
     out_features = check_int("out_features", out_features, minimum=1)
-    if isinstance(hidden, int) or not all(isinstance(h, int) for h in hidden):
-        raise TypeError(f"hidden must be a list of ints (layer widths), got {hidden!r}.")
-    for i, width in enumerate(hidden):
-        check_int(f"hidden[{i}]", width, minimum=1)
+    hidden = _check_hidden(hidden)
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("norm", norm, NORMS)
     check_choice("init", init, INITS)
@@ -89,6 +86,7 @@ def make_mlp(
     check_probability("input_dropout", input_dropout)
     check_positive("gain", gain)
     check_positive("std", std)
+    reference_layers = check_bool("reference_layers", reference_layers)
     if seed is not None:
         torch.manual_seed(check_int("seed", seed, minimum=0))
 
@@ -112,6 +110,16 @@ def make_mlp(
     if init != "default" or gain != 1.0:
         initialize(model, init=init, gain=gain, std=std)
     return model
+
+
+def _check_hidden(hidden) -> list[int]:
+    # numpy integers (np.int64 from np.arange, a grid, ...) are as good as Python ints.
+    if not isinstance(hidden, list | tuple):
+        raise TypeError(
+            f"hidden must be a list of ints (hidden layer widths, e.g. [64, 64]; [] for no hidden layer), "
+            f"got {type(hidden).__name__} {hidden!r}."
+        )
+    return [check_int(f"hidden[{i}]", width, minimum=1) for i, width in enumerate(hidden)]
 
 
 def _check_block(block) -> tuple[str, ...]:
@@ -146,6 +154,10 @@ def _layer_module(reference_layers: bool):
 def init_std(init: str, fan_in: int, fan_out: int, gain: float = 1.0, std: float = 0.01) -> float:
     """The weight standard deviation an init scheme gives a layer with these fans."""
     check_choice("init", init, INITS)
+    fan_in = check_int("fan_in", fan_in, minimum=1)
+    fan_out = check_int("fan_out", fan_out, minimum=1)
+    gain = check_positive("gain", gain)
+    std = check_positive("std", std)
     if init == "xavier":
         return gain * math.sqrt(2.0 / (fan_in + fan_out))
     if init == "kaiming":
@@ -158,8 +170,11 @@ def init_std(init: str, fan_in: int, fan_out: int, gain: float = 1.0, std: float
 @torch.no_grad()
 def initialize(model: nn.Module, init: str = "kaiming", gain: float = 1.0, std: float = 0.01) -> nn.Module:
     """Redraw every Linear layer's weights from N(0, init_std^2) and zero its bias (in place)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. from make_mlp), got {type(model).__name__}.")
     check_choice("init", init, INITS)
     check_positive("gain", gain)
+    check_positive("std", std)
     for module in model.modules():
         if isinstance(module, nn.Linear):
             sd = init_std(init, module.in_features, module.out_features, gain, std)

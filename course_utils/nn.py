@@ -18,14 +18,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .validation import check_choice, check_int, check_number
+from .validation import check_bool, check_int, check_number
 
 __all__ = ["Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm"]
 
 
 def _check_bool(name: str, value: object) -> bool:
-    # check_choice accepts 0/1 too (they compare equal to False/True), which is what torch tolerates.
-    return bool(check_choice(name, value, (True, False)))
+    # True/False only: torch tolerates 0/1 (and any truthy string would silently mean True), but a
+    # learner who writes affine="no" must hear about it rather than get an affine layer.
+    return check_bool(name, value)
 
 
 def _check_float_tensor(name: str, value: object) -> Tensor:
@@ -218,6 +219,14 @@ class _BatchNorm(nn.Module):
         update_running = self.training and self.track_running_stats and self.running_mean is not None
 
         if use_batch_stats:
+            if self.eps <= 0:
+                # Same rule (and wording) as torch: a constant channel has variance 0, and 0 / sqrt(0 + eps)
+                # is NaN unless eps > 0. In eval mode the running variance is used instead, so eps = 0 is allowed.
+                raise ValueError(
+                    f"batch_norm eps must be positive during training, but got {self.eps}. "
+                    "Create the layer with eps > 0 (default 1e-5), e.g. "
+                    f"{type(self).__name__}({self.num_features}, eps=1e-5)."
+                )
             n = input.numel() // self.num_features  # values per channel
             if n == 1:
                 raise ValueError(
@@ -249,7 +258,12 @@ class _BatchNorm(nn.Module):
         # The running statistics are estimates of the whole data set's statistics, not part of the
         # computation graph: no gradient flows into them.
         with torch.no_grad():
+            # Counted even for an empty batch, exactly like torch (its module counts before the kernel runs).
             self.num_batches_tracked.add_(1)
+            if n == 0:
+                # An empty batch has no statistics (its mean is 0/0 = NaN): torch leaves the running
+                # averages unchanged, and so do we. One empty batch must never poison them for good.
+                return
             if self.momentum is None:
                 # Cumulative moving average: after k batches each batch has weight 1/k.
                 factor = 1.0 / float(self.num_batches_tracked)

@@ -194,12 +194,23 @@ def batchnorm_forward(
     eps = _check_eps(eps)
 
     if training:
+        if eps <= 0:
+            # torch's rule and wording: a constant feature has variance 0, and 0 / sqrt(0 + 0) is NaN.
+            raise ValueError(
+                f"batch_norm eps must be positive during training, but got {eps}. Use eps > 0 (default 1e-5)."
+            )
         if n == 1:
             raise ValueError(
                 f"Expected more than 1 value per feature when training, got x of shape {x.shape}. "
                 "A single sample has variance 0 and would normalize to all zeros: "
                 "use N > 1, or training=False."
             )
+        if n == 0:
+            # An empty batch has no statistics (0/0): leave the running arrays alone, as torch does,
+            # and return an empty output. The cache still works for the (empty) backward pass.
+            empty = np.zeros_like(x)
+            zeros = np.zeros(d, dtype=x.dtype)
+            return empty, BatchNormCache(empty, empty, zeros, 1.0 / np.sqrt(zeros + eps), gamma, eps, training)
         mean = x.mean(axis=0)
         centered = x - mean
         var = (centered**2).mean(axis=0)

@@ -181,7 +181,21 @@ def compare_all(
         raise TypeError(f"run must be a function run(config, seed) -> float, got {type(run).__name__}.")
     if not isinstance(configs, Mapping) or len(configs) < 2:
         raise ValueError("configs must be a dict {name: config} with at least two entries to compare.")
-    return {name: tuple(float(run(config, seed)) for seed in seeds) for name, config in configs.items()}
+    if isinstance(seeds, str) or not isinstance(seeds, Sequence | range):
+        raise TypeError(f"seeds must be a list of ints such as [0, 1, 2], got {type(seeds).__name__} {seeds!r}.")
+    seeds = [check_int(f"seeds[{i}]", s, minimum=0) for i, s in enumerate(seeds)]
+
+    def one(name: str, config: Any, seed: int) -> float:
+        value = run(config, seed)
+        try:
+            return float(value)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(
+                f"run must return a number (the metric), but run({name!r} config, seed={seed}) returned "
+                f"{type(value).__name__} {value!r}. Did you forget a `return`?"
+            ) from err
+
+    return {name: tuple(one(name, config, seed) for seed in seeds) for name, config in configs.items()}
 
 
 def compare(

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .data import Split
-from .validation import check_choice, check_int, check_number, check_positive
+from .validation import check_bool, check_choice, check_int, check_number, check_positive
 
 __all__ = ["History", "train", "evaluate", "progress_enabled"]
 
@@ -72,7 +72,7 @@ class History:
 def progress_enabled(progress: bool | None = None) -> bool:
     """Progress bars show in interactive use, never in CI or when outputs are regenerated."""
     if progress is not None:
-        return bool(progress)
+        return check_bool("progress", progress)
     return not (os.environ.get("CI") or os.environ.get("NORMCOURSE_NO_PROGRESS"))
 
 
@@ -88,15 +88,84 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str = "cr
 
     For ``loss='mse'`` the second number is the R^2-free placeholder ``nan`` (no accuracy).
     """
+    _check_model(model)
+    check_choice("loss", loss, LOSSES)
+    X, y = _check_xy(X, y, loss)
     was_training = model.training
     model.eval()
     try:
-        out = model(X)
+        out = _forward_checked(model, X)
+        _check_outputs(out, y, loss)
         value = float(_loss_fn(loss)(out, y))
         acc = float((out.argmax(dim=1) == y).float().mean()) if loss == "cross_entropy" else float("nan")
     finally:
         model.train(was_training)
     return value, acc
+
+
+def _check_model(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"model must be a torch.nn.Module (e.g. course_utils.models.make_mlp(...)), got {type(model).__name__}."
+        )
+
+
+def _check_xy(X, y, loss: str) -> tuple[torch.Tensor, torch.Tensor]:
+    for name, value in (("X", X), ("y", y)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}. Use torch.from_numpy({name}).")
+    if not X.is_floating_point():
+        raise TypeError(f"X must have a floating dtype, got {X.dtype}. Convert it first: X.float().")
+    if X.ndim < 2 or len(X) == 0:
+        raise ValueError(f"X must have shape (examples, features) with at least one example, got {tuple(X.shape)}.")
+    if y.ndim != 1 or len(y) != len(X):
+        raise ValueError(f"y must hold one target per row of X ({len(X)}), got shape {tuple(y.shape)}.")
+    if loss == "cross_entropy" and y.dtype != torch.long:
+        raise TypeError(f"y must hold class indices (torch.long) for loss='cross_entropy', got {y.dtype}. Use y.long().")
+    if loss == "mse" and not y.is_floating_point():
+        y = y.float()
+    return X, y
+
+
+def _forward_checked(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    # A model built for another number of features fails deep inside torch ("mat1 and mat2 shapes cannot
+    # be multiplied"); say which argument is wrong instead.
+    param = next(iter(model.parameters()), None)
+    if param is not None and param.is_floating_point() and param.dtype != X.dtype:
+        raise TypeError(
+            f"X has dtype {X.dtype} but the model's parameters are {param.dtype}: convert one of them, "
+            f"e.g. X.to({param.dtype}) or model.to({X.dtype})."
+        )
+    try:
+        return model(X)
+    except RuntimeError as err:
+        expected = next((m.in_features for m in model.modules() if isinstance(m, nn.Linear)), None)
+        hint = (
+            f"the model's first Linear layer expects {expected} features; build it with in_features={X.shape[1]}"
+            if expected is not None and expected != X.shape[1]
+            else "check that the model's input size matches the data"
+        )
+        raise ValueError(
+            f"model cannot take inputs of shape {tuple(X.shape)} ({X.shape[1]} features): {hint}. "
+            f"(torch said: {str(err).splitlines()[0]})"
+        ) from err
+
+
+def _check_outputs(out: torch.Tensor, y: torch.Tensor, loss: str, n_classes: int | None = None) -> None:
+    if loss == "cross_entropy":
+        if out.ndim != 2:
+            raise ValueError(f"model must return (examples, classes) scores for loss='cross_entropy', got {tuple(out.shape)}.")
+        classes = n_classes if n_classes is not None else int(y.max()) + 1 if len(y) else 0
+        if out.shape[1] < classes or (n_classes is not None and out.shape[1] != n_classes):
+            raise ValueError(
+                f"model has {out.shape[1]} outputs but the data has {classes} classes: build the model with "
+                f"out_features={classes} (one score per class)."
+            )
+    elif out.ndim == 2 and out.shape[1] != 1 or out.ndim > 2:
+        raise ValueError(
+            f"loss='mse' needs a model with 1 output (a regression), but the model has {out.shape[1]} outputs. "
+            "For classification use loss='cross_entropy'; for regression build the model with out_features=1."
+        )
 
 
 def _make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
@@ -134,17 +203,39 @@ def train(
     check_choice("optimizer", optimizer, OPTIMIZERS)
     check_choice("loss", loss, LOSSES)
     momentum = check_number("momentum", momentum)
-    weight_decay = check_number("weight_decay", weight_decay)
+    if not 0 <= momentum < 1:
+        raise ValueError(
+            f"momentum must be in [0, 1), got {momentum!r}. It is SGD's momentum: the fraction of the previous "
+            "update kept (0.9 is typical); 1 or more never forgets and diverges."
+        )
+    if optimizer == "adam" and momentum != 0:
+        raise ValueError(
+            f"momentum={momentum!r} is only used by optimizer='sgd'; Adam has its own (betas). "
+            "Drop momentum=... or use optimizer='sgd'."
+        )
+    weight_decay = check_positive("weight_decay", weight_decay, allow_zero=True)
+    if progress is not None:
+        check_bool("progress", progress)
+    _check_model(model)
     if not isinstance(split, Split):
         raise TypeError(f"split must be a course_utils.data.Split, got {type(split).__name__}.")
+    if callback is not None and not callable(callback):
+        raise TypeError(
+            f"callback must be a function callback(step, model, history) or None, got {type(callback).__name__}. "
+            "Pass the function itself, without calling it."
+        )
+    seed = check_int("seed", seed, minimum=0)
 
     X, y = split.tensors("train")
     Xv, yv = split.tensors("val")
-    if loss == "mse":
-        y, yv = y.float(), yv.float()
+    if len(Xv) == 0:
+        raise ValueError("split has no validation examples, so validation metrics would be NaN: use a split with val_fraction > 0.")
+    X, y = _check_xy(X, y, loss)
+    Xv, yv = _check_xy(Xv, yv, loss)
+    _check_model_fits(model, X, y, loss, split)
     loss_fn = _loss_fn(loss)
     opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch.Generator().manual_seed(seed)
     history = History()
     batches = _batches(len(X), batch_size, gen)
 
@@ -169,6 +260,20 @@ def train(
             break
     model.train()
     return history
+
+
+@torch.no_grad()
+def _check_model_fits(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str, split: Split) -> None:
+    """One forward pass on two examples in eval mode (no running statistics change, no randomness is drawn),
+    so a model that does not fit the data is refused before the first step, with a message saying why."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = _forward_checked(model, X[:2])
+        n_classes = split.n_classes if loss == "cross_entropy" else None
+        _check_outputs(out, y, loss, n_classes)
+    finally:
+        model.train(was_training)
 
 
 def _record(history: History, step: int, model: nn.Module, train_xy, val_xy, loss: str) -> None:

@@ -291,8 +291,9 @@ def test_dtype_mismatch_is_a_type_error_naming_input(layer):
         ({"num_features": 3, "momentum": 1.5}, ValueError, "momentum"),
         ({"num_features": 3, "momentum": "0.1"}, TypeError, "momentum"),
         ({"num_features": 3, "eps": -1e-5}, ValueError, "eps"),
-        ({"num_features": 3, "affine": "yes"}, ValueError, "affine"),
-        ({"num_features": 3, "track_running_stats": None}, ValueError, "track_running_stats"),
+        ({"num_features": 3, "affine": "yes"}, TypeError, "affine"),
+        ({"num_features": 3, "affine": 1}, TypeError, "affine"),
+        ({"num_features": 3, "track_running_stats": None}, TypeError, "track_running_stats"),
     ],
 )
 @pytest.mark.parametrize("cls", [cnn.BatchNorm1d, cnn.BatchNorm2d])
@@ -376,7 +377,7 @@ def test_layernorm_bad_normalized_shape(normalized_shape, error, name):
 def test_layernorm_bad_eps_and_flags():
     with pytest.raises(ValueError, match="^eps"):
         cnn.LayerNorm(3, eps=-1.0)
-    with pytest.raises(ValueError, match="^elementwise_affine"):
+    with pytest.raises(TypeError, match="^elementwise_affine"):
         cnn.LayerNorm(3, elementwise_affine="no")
 
 
@@ -509,5 +510,5 @@ def test_dropout_p_not_a_number_is_a_type_error(p):
 
 
 def test_dropout_bad_inplace_names_inplace():
-    with pytest.raises(ValueError, match="^inplace"):
+    with pytest.raises(TypeError, match="^inplace"):
         cnn.Dropout(0.5, inplace="yes")

@@ -23,6 +23,15 @@ def markdown(nb: dict) -> str:
     return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
 
 
+def regen_hint(path) -> str:
+    """What to do about a notebook whose stored outputs are not one clean run, and what that command changes."""
+    return (
+        f"authors: `make regen NB={path}` re-executes this notebook in place and replaces all its stored "
+        "outputs with fresh ones. If you are learning and edited or ran cells in this file, do not run it: "
+        "this check is about the course's committed notebooks, and it would overwrite your outputs."
+    )
+
+
 def test_there_are_notebooks():
     assert NOTEBOOKS, "notebooks/ holds no .ipynb"
 
@@ -37,11 +46,11 @@ class TestNotebook:
 
     def test_outputs_are_one_clean_top_to_bottom_run(self, path):
         counts = [c["execution_count"] for c in code_cells(load(path))]
-        assert counts == list(range(1, len(counts) + 1)), f"execution counts {counts}: run `make regen NB={path}`"
+        assert counts == list(range(1, len(counts) + 1)), f"execution counts {counts}: {regen_hint(path)}"
 
     def test_no_svg_no_errors_no_timestamps(self, path):
         for cell in code_cells(load(path)):
-            assert "execution" not in cell["metadata"], "timestamps in metadata: regenerate with `make regen`"
+            assert "execution" not in cell["metadata"], f"timestamps in metadata: {regen_hint(path)}"
             for out in cell["outputs"]:
                 assert out["output_type"] != "error", f"error output in cell: {''.join(cell['source'])[:80]}"
                 assert "image/svg+xml" not in out.get("data", {}), "SVG output (nbval compares it): use PNG"

@@ -17,8 +17,11 @@ Checks call the learner's function through :func:`call_learner`, which
 from __future__ import annotations
 
 import copy
+import math
+import os
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -53,13 +56,30 @@ def ok(message: str) -> None:
     print(f"Correct: {message}")
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_MAX_MESSAGE = 300
+
+
+def _is_library_frame(filename: str) -> bool:
+    # The learner's line is the last frame that is neither course_utils itself nor an installed library
+    # (torch, numpy, ...): "at line 3: return x @ w" is useful, a line deep inside torch is not.
+    path = os.path.abspath(filename)
+    return path.startswith(_PACKAGE_DIR + os.sep) or f"{os.sep}site-packages{os.sep}" in path
+
+
 def _where(err: BaseException) -> str:
     """The last line of the learner's own code in the traceback, e.g. 'line 7: out = x @ w'."""
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if "course_utils" not in f.filename]
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if not _is_library_frame(f.filename)]
     if not frames:
         return ""
     frame = frames[-1]
     return f" (at line {frame.lineno}: {(frame.line or '').strip()})"
+
+
+def _one_line(err: BaseException) -> str:
+    """The exception's message on one line, shortened: torch's messages can span many lines."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 
 def call_learner(
@@ -76,16 +96,33 @@ def call_learner(
     (one line, naming the exception and the learner's line) if it raises anything else or runs longer
     than ``time_limit`` seconds.
     """
+    # The checker author's arguments are checked with TypeError/ValueError (a bug in the checker, not the
+    # learner's); everything about the learner's function becomes an ExerciseError.
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a string naming the learner's function, got {type(name).__name__}.")
+    if time_limit is not None:
+        if isinstance(time_limit, bool) or not isinstance(time_limit, int | float):
+            raise TypeError(f"time_limit must be a number of seconds or None, got {type(time_limit).__name__}.")
+        if not time_limit > 0 or math.isinf(time_limit):
+            raise ValueError(f"time_limit must be a finite number of seconds > 0 (or None for no limit), got {time_limit!r}.")
+    if not isinstance(copy_inputs, bool):
+        raise TypeError(f"copy_inputs must be True or False, got {copy_inputs!r}.")
     label = name or getattr(fn, "__name__", "your function")
     if not callable(fn):
         raise ExerciseError(
             f"Pass the function itself, not its result: check_...({label}) without (). Got {type(fn).__name__}."
         )
     if copy_inputs:
-        args = copy.deepcopy(args)
-        kwargs = copy.deepcopy(kwargs)
+        try:
+            args = copy.deepcopy(args)
+            kwargs = copy.deepcopy(kwargs)
+        except Exception as err:  # noqa: BLE001 - an uncopyable input is the checker's problem
+            raise TypeError(
+                f"call_learner could not copy the inputs for {label} ({type(err).__name__}: {_one_line(err)}); "
+                "pass copy_inputs=False and protect the originals yourself."
+            ) from err
     try:
-        with _time_limit(time_limit):
+        with _time_limit(time_limit or 0):
             return fn(*args, **kwargs)
     except _TimeLimit:
         raise ExerciseError(
@@ -98,15 +135,20 @@ def call_learner(
         ) from None
     except ExerciseError:
         raise
+    except SystemExit:
+        # exit() / sys.exit() inside the function would otherwise end the check (or the kernel) silently.
+        raise ExerciseError(f"{label} called exit(): return a value instead of exiting.") from None
     except Exception as err:  # noqa: BLE001 - any failure of the learner's code becomes a hint
-        raise ExerciseError(f"{label} raised {type(err).__name__}: {err}{_where(err)}") from None
+        raise ExerciseError(f"{label} raised {type(err).__name__}: {_one_line(err)}{_where(err)}") from None
 
 
 class _time_limit:
     """SIGALRM-based time limit in the main thread (the kernel's); no limit elsewhere.
 
     Ctrl-C / "interrupt kernel" still raises KeyboardInterrupt as usual: only SIGALRM is borrowed,
-    and the previous handler and timer are restored on exit.
+    and the previous handler and timer are restored on exit. An outer timer that was already running
+    (a nested check, a test runner's timeout) keeps its deadline: if it is due first it fires through its
+    own handler, and on exit it is re-armed with the time it had left.
     """
 
     def __init__(self, seconds: float) -> None:
@@ -117,17 +159,31 @@ class _time_limit:
 
     def __enter__(self) -> None:
         if self.active:
+            self.start = time.monotonic()
+            self.deadline = self.start + self.seconds
             self.previous = signal.signal(signal.SIGALRM, self._expire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.outer_delay, self.outer_interval = signal.setitimer(signal.ITIMER_REAL, 0)
+            delay = self.seconds if self.outer_delay <= 0 else min(self.seconds, self.outer_delay)
+            signal.setitimer(signal.ITIMER_REAL, delay)
 
     def __exit__(self, *exc: object) -> None:
         if self.active:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self.previous)
+            if self.outer_delay > 0:
+                left = self.outer_delay - (time.monotonic() - self.start)
+                # Overdue outer timers fire right away (1 us) rather than being lost.
+                signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), self.outer_interval)
 
-    @staticmethod
-    def _expire(_signum, _frame) -> None:
-        raise _TimeLimit()
+    def _expire(self, signum, frame) -> None:
+        if time.monotonic() >= self.deadline - 1e-3:
+            raise _TimeLimit()
+        # The outer timer was due first: let its own handler run, then wait for ours.
+        self.outer_delay = 0.0
+        previous = self.previous
+        signal.setitimer(signal.ITIMER_REAL, max(self.deadline - time.monotonic(), 1e-6))
+        if callable(previous):
+            previous(signum, frame)
 
 
 def show_hints_briefly() -> None:

@@ -65,7 +65,10 @@ def export(case) -> str:
 def test_saved_widget_state_is_embedded_in_the_html(case):
     nb = case.load()
     saved = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE)
-    assert saved, f"{case.id} shows widgets but has no saved widget state: run `make regen NB={case.path.name}`"
+    assert saved, (
+        f"{case.id} shows widgets but has no saved widget state: authors run `make regen NB={case.path.name}`, "
+        "which re-executes the notebook in place and replaces all its stored outputs"
+    )
     state = saved["state"]
     for index, model_ids in explorer_views(nb).items():
         for mid in model_ids:
@@ -132,7 +135,8 @@ def test_exported_html_shows_explorers_without_a_kernel(browser, widget_js, arti
     saved = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE)
     if not saved:
         pytest.fail(f"{case.id}: no saved widget state, nothing to show without a kernel "
-                    f"(run `make regen NB={case.path.name}`)", pytrace=False)
+                    f"(authors: `make regen NB={case.path.name}` re-executes the notebook in place and replaces "
+                    "all its stored outputs)", pytrace=False)
     state = saved["state"]
     html = tmp_path / f"{case.stem}.html"
     html.write_text(export(case), encoding="utf-8")
