@@ -112,6 +112,7 @@ def numeric_gradient(
         return float((out * dout).sum())
 
     grad = np.zeros(x.shape, dtype=np.float64)
+    original = x.copy()
     for index in np.ndindex(*x.shape):
         old = x[index]
         try:
@@ -119,8 +120,11 @@ def numeric_gradient(
             plus = weighted_output()
             x[index] = old - h
             minus = weighted_output()
-        finally:
-            x[index] = old
+        except BaseException:
+            # Whatever f did to x (an in-place change included), the caller gets x back unchanged.
+            x[...] = original
+            raise
+        x[index] = old
         if not (np.isfinite(plus) and np.isfinite(minus)):
             raise ValueError(
                 f"f returned NaN or inf near x{tuple(int(i) for i in index)} (x +- h): the numerical gradient is "

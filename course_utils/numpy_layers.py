@@ -250,6 +250,8 @@ def batchnorm_backward(dout: np.ndarray, cache: BatchNormCache) -> tuple[np.ndar
     if not cache.training:
         return dout * cache.gamma * cache.inv_std, dgamma, dbeta
     n = dout.shape[0]
+    if n == 0:
+        return np.zeros_like(dout), dgamma, dbeta  # an empty batch: nothing to differentiate
     dx = (1.0 / n) * cache.gamma * cache.inv_std * (n * dout - dbeta - cache.x_hat * dgamma)
     return dx, dgamma, dbeta
 
@@ -273,8 +275,9 @@ def batchnorm_backward_naive(
     dx_hat = dout * gamma
     # x_hat = centered * inv_std: centered gets a gradient directly ...
     dcentered = dx_hat * inv_std
-    if not training:
+    if not training or n == 0:
         # ... and in eval mode that is all: mean and variance are fixed arrays, not functions of x.
+        # (An empty batch has nothing to differentiate either.)
         return dcentered, dgamma, dbeta
     # ... and inv_std, which is shared by the whole column, collects the sum over the batch.
     dinv_std = (dx_hat * centered).sum(axis=0)
