@@ -121,7 +121,9 @@ def _check_xy(X, y, loss: str) -> tuple[torch.Tensor, torch.Tensor]:
     if y.ndim != 1 or len(y) != len(X):
         raise ValueError(f"y must hold one target per row of X ({len(X)}), got shape {tuple(y.shape)}.")
     if loss == "cross_entropy" and y.dtype != torch.long:
-        raise TypeError(f"y must hold class indices (torch.long) for loss='cross_entropy', got {y.dtype}. Use y.long().")
+        raise TypeError(
+            f"y must hold class indices (torch.long) for loss='cross_entropy', got {y.dtype}. Use y.long()."
+        )
     if loss == "mse" and not y.is_floating_point():
         y = y.float()
     return X, y
@@ -154,7 +156,9 @@ def _forward_checked(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
 def _check_outputs(out: torch.Tensor, y: torch.Tensor, loss: str, n_classes: int | None = None) -> None:
     if loss == "cross_entropy":
         if out.ndim != 2:
-            raise ValueError(f"model must return (examples, classes) scores for loss='cross_entropy', got {tuple(out.shape)}.")
+            raise ValueError(
+                f"model must return (examples, classes) scores for loss='cross_entropy', got {tuple(out.shape)}."
+            )
         classes = n_classes if n_classes is not None else int(y.max()) + 1 if len(y) else 0
         if out.shape[1] < classes or (n_classes is not None and out.shape[1] != n_classes):
             raise ValueError(
@@ -229,7 +233,9 @@ def train(
     X, y = split.tensors("train")
     Xv, yv = split.tensors("val")
     if len(Xv) == 0:
-        raise ValueError("split has no validation examples, so validation metrics would be NaN: use a split with val_fraction > 0.")
+        raise ValueError(
+            "split has no validation examples, so validation metrics would be NaN: use a split with val_fraction > 0."
+        )
     X, y = _check_xy(X, y, loss)
     Xv, yv = _check_xy(Xv, yv, loss)
     _check_model_fits(model, X, y, loss, split)

@@ -96,7 +96,9 @@ def test_numpy_batchnorm_refuses_eps_zero_in_training_only():
     x = np.ones((4, 2))
     with pytest.raises(ValueError, match="eps must be positive during training"):
         numpy_layers.batchnorm_forward(x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2), eps=0.0)
-    out, _ = numpy_layers.batchnorm_forward(x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2), training=False, eps=0.0)
+    out, _ = numpy_layers.batchnorm_forward(
+        x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2), training=False, eps=0.0
+    )
     assert np.isfinite(out).all()
 
 

@@ -104,7 +104,9 @@ def call_learner(
         if isinstance(time_limit, bool) or not isinstance(time_limit, int | float):
             raise TypeError(f"time_limit must be a number of seconds or None, got {type(time_limit).__name__}.")
         if not time_limit > 0 or math.isinf(time_limit):
-            raise ValueError(f"time_limit must be a finite number of seconds > 0 (or None for no limit), got {time_limit!r}.")
+            raise ValueError(
+                f"time_limit must be a finite number of seconds > 0 (or None for no limit), got {time_limit!r}."
+            )
     if not isinstance(copy_inputs, bool):
         raise TypeError(f"copy_inputs must be True or False, got {copy_inputs!r}.")
     label = name or getattr(fn, "__name__", "your function")
