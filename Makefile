@@ -14,7 +14,7 @@ NB     ?= notebooks/*.ipynb
 RUN_ENV := NORMCOURSE_NO_PROGRESS=1 PYTHONHASHSEED=0
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout=600
 
-.PHONY: help setup lab test lint unit nbval e2e regen bench lock clean imgs
+.PHONY: help setup lab test lint unit nbval e2e regen bench lock clean imgs mutation
 
 help:
 	@echo "make lab    - set up .venv and open the course in JupyterLab (localhost, token auth)"
@@ -22,6 +22,7 @@ help:
 	@echo "make e2e    - browser tests: the course in JupyterLab + headless Chromium, make lab token check"
 	@echo "make regen  - re-execute notebooks in place (NB=notebooks/01_*.ipynb for one)"
 	@echo "make bench  - benchmark table: notebook run times and widget update latency vs budgets"
+	@echo "make mutation - mutation testing of the core modules with mutmut (slow: ~1 h on 2 busy cores)"
 
 setup: $(STAMP)
 
@@ -58,11 +59,18 @@ regen: $(STAMP)
 bench: $(STAMP)
 	$(RUN_ENV) $(BIN)/python tools/bench.py $(ARGS)
 
+# Mutation testing (not part of `make test`): mutmut 3 changes the core modules one small edit at a time
+# ([tool.mutmut] in pyproject.toml) and runs their unit tests against each change; nice'd, the machine is shared.
+# Results are cached in mutants/: a second run only re-checks what changed.
+mutation: $(STAMP)
+	nice -n 10 $(BIN)/mutmut run --max-children 2
+	$(BIN)/python tools/mutation_score.py
+
 lock: $(STAMP)
 	$(BIN)/python tools/lock.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info test-artifacts
+	rm -rf $(VENV) build *.egg-info test-artifacts mutants
 
 imgs: $(STAMP)
 	$(BIN)/python tools/make_imgs.py

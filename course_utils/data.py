@@ -238,6 +238,9 @@ def make_blobs(
     n_features = check_int("n_features", n_features, minimum=1)
     n_classes = check_int("n_classes", n_classes, minimum=2)
     spread = check_positive("spread", spread, allow_zero=True)
+    if spread > 1e6:
+        # float32 features: a spread this large swamps the class centres and overflows to inf soon after.
+        raise ValueError(f"spread must be <= 1e6 (the class centres are ~3 apart), got {spread!r}.")
     rng = np.random.default_rng(check_int("seed", seed, minimum=0))
     centers = rng.normal(scale=3.0, size=(n_classes, n_features))
     y = rng.integers(0, n_classes, size=n_samples)
@@ -255,6 +258,10 @@ def make_two_feature_regression(
     surface over the two weights is an elongated valley; after standardization it is round.
     """
     n_samples = check_int("n_samples", n_samples, minimum=2)
+    if isinstance(scales, str) or not hasattr(scales, "__len__"):
+        raise TypeError(
+            f"scales must be a pair of numbers such as (1.0, 10.0), got {type(scales).__name__} {scales!r}."
+        )
     if len(scales) != 2:
         raise ValueError(f"scales must hold two numbers, got {scales!r}.")
     s = np.array([check_number("scales[0]", scales[0]), check_number("scales[1]", scales[1])])

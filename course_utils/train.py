@@ -202,6 +202,9 @@ def train(
     """
     steps = check_int("steps", steps, minimum=1)
     lr = check_positive("lr", lr)
+    if lr > 1e6:
+        # torch's float32 optimizers overflow for huge values ("value cannot be converted to type float").
+        raise ValueError(f"lr must be <= 1e6, got {lr!r}. Typical learning rates are 1e-4 to 1.")
     batch_size = check_int("batch_size", batch_size, minimum=1)
     eval_every = check_int("eval_every", eval_every, minimum=1)
     check_choice("optimizer", optimizer, OPTIMIZERS)
@@ -218,6 +221,8 @@ def train(
             "Drop momentum=... or use optimizer='sgd'."
         )
     weight_decay = check_positive("weight_decay", weight_decay, allow_zero=True)
+    if weight_decay > 1e6:
+        raise ValueError(f"weight_decay must be <= 1e6, got {weight_decay!r}. Typical values are 0 to 1e-2.")
     if progress is not None:
         check_bool("progress", progress)
     _check_model(model)

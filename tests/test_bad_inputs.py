@@ -7,6 +7,8 @@ bare error from deep inside torch/numpy), or raises without naming the argument.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -101,6 +103,9 @@ ROWS = [
     ("data make_blobs n_classes=1", lambda: data.make_blobs(n_classes=1), ValueError, "n_classes"),
     ("data make_two_feature_regression scales", lambda: data.make_two_feature_regression(scales=(1.0,)),
      ValueError, "scales"),
+    ("data make_two_feature_regression scales=None", lambda: data.make_two_feature_regression(scales=None),
+     TypeError, "scales"),
+    ("data make_blobs spread=1e300", lambda: data.make_blobs(spread=1e300), ValueError, "spread"),
     ("data Split.tensors part", lambda: WINE.tensors("training"), ValueError, "part"),
     ("data Split.subset_train n=0", lambda: WINE.subset_train(0), ValueError, "n"),
     ("data Split.subset_train seed str", lambda: WINE.subset_train(10, seed="0"), TypeError, "seed"),
@@ -126,6 +131,8 @@ ROWS = [
     ("train callback not callable", lambda: fit(callback=3), TypeError, "callback"),
     ("train momentum=5", lambda: fit(momentum=5), ValueError, "momentum"),
     ("train weight_decay<0", lambda: fit(weight_decay=-0.1), ValueError, "weight_decay"),
+    ("train lr=1e300", lambda: fit(lr=1e300), ValueError, "lr"),
+    ("train weight_decay=1e300", lambda: fit(weight_decay=1e300), ValueError, "weight_decay"),
     ("train steps=0", lambda: fit(steps=0), ValueError, "steps"),
     ("train batch_size float", lambda: fit(batch_size=8.0), TypeError, "batch_size"),
     ("train progress='no'", lambda: fit(progress="no"), TypeError, "progress"),
@@ -208,4 +215,7 @@ def test_bad_input_raises_a_clear_error_naming_the_argument(call, error, name):
     with pytest.raises(error) as info:
         call()
     assert type(info.value) is error, f"{type(info.value).__name__}: {info.value}"
-    assert name in str(info.value), f"the message does not name {name!r}: {info.value}"
+    # As a word (or a phrase), not just somewhere: "x" must not be found inside "expected".
+    assert re.search(rf"(?<!\w){re.escape(name)}(?!\w)", str(info.value)), (
+        f"the message does not name {name!r}: {info.value}"
+    )
