@@ -1,0 +1,277 @@
+"""Tests written against mutants that survived `make mutation` (mutmut 3.8.1 on the core modules).
+
+Each test pins one behaviour a one-token change broke without any other test noticing: a formula, a
+boundary (<= vs <), a default, a dtype, a seed. The docstring or comment names the mutant it kills.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import data, gradcheck, models, numpy_layers, train
+from course_utils import nn as cnn
+
+# ------------------------------------------------------------------------------------------ gradcheck
+
+
+def test_float32_warning_points_at_the_callers_line():
+    # stacklevel=2: the warning names the line that called numeric_gradient, not gradcheck.py
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gradcheck.numeric_gradient(np.sum, np.ones(2, dtype=np.float32))
+    assert caught and caught[0].filename == __file__
+    assert "Use x.astype(np.float64)" in str(caught[0].message)
+
+
+def test_a_nan_inside_x_is_not_mistaken_for_a_change_of_x():
+    # equal_nan=True: NaN != NaN would otherwise look like "f changed x in place"
+    grad = gradcheck.numeric_gradient(lambda v: np.nansum(v[1:]), np.array([np.nan, 1.0, 2.0]))
+    np.testing.assert_allclose(grad, [0.0, 1.0, 1.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("result", ["one", (np.ones(2), "cache")], ids=["string", "out-and-cache"])
+def test_a_non_numeric_result_of_f_is_explained(result):
+    with pytest.raises(TypeError, match=r"f must return a number or a numeric array.*pick the output"):
+        gradcheck.numeric_gradient(lambda v: result, np.ones(2))
+
+
+def test_one_sided_non_finite_values_are_an_error():
+    # log(x - h) is NaN at x = h / 2 while log(x + h) is finite: either side must stop the check
+    with np.errstate(invalid="ignore"), pytest.raises(ValueError, match=r"f returned NaN or inf near x\(0,\)"):
+        gradcheck.numeric_gradient(lambda v: np.log(v).sum(), np.array([5e-6]))
+
+
+def test_check_gradient_uses_the_given_step_size():
+    # d/dx sum(x^3) by central differences is exactly 3x^2 + h^2: with h = 0.1 that is off by 0.01
+    x = np.array([1.0, 2.0])
+    assert gradcheck.check_gradient(lambda v: (v**3).sum(), x, 3 * x**2 + 0.01, h=0.1, tol=1e-9) < 1e-9
+
+
+def test_check_gradient_passes_at_exactly_the_tolerance():
+    x = np.array([1.0, 2.0])
+    analytic = 2 * x * 1.001
+    error = gradcheck.rel_error(analytic, gradcheck.numeric_gradient(lambda v: (v**2).sum(), x))
+    assert gradcheck.check_gradient(lambda v: (v**2).sum(), x, analytic, tol=error) == error
+
+
+def test_check_gradient_reports_the_worst_element_by_relative_error():
+    # numbers chosen so that every plausible slip in the ratio's formula picks another element
+    c = np.array([1e-3, 100.0, -2.0])
+    with pytest.raises(gradcheck.GradientCheckError) as info:
+        gradcheck.check_gradient(lambda v: (c * v).sum(), np.ones(3), np.array([-1e-3, 90.0, -2.0]), name="w")
+    message = str(info.value)
+    assert message.startswith("gradient check for w failed: relative error 1 > tol 1e-07")
+    assert "Worst element (0,): analytic -0.001, numeric 0.001." in message
+    assert "almost certainly wrong" in message
+
+
+def test_a_small_error_is_called_suspicious():
+    x = np.array([1.0, 2.0])
+    with pytest.raises(gradcheck.GradientCheckError, match=r"\(suspicious\)"):
+        gradcheck.check_gradient(lambda v: (v**2).sum(), x, 2 * x * 1.001)
+
+
+def test_rel_error_names_the_bad_argument_and_its_type():
+    with pytest.raises(TypeError, match=r"^y must be a numpy array or a number, got str\.$"):
+        gradcheck.rel_error(np.ones(2), "2")
+    with pytest.raises(TypeError, match=r"^f must be a callable taking x, got int\.$"):
+        gradcheck.numeric_gradient(3, np.ones(2))
+    with pytest.raises(TypeError, match=r"^name must be a string .* got int\.$"):
+        gradcheck.check_gradient(np.sum, np.ones(2), np.ones(2), name=3)
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def test_two_feature_regression_defaults_formula_and_noise():
+    X, y = data.make_two_feature_regression()
+    assert X.shape == (200, 2) and y.shape == (200,) and X.dtype == y.dtype == np.float64
+    X0, y0 = data.make_two_feature_regression(200, (1.0, 10.0), 0)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+    X, y = data.make_two_feature_regression(n_samples=2000, scales=(2.0, 50.0), seed=3)
+    w, *_ = np.linalg.lstsq(X, y, rcond=None)
+    np.testing.assert_allclose(w * np.array([2.0, 50.0]), [2.0, -1.0], atol=0.02)  # w_true = (2, -1) / scales
+    residual = y - X @ (np.array([2.0, -1.0]) / np.array([2.0, 50.0]))
+    assert abs(residual.mean()) < 0.01 and 0.09 < residual.std() < 0.11
+    assert len(data.make_two_feature_regression(n_samples=2)[0]) == 2
+    assert not np.array_equal(data.make_two_feature_regression(seed=1)[0], X0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_samples": 1}, ValueError, r"^n_samples must be >= 2"),
+        ({"n_samples": "5"}, TypeError, r"^n_samples must be an int"),
+        ({"scales": ("1", 2.0)}, TypeError, r"^scales\[0\] must be a number"),
+        ({"scales": (1.0, "2")}, TypeError, r"^scales\[1\] must be a number"),
+        ({"scales": (0.0, 1.0)}, ValueError, r"^scales must be positive"),
+        ({"seed": -1}, ValueError, r"^seed must be >= 0"),
+        ({"seed": 1.5}, TypeError, r"^seed must be an int"),
+    ],
+)
+def test_two_feature_regression_refuses_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        data.make_two_feature_regression(**kwargs)
+
+
+def test_digits_metadata_defaults_and_scaling():
+    split = data.load_digits()
+    assert split.name == "digits" and split.n_features == 64
+    assert split.feature_names[0] == "pixel_0_0" and split.feature_names[-1] == "pixel_7_7"
+    assert len(split.feature_names) == 64
+    assert split.X_train.max() == 1.0  # pixels 0..16 divided by 16
+    np.testing.assert_array_equal(split.X_train, data.load_digits(seed=0).X_train)
+    wine = data.load_wine()
+    assert wine.name == "wine" and len(wine.feature_names) == 13 and wine.target_names == ["class_0", "class_1",
+                                                                                           "class_2"]
+    np.testing.assert_array_equal(wine.X_train, data.load_wine(seed=0).X_train)
+
+
+def test_subset_train_keeps_rare_classes_in_proportion_and_is_seeded():
+    labels = np.array([0] * 90 + [1] * 10)
+    idx = data._stratified_first(labels, 10, seed=0)
+    assert np.bincount(labels[idx], minlength=2).tolist() == [9, 1]
+    split = data.make_blobs(n_samples=100, seed=0)
+    one = split.subset_train(1)
+    assert len(one.X_train) == 1
+    np.testing.assert_array_equal(split.subset_train(20).X_train, split.subset_train(20, seed=0).X_train)
+    assert not np.array_equal(split.subset_train(20, seed=0).X_train, split.subset_train(20, seed=1).X_train)
+    with pytest.raises(ValueError, match=r"^seed must be >= 0"):
+        split.subset_train(5, seed=-1)
+    with pytest.raises(ValueError, match=r"^n must be >= 1"):
+        split.subset_train(0)
+
+
+def test_split_describe_and_n_classes():
+    split = data.load_wine()
+    assert split.describe() == "wine: 106 train / 36 val / 36 test, 13 features"
+    assert split.n_classes == 3
+    unnamed = data.Split(split.X_train, split.y_train, split.X_val, split.y_val, split.X_test, split.y_test)
+    assert unnamed.n_classes == 3  # from the labels when there are no target names
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+
+@pytest.mark.parametrize(
+    ("init", "expected"),
+    [
+        ("xavier", 1.5 * math.sqrt(2.0 / (30 + 20))),
+        ("kaiming", 1.5 * math.sqrt(2.0 / 30)),
+        ("normal", 1.5 * 0.2),
+        ("default", 1.5 / math.sqrt(3.0 * 30)),
+    ],
+)
+def test_init_std_formulas(init, expected):
+    assert models.init_std(init, 30, 20, gain=1.5, std=0.2) == pytest.approx(expected, rel=1e-12)
+
+
+def test_init_std_defaults_and_smallest_layer():
+    assert models.init_std("normal", 3, 4) == 0.01
+    assert models.init_std("kaiming", 1, 1) == pytest.approx(math.sqrt(2.0))
+    for kwargs, match in [({"fan_in": 0}, r"^fan_in must be >= 1"), ({"fan_out": 0}, r"^fan_out must be >= 1"),
+                          ({"gain": 0}, r"^gain must be > 0"), ({"std": -1}, r"^std must be > 0"),
+                          ({"init": "he"}, r"^init must be one of")]:
+        args = {"init": "kaiming", "fan_in": 3, "fan_out": 4} | kwargs
+        with pytest.raises(ValueError, match=match):
+            models.init_std(**args)
+
+
+def test_reference_norm_layers_get_the_width_and_the_keyword_arguments():
+    model = models.make_mlp(4, [6], 3, norm="batch", reference_layers=True, norm_kwargs={"momentum": None})
+    assert isinstance(model[1], cnn.BatchNorm1d) and model[1].num_features == 6 and model[1].momentum is None
+    model = models.make_mlp(4, [6], 3, norm="layer", reference_layers=True, norm_kwargs={"eps": 1e-3})
+    assert isinstance(model[1], cnn.LayerNorm) and model[1].normalized_shape == (6,) and model[1].eps == 1e-3
+    model = models.make_mlp(4, [6], 3, norm="group", groups=3, norm_kwargs={"eps": 1e-3})
+    assert model[1].num_groups == 3 and model[1].num_channels == 6 and model[1].eps == 1e-3
+    model = models.make_mlp(4, [6], 3, norm="rms", norm_kwargs={"eps": 1e-3})
+    assert model[1].normalized_shape == (6,) and model[1].eps == 1e-3
+
+
+# ----------------------------------------------------------------------------------------------- train
+
+
+def test_an_empty_history_has_a_defined_final_and_no_best():
+    assert train.History().final() == {"train_loss": math.inf, "train_acc": 0.0, "val_loss": math.inf,
+                                       "val_acc": 0.0}
+    with pytest.raises(ValueError, match="History is empty"):
+        train.History().best()
+    assert train.History().steps_to("val_acc", 0.5) is None
+
+
+def test_final_is_the_last_evaluation():
+    history = train.History(steps=[1, 2], train_loss=[0.9, 0.5], train_acc=[0.2, 0.6], val_loss=[1.0, 0.7],
+                            val_acc=[0.1, 0.4])
+    assert history.final() == {"train_loss": 0.5, "train_acc": 0.6, "val_loss": 0.7, "val_acc": 0.4}
+
+
+def test_steps_to_counts_reaching_the_threshold_exactly():
+    history = train.History(steps=[10, 20, 30], train_loss=[0.9, 0.5, 0.5], train_acc=[0.2, 0.6, 0.6],
+                            val_loss=[1.0, 0.7, 0.3], val_acc=[0.1, 0.4, 0.8])
+    assert history.steps_to("val_acc", 0.4) == 20  # >= for an accuracy
+    assert history.steps_to("val_loss", 0.7) == 20  # <= for a loss
+    assert history.steps_to("train_loss", 0.5) == 20
+    assert history.steps_to("val_acc", 0.9) is None and history.steps_to("val_loss", 0.1) is None
+    with pytest.raises(TypeError, match=r"^threshold must be a number"):
+        history.steps_to("val_acc", "0.5")
+
+
+# -------------------------------------------------------------------------------------------------- nn
+
+
+@pytest.mark.parametrize("cls", [cnn.BatchNorm1d, cnn.BatchNorm2d])
+def test_batchnorm_reset_like_torch(cls):
+    layer = cls(3)
+    shape = (4, 3) if cls is cnn.BatchNorm1d else (4, 3, 2, 2)
+    layer(torch.randn(shape) * 3 + 2)
+    with torch.no_grad():
+        layer.weight.fill_(2.0)
+        layer.bias.fill_(-1.0)
+    layer.reset_running_stats()
+    assert layer.running_mean.tolist() == [0.0] * 3 and layer.running_var.tolist() == [1.0] * 3
+    assert int(layer.num_batches_tracked) == 0 and layer.weight.tolist() == [2.0] * 3
+    layer(torch.randn(shape))
+    layer.reset_parameters()
+    assert layer.running_mean.tolist() == [0.0] * 3 and layer.running_var.tolist() == [1.0] * 3
+    assert int(layer.num_batches_tracked) == 0
+    assert layer.weight.tolist() == [1.0] * 3 and layer.bias.tolist() == [0.0] * 3
+    cls(3, affine=False, track_running_stats=False).reset_parameters()  # nothing to reset: no error
+
+
+def test_layernorm_reset_parameters():
+    layer = cnn.LayerNorm(3)
+    with torch.no_grad():
+        layer.weight.fill_(2.0)
+        layer.bias.fill_(-1.0)
+    layer.reset_parameters()
+    assert layer.weight.tolist() == [1.0] * 3 and layer.bias.tolist() == [0.0] * 3
+    cnn.LayerNorm(3, elementwise_affine=False).reset_parameters()
+
+
+# ---------------------------------------------------------------------------------------- numpy_layers
+
+
+def test_dropout_with_p_zero_is_the_identity_without_drawing_a_mask():
+    rng = np.random.default_rng(0)
+    out, cache = numpy_layers.dropout_forward(np.ones((2, 3)), 0.0, rng=rng)
+    assert cache.mask is None and cache.p == 0.0 and cache.training and cache.shape == (2, 3)
+    assert rng.random() == np.random.default_rng(0).random()  # no random number was drawn
+    np.testing.assert_array_equal(out, np.ones((2, 3)))
+    out, cache = numpy_layers.dropout_forward(np.ones((2, 3)), 0.5, training=False)
+    assert cache.mask is None and cache.p == 0.5 and not cache.training
+
+
+def test_dropout_rng_argument_forms():
+    with pytest.raises(TypeError, match=r"^rng must be a np.random.Generator, an int seed or None, got str\."):
+        numpy_layers.dropout_forward(np.ones(3), 0.5, rng="0")
+    with pytest.raises(TypeError, match=r"got bool"):
+        numpy_layers.dropout_forward(np.ones(3), 0.5, rng=True)
+    a, _ = numpy_layers.dropout_forward(np.ones(50), 0.5, rng=np.int64(4))
+    b, _ = numpy_layers.dropout_forward(np.ones(50), 0.5, rng=np.random.default_rng(4))
+    np.testing.assert_array_equal(a, b)
