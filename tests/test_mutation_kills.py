@@ -275,3 +275,151 @@ def test_dropout_rng_argument_forms():
     a, _ = numpy_layers.dropout_forward(np.ones(50), 0.5, rng=np.int64(4))
     b, _ = numpy_layers.dropout_forward(np.ones(50), 0.5, rng=np.random.default_rng(4))
     np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------------------- train loop
+
+BLOBS = data.make_blobs(n_samples=60, seed=0)
+
+
+def test_train_runs_exactly_steps_and_evaluates_on_schedule_and_at_the_end():
+    calls = []
+    model = models.make_mlp(2, [], 3, seed=0)
+
+    def record(step, m, h):
+        calls.append((step, m is model, len(h.steps)))
+
+    history = train.train(model, BLOBS, steps=7, eval_every=3, progress=False, callback=record)
+    assert history.steps == [3, 6, 7] and len(history.step_loss) == 7
+    assert calls == [(3, True, 1), (6, True, 2), (7, True, 3)]
+    X, y = BLOBS.tensors("train")
+    assert (history.val_loss[-1], history.val_acc[-1]) == train.evaluate(model, *BLOBS.tensors("val"))
+    assert (history.train_loss[-1], history.train_acc[-1]) == train.evaluate(model, X, y)
+    assert model.training
+
+
+def test_train_defaults_are_the_documented_ones():
+    a = train.train(models.make_mlp(2, [], 3, seed=0), BLOBS, progress=False)
+    b = train.train(models.make_mlp(2, [], 3, seed=0), BLOBS, steps=1000, lr=0.1, batch_size=64, optimizer="sgd",
+                    momentum=0.0, weight_decay=0.0, loss="cross_entropy", eval_every=50, seed=0, progress=False)
+    assert a.step_loss == b.step_loss and a.steps == b.steps and len(a.steps) == 20
+
+
+def _manual_steps(model, optimizer, n_steps, batch_size, seed, loss_fn=torch.nn.functional.cross_entropy):
+    X, y = BLOBS.tensors("train")
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(len(X), generator=gen)
+    for i in range(n_steps):
+        idx = perm[i * batch_size:(i + 1) * batch_size]
+        optimizer.zero_grad()
+        loss_fn(model(X[idx]), y[idx]).backward()
+        optimizer.step()
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_train_takes_the_same_steps_as_a_hand_written_loop(optimizer):
+    ours = models.make_mlp(2, [4], 3, seed=1)
+    reference = models.make_mlp(2, [4], 3, seed=1)
+    kwargs = {"momentum": 0.9} if optimizer == "sgd" else {}
+    train.train(ours, BLOBS, steps=3, lr=0.05, batch_size=8, optimizer=optimizer, weight_decay=0.01, seed=4,
+                progress=False, **kwargs)
+    if optimizer == "sgd":
+        opt = torch.optim.SGD(reference.parameters(), lr=0.05, momentum=0.9, weight_decay=0.01)
+    else:
+        opt = torch.optim.Adam(reference.parameters(), lr=0.05, weight_decay=0.01)
+    _manual_steps(reference, opt, 3, 8, seed=4)
+    for a, b in zip(ours.parameters(), reference.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_train_with_batches_of_one_and_batches_larger_than_the_data():
+    assert len(train.train(models.make_mlp(2, [], 3), BLOBS, steps=3, batch_size=1, progress=False).step_loss) == 3
+    history = train.train(models.make_mlp(2, [], 3), BLOBS, steps=2, batch_size=10_000, progress=False)
+    assert len(history.step_loss) == 2
+
+
+def test_batches_are_an_epochwise_partition_without_the_short_tail():
+    batches = train._batches(10, 3, torch.Generator().manual_seed(0))
+    epoch = [next(batches) for _ in range(3)]
+    assert all(len(b) == 3 for b in epoch)
+    assert len(set(torch.cat(epoch).tolist())) == 9
+    assert len(next(batches)) == 3  # a new epoch starts: the short tail (1 index) is dropped
+    whole = train._batches(5, 50, torch.Generator().manual_seed(0))
+    assert sorted(next(whole).tolist()) == [0, 1, 2, 3, 4]
+    again = train._batches(10, 3, torch.Generator().manual_seed(0))
+    assert torch.equal(next(again), epoch[0])
+
+
+def test_mse_training_and_evaluation():
+    model = models.make_mlp(2, [], 1, seed=0)
+    X, y = BLOBS.tensors("val")
+    value, acc = train.evaluate(model, X, y, loss="mse")
+    with torch.no_grad():
+        expected = float(((model(X).squeeze(-1) - y.float()) ** 2).mean())
+    assert value == pytest.approx(expected, rel=1e-6) and math.isnan(acc)
+    history = train.train(model, BLOBS, steps=3, lr=0.01, loss="mse", progress=False)
+    assert len(history.step_loss) == 3 and all(math.isnan(a) for a in history.val_acc)
+    with pytest.raises(ValueError, match="loss='mse' needs a model with 1 output"):
+        train.evaluate(torch.nn.Unflatten(1, (2, 1)), X, y, loss="mse")  # a 3-D output
+
+
+def test_progress_bar_follows_the_argument_and_the_environment(monkeypatch, capsys):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("NORMCOURSE_NO_PROGRESS", raising=False)
+    assert train.progress_enabled() is True
+    monkeypatch.setenv("CI", "1")
+    assert train.progress_enabled() is False and train.progress_enabled(True) is True
+    monkeypatch.delenv("CI")
+    monkeypatch.setenv("NORMCOURSE_NO_PROGRESS", "1")
+    assert train.progress_enabled() is False and train.progress_enabled(False) is False
+    with pytest.raises(TypeError, match=r"^progress must be True or False"):
+        train.progress_enabled("yes")
+    capsys.readouterr()
+    train.train(models.make_mlp(2, [], 3), BLOBS, steps=2, progress=False)
+    assert capsys.readouterr().err == ""
+    train.train(models.make_mlp(2, [], 3), BLOBS, steps=2, progress=True)
+    err = capsys.readouterr().err
+    assert "0/2" in err
+    assert err.rstrip("\r").split("\r")[-1].strip() == ""  # leave=False: the finished bar is cleared
+    train.train(models.make_mlp(2, [], 3), BLOBS, steps=2)  # NORMCOURSE_NO_PROGRESS is set: no bar
+    assert capsys.readouterr().err == ""
+
+
+def test_evaluate_checks_shapes_and_label_types():
+    model = models.make_mlp(13, [], 3)
+    wine = data.load_wine(standardize=True)
+    X, y = wine.tensors("val")
+    assert train.evaluate(model, X[:1], y[:1])[1] in (0.0, 1.0)  # a single example is fine
+    with pytest.raises(ValueError, match=r"^X must have shape \(examples, features\).*got \(13,\)"):
+        train.evaluate(model, X[0], y[:1])
+    with pytest.raises(ValueError, match=r"^X must have shape .*got \(0, 13\)"):
+        train.evaluate(model, X[:0], y[:0])
+    with pytest.raises(TypeError, match=r"^y must be a torch.Tensor, got list"):
+        train.evaluate(model, X, y.tolist())
+    with pytest.raises(TypeError, match=r"^y must hold class indices .*torch.float32"):
+        train.evaluate(model, X, y.float())
+    with pytest.raises(ValueError, match=r"^model has 3 outputs but the data has 4 classes"):
+        train.evaluate(model, X, torch.where(y == 2, 3, y))
+    with pytest.raises(ValueError, match=r"^model must return \(examples, classes\) scores"):
+        train.evaluate(torch.nn.Flatten(0), X, y)
+
+
+def test_model_errors_name_the_cause():
+    wine = data.load_wine(standardize=True)
+    X, y = wine.tensors("val")
+    with pytest.raises(ValueError, match=r"first Linear layer expects 12 features; build it with in_features=13"):
+        train.evaluate(models.make_mlp(12, [], 3), X, y)
+    inner = torch.nn.Sequential(torch.nn.Linear(13, 4), torch.nn.Linear(5, 3))  # the first layer fits
+    with pytest.raises(ValueError, match=r"check that the model's input size matches the data\. \(torch said: mat1"):
+        train.evaluate(inner, X, y)
+    assert train.evaluate(torch.nn.Sequential(torch.nn.Identity()), X[:, :3], y)[0] > 0  # a model without parameters
+    with pytest.raises(TypeError, match=r"^model must be a torch.nn.Module .*got str"):
+        train.evaluate("model", X, y)
+    with pytest.raises(TypeError, match=r"^split must be a course_utils.data.Split, got tuple"):
+        train.train(models.make_mlp(13, [], 3), (X, y))
+    with pytest.raises(TypeError, match=r"^callback must be a function .*got int"):
+        train.train(models.make_mlp(2, [], 3), BLOBS, callback=3)
+    with pytest.raises(ValueError, match=r"^momentum=0.5 is only used by optimizer='sgd'"):
+        train.train(models.make_mlp(2, [], 3), BLOBS, optimizer="adam", momentum=0.5)
+    assert train.train(models.make_mlp(2, [], 3), BLOBS, steps=1, optimizer="adam", momentum=0.0, progress=False)
+    assert train.train(models.make_mlp(2, [], 3), BLOBS, steps=1, momentum=0.99, progress=False)
