@@ -423,3 +423,159 @@ def test_model_errors_name_the_cause():
         train.train(models.make_mlp(2, [], 3), BLOBS, optimizer="adam", momentum=0.5)
     assert train.train(models.make_mlp(2, [], 3), BLOBS, steps=1, optimizer="adam", momentum=0.0, progress=False)
     assert train.train(models.make_mlp(2, [], 3), BLOBS, steps=1, momentum=0.99, progress=False)
+
+
+def test_split_tensors_default_part_and_every_part():
+    split = data.make_blobs(n_samples=60, seed=0)
+    X, y = split.tensors()
+    assert torch.equal(X, split.tensors("train")[0]) and torch.equal(y, split.tensors("train")[1])
+    assert len(split.tensors("test")[0]) == len(split.X_test) and len(split.tensors("val")[1]) == len(split.y_val)
+
+
+def test_numpy_dropout_keeps_float32():
+    out, cache = numpy_layers.dropout_forward(np.ones((4, 4), dtype=np.float32), 0.5, rng=0)
+    assert out.dtype == np.float32 and cache.mask.dtype == np.float32
+    assert cache.p == 0.5 and cache.training is True
+
+
+def test_make_mlp_defaults_for_normal_init_and_groups():
+    model = models.make_mlp(400, [400], 3, init="normal", seed=0)
+    assert abs(model[0].weight.std().item() - 0.01) < 0.001
+    assert models.make_mlp(4, [8], 3, norm="group")[1].num_groups == 4
+    assert models.make_mlp(4, [8], 3, norm="group", groups=1)[1].num_groups == 1
+
+
+# ------------------------------------------------------------------------------------- data (more)
+
+
+def test_make_blobs_follows_its_recipe_exactly():
+    split = data.make_blobs(n_samples=50, n_features=3, n_classes=2, spread=0.5, seed=7)
+    rng = np.random.default_rng(7)
+    centers = rng.normal(scale=3.0, size=(2, 3))
+    y = rng.integers(0, 2, size=50)
+    X = (centers[y] + 0.5 * rng.normal(size=(50, 3))).astype(np.float32)
+    train_idx, val_idx, test_idx = data.split_indices(y, 0.2, 0.2, 7)
+    np.testing.assert_array_equal(split.X_train, X[train_idx])
+    np.testing.assert_array_equal(split.y_test, y[test_idx])
+    assert split.name == "blobs" and split.feature_names == ["x0", "x1", "x2"] and split.target_names == ["0", "1"]
+    default = data.make_blobs()
+    np.testing.assert_array_equal(default.X_train, data.make_blobs(600, 2, 3, 1.0, 0).X_train)
+    assert default.n_features == 2 and default.n_classes == 3
+    assert len(default.X_train) + len(default.X_val) + len(default.X_test) == 600
+
+
+def test_make_blobs_smallest_accepted_sizes():
+    assert data.make_blobs(n_features=1).n_features == 1
+    assert data.make_blobs(n_classes=2).n_classes == 2
+    with pytest.raises(ValueError, match=r"^n_samples must be >= 10"):
+        data.make_blobs(n_samples=9)
+    try:
+        data.make_blobs(n_samples=10, n_classes=2, seed=0)
+    except ValueError as err:  # the split may refuse 10 examples, but n_samples itself is fine
+        assert not str(err).startswith("n_samples")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"n_features": 0}, ValueError, r"^n_features must be >= 1"),
+        ({"n_samples": "600"}, TypeError, r"^n_samples must be an int"),
+        ({"seed": -1}, ValueError, r"^seed must be >= 0"),
+    ],
+)
+def test_make_blobs_refuses_bad_sizes(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        data.make_blobs(**kwargs)
+
+
+def test_split_indices_messages_and_defaults():
+    labels = np.repeat([0, 1], 10)
+    for a, b in zip(data.split_indices(labels), data.split_indices(labels, 0.2, 0.2, 0), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="sum to less than 1"):
+        data.split_indices(labels, 0.5, 0.5)
+    with pytest.raises(ValueError, match=r"^test_fraction is too small for 6 examples: the test part"):
+        data.split_indices(np.repeat([0, 1], 3), 0.4, 0.1)
+    with pytest.raises(ValueError, match=r"^val_fraction is too small for 6 examples: the validation part"):
+        data.split_indices(np.repeat([0, 1], 3), 0.1, 0.4)
+    with pytest.raises(ValueError, match=r"^labels contains NaN or inf"):
+        data.split_indices(np.array([0.0, 1.0, np.nan] * 5))
+    with pytest.raises(TypeError, match=r"^labels must be a 1-D array of class labels, got int 5"):
+        data.split_indices(5)
+    with pytest.raises(TypeError, match=r"^test_fraction must be a number"):
+        data.split_indices(labels, 0.2, "0.2")
+    train_idx, _, _ = data.split_indices(np.array([0.0, 1.0] * 10))  # float labels that are finite are fine
+    assert len(train_idx) == 12
+
+
+def test_standardizer_edges():
+    assert data.Standardizer().fit(np.array([[1.0], [3.0]])).std_.tolist() == [1.0]  # two rows are enough
+    Z = data.Standardizer(eps=0).fit_transform(np.array([[1.0, 2.0], [3.0, 6.0]]))
+    np.testing.assert_allclose(Z, [[-1.0, -1.0], [1.0, 1.0]])
+    with pytest.raises(RuntimeError, match=r"^Standardizer is not fitted: call \.fit\(X_train\) first\.$"):
+        data.Standardizer().transform(np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"^X must have 2 dimensions"):
+        data.Standardizer().fit(np.ones(4))
+    assert data.Standardizer().eps == 1e-8
+
+
+# --------------------------------------------------------------------------------------- nn (more)
+
+
+def _old_format(state_dict, version):
+    from collections import OrderedDict
+
+    old = OrderedDict((k, v) for k, v in state_dict.items() if k != "num_batches_tracked")
+    old._metadata = OrderedDict({"": {"version": version}} if version is not None else {})
+    return old
+
+
+@pytest.mark.parametrize("version", [1, None])
+def test_an_old_state_dict_without_the_counter_loads_and_keeps_the_counter_like_torch(version):
+    source = torch.nn.BatchNorm1d(3)
+    source(torch.randn(5, 3))
+    for layer in (cnn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)):
+        layer(torch.randn(4, 3))
+        layer(torch.randn(4, 3))
+        layer.load_state_dict(_old_format(source.state_dict(), version))
+        assert int(layer.num_batches_tracked) == 2
+        torch.testing.assert_close(layer.running_mean, source.running_mean)
+
+
+def test_a_current_state_dict_without_the_counter_is_refused_like_torch():
+    for layer in (cnn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)):
+        with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "num_batches_tracked"'):
+            layer.load_state_dict(_old_format(torch.nn.BatchNorm1d(3).state_dict(), 2))
+        extra = torch.nn.BatchNorm1d(3).state_dict() | {"surprise": torch.zeros(1)}
+        with pytest.raises(RuntimeError, match=r'Unexpected key\(s\) in state_dict: "surprise"'):
+            layer.load_state_dict(extra)
+        result = layer.load_state_dict(extra, strict=False)
+        assert result.unexpected_keys == ["surprise"] and result.missing_keys == []
+    untracked = cnn.BatchNorm1d(3, track_running_stats=False)
+    untracked.load_state_dict(_old_format(torch.nn.BatchNorm1d(3, track_running_stats=False).state_dict(), 1))
+
+
+def test_eps_zero_is_allowed_at_construction_and_in_layernorm_like_torch():
+    assert cnn.BatchNorm1d(3, eps=0).eps == 0 and cnn.BatchNorm2d(3, eps=0.0).eps == 0.0
+    x = torch.randn(4, 3, dtype=torch.float64)
+    ours, theirs = cnn.LayerNorm(3, eps=0, dtype=torch.float64), torch.nn.LayerNorm(3, eps=0, dtype=torch.float64)
+    torch.testing.assert_close(ours(x), theirs(x))
+
+
+def test_layernorm_on_exactly_the_normalized_dimensions_and_its_hints():
+    x = torch.randn(3, dtype=torch.float64)
+    torch.testing.assert_close(cnn.LayerNorm(3, dtype=torch.float64)(x), torch.nn.LayerNorm(3, dtype=torch.float64)(x))
+    with pytest.raises(ValueError, match=r"build LayerNorm\(\(4,\)\)\.$"):
+        cnn.LayerNorm(3)(torch.ones(2, 4))
+    with pytest.raises(ValueError, match=r"build LayerNorm\(\.\.\.\)\.$"):
+        cnn.LayerNorm((2, 3))(torch.ones(3))
+
+
+def test_batchnorm_messages_name_the_class_and_dropout_default():
+    assert cnn.Dropout().p == 0.5 and cnn.Dropout().inplace is False
+    with pytest.raises(ValueError, match=r"^BatchNorm2d expects input of shape \(N, C, H, W\)"):
+        cnn.BatchNorm2d(3)(torch.ones(4, 3))
+    with pytest.raises(ValueError, match=r"but BatchNorm1d was built with num_features=3.*BatchNorm1d\(5\)"):
+        cnn.BatchNorm1d(3)(torch.ones(4, 5))
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(3, eps=1e-5\)\.$"):
+        cnn.BatchNorm2d(3, eps=0)(torch.ones(4, 3, 2, 2))
