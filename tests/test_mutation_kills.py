@@ -62,13 +62,14 @@ def test_check_gradient_passes_at_exactly_the_tolerance():
 
 def test_check_gradient_reports_the_worst_element_by_relative_error():
     # numbers chosen so that every plausible slip in the ratio's formula picks another element
-    c = np.array([1e-3, 100.0, -2.0])
+    # (the worst element is not the first one: np.nanargmax(None) would say 0)
+    c = np.array([100.0, 1e-3, -2.0])
     with pytest.raises(gradcheck.GradientCheckError) as info:
-        gradcheck.check_gradient(lambda v: (c * v).sum(), np.ones(3), np.array([-1e-3, 90.0, -2.0]), name="w")
+        gradcheck.check_gradient(lambda v: (c * v).sum(), np.ones(3), np.array([90.0, -1e-3, -2.0]), name="w")
     message = str(info.value)
     assert message.startswith("gradient check for w failed: relative error 1 > tol 1e-07")
-    assert "Worst element (0,): analytic -0.001, numeric 0.001." in message
-    assert "almost certainly wrong" in message
+    assert "Worst element (1,): analytic -0.001, numeric 0.001." in message
+    assert "(the backward pass is almost certainly wrong)" in message
 
 
 def test_a_small_error_is_called_suspicious():
@@ -201,7 +202,7 @@ def test_reference_norm_layers_get_the_width_and_the_keyword_arguments():
 def test_an_empty_history_has_a_defined_final_and_no_best():
     assert train.History().final() == {"train_loss": math.inf, "train_acc": 0.0, "val_loss": math.inf,
                                        "val_acc": 0.0}
-    with pytest.raises(ValueError, match="History is empty"):
+    with pytest.raises(ValueError, match="^History is empty: nothing was evaluated"):
         train.History().best()
     assert train.History().steps_to("val_acc", 0.5) is None
 
@@ -210,6 +211,11 @@ def test_final_is_the_last_evaluation():
     history = train.History(steps=[1, 2], train_loss=[0.9, 0.5], train_acc=[0.2, 0.6], val_loss=[1.0, 0.7],
                             val_acc=[0.1, 0.4])
     assert history.final() == {"train_loss": 0.5, "train_acc": 0.6, "val_loss": 0.7, "val_acc": 0.4}
+    longer = train.History(steps=[1, 2, 3], train_loss=[0.9, 0.5, 0.4], train_acc=[0.2, 0.6, 0.7],
+                           val_loss=[1.0, 0.7, 0.6], val_acc=[0.1, 0.4, 0.5])
+    assert longer.final()["val_acc"] == 0.5  # the last, not the second
+    with pytest.raises(ValueError):
+        train.History(steps=[1, 2], val_acc=[0.5]).steps_to("val_acc", 0.9)  # lengths must agree
 
 
 def test_steps_to_counts_reaching_the_threshold_exactly():
@@ -300,8 +306,9 @@ def test_train_runs_exactly_steps_and_evaluates_on_schedule_and_at_the_end():
 
 
 def test_train_defaults_are_the_documented_ones():
-    a = train.train(models.make_mlp(2, [], 3, seed=0), BLOBS, progress=False)
-    b = train.train(models.make_mlp(2, [], 3, seed=0), BLOBS, steps=1000, lr=0.1, batch_size=64, optimizer="sgd",
+    blobs = data.make_blobs(n_samples=300, seed=0)  # more training examples than the default batch size
+    a = train.train(models.make_mlp(2, [], 3, seed=0), blobs, progress=False)
+    b = train.train(models.make_mlp(2, [], 3, seed=0), blobs, steps=1000, lr=0.1, batch_size=64, optimizer="sgd",
                     momentum=0.0, weight_decay=0.0, loss="cross_entropy", eval_every=50, seed=0, progress=False)
     assert a.step_loss == b.step_loss and a.steps == b.steps and len(a.steps) == 20
 
@@ -345,6 +352,8 @@ def test_batches_are_an_epochwise_partition_without_the_short_tail():
     assert all(len(b) == 3 for b in epoch)
     assert len(set(torch.cat(epoch).tolist())) == 9
     assert len(next(batches)) == 3  # a new epoch starts: the short tail (1 index) is dropped
+    eleven = train._batches(11, 3, torch.Generator().manual_seed(0))
+    assert [len(next(eleven)) for _ in range(5)] == [3] * 5  # never the 2-index tail of 11 = 3 + 3 + 3 + 2
     whole = train._batches(5, 50, torch.Generator().manual_seed(0))
     assert sorted(next(whole).tolist()) == [0, 1, 2, 3, 4]
     again = train._batches(10, 3, torch.Generator().manual_seed(0))
@@ -580,3 +589,67 @@ def test_batchnorm_messages_name_the_class_and_dropout_default():
         cnn.BatchNorm1d(3)(torch.ones(4, 5))
     with pytest.raises(ValueError, match=r"BatchNorm2d\(3, eps=1e-5\)\.$"):
         cnn.BatchNorm2d(3, eps=0)(torch.ones(4, 3, 2, 2))
+
+
+def test_limits_on_lr_weight_decay_and_spread_are_inclusive():
+    assert train.train(models.make_mlp(2, [], 3), BLOBS, steps=1, lr=1e6, progress=False)
+    assert train.train(models.make_mlp(2, [], 3), BLOBS, steps=1, weight_decay=1e6, progress=False)
+    for kwargs in ({"lr": 1.0000005e6}, {"weight_decay": 1.0000005e6}):
+        with pytest.raises(ValueError, match="must be <= 1e6"):
+            train.train(models.make_mlp(2, [], 3), BLOBS, steps=1, **kwargs)
+    assert data.make_blobs(spread=1e6).n_features == 2
+    with pytest.raises(ValueError, match=r"^spread must be <= 1e6"):
+        data.make_blobs(spread=1.0000005e6)
+
+
+def test_class_labels_must_be_integers_for_cross_entropy_in_train():
+    from dataclasses import replace
+
+    floaty = replace(BLOBS, y_train=BLOBS.y_train.astype(np.float32))
+    with pytest.raises(TypeError, match=r"^y must hold class indices"):
+        train.train(models.make_mlp(2, [], 3), floaty, steps=1)
+    floaty_val = replace(BLOBS, y_val=BLOBS.y_val.astype(np.float32))
+    with pytest.raises(TypeError, match=r"^y must hold class indices"):
+        train.train(models.make_mlp(2, [], 3), floaty_val, steps=1)
+
+
+def test_a_model_without_linear_layers_that_fails_gets_the_generic_hint():
+    class Bad(torch.nn.Module):
+        def forward(self, x):
+            return x @ torch.ones(5, 3)
+
+    wine = data.load_wine(standardize=True)
+    with pytest.raises(ValueError, match=r"check that the model's input size matches the data"):
+        train.evaluate(Bad(), *wine.tensors("val"))
+
+
+def test_messages_name_the_type_that_was_given():
+    with pytest.raises(TypeError, match=r"got int 8"):
+        models.make_mlp(4, 8, 3)
+    with pytest.raises(TypeError, match=r"got float 1\.0"):
+        data.make_two_feature_regression(scales=1.0)
+    with pytest.raises(TypeError, match=r"^cache must be the second value returned by batchnorm_forward, got tuple"):
+        numpy_layers.batchnorm_backward(np.ones((2, 2)), (1, 2))
+    with pytest.raises(TypeError, match=r"^f must return a number or a numeric array, got str"):
+        gradcheck.numeric_gradient(lambda v: "one", np.ones(2))
+    assert gradcheck.rel_error(np.ones(0), np.ones(0)) == 0.0
+
+
+def test_make_mlp_applies_a_non_default_init_std_and_gain():
+    model = models.make_mlp(400, [400], 3, init="normal", std=0.2, seed=0)
+    assert abs(model[0].weight.std().item() - 0.2) < 0.01
+    default = models.make_mlp(400, [400], 3, seed=0)
+    assert default[0].weight.abs().max().item() <= 1 / math.sqrt(400)  # torch's own uniform init, untouched
+    scaled = models.make_mlp(400, [400], 3, gain=2.0, seed=0)  # gain alone re-initializes (default scheme)
+    assert abs(scaled[0].weight.std().item() - 2.0 / math.sqrt(3 * 400)) < 0.005
+    assert models.make_mlp(1, [2], 1)[0].in_features == 1
+    with pytest.raises(ValueError, match=r"^seed must be >= 0"):
+        models.make_mlp(4, [8], 3, seed=-1)
+
+
+def test_untracked_batchnorm_has_no_counter_and_shape_mismatches_are_refused_on_load():
+    assert cnn.BatchNorm1d(3, track_running_stats=False).num_batches_tracked is None
+    wrong = torch.nn.BatchNorm1d(4).state_dict()
+    for layer in (cnn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)):
+        with pytest.raises(RuntimeError, match="size mismatch for running_mean"):
+            layer.load_state_dict(wrong)
