@@ -653,3 +653,20 @@ def test_untracked_batchnorm_has_no_counter_and_shape_mismatches_are_refused_on_
     for layer in (cnn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)):
         with pytest.raises(RuntimeError, match="size mismatch for running_mean"):
             layer.load_state_dict(wrong)
+
+
+def test_layernorm_hint_uses_the_trailing_dimensions():
+    with pytest.raises(ValueError, match=r"build LayerNorm\(\(5,\)\)\.$"):
+        cnn.LayerNorm(3)(torch.ones(2, 4, 5))
+    with pytest.raises(ValueError, match=r"build LayerNorm\(\(2, 4\)\)\.$"):
+        cnn.LayerNorm((2, 3))(torch.ones(2, 4))  # exactly as many dimensions as normalized_shape
+
+
+def test_two_feature_regression_follows_its_recipe_exactly():
+    X, y = data.make_two_feature_regression(n_samples=20, scales=(2.0, 5.0), seed=3)
+    rng = np.random.default_rng(3)
+    s = np.array([2.0, 5.0])
+    X_expected = rng.normal(size=(20, 2)) * s
+    y_expected = X_expected @ (np.array([2.0, -1.0]) / s) + 0.1 * rng.normal(size=20)
+    np.testing.assert_array_equal(X, X_expected)
+    np.testing.assert_array_equal(y, y_expected)
