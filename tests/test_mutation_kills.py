@@ -670,3 +670,12 @@ def test_two_feature_regression_follows_its_recipe_exactly():
     y_expected = X_expected @ (np.array([2.0, -1.0]) / s) + 0.1 * rng.normal(size=20)
     np.testing.assert_array_equal(X, X_expected)
     np.testing.assert_array_equal(y, y_expected)
+
+
+@pytest.mark.parametrize("momentum", [0, 0.0, 1.0])
+def test_momentum_at_the_ends_of_its_range_matches_torch(momentum):
+    ours, theirs = cnn.BatchNorm1d(3, momentum=momentum), torch.nn.BatchNorm1d(3, momentum=momentum)
+    x = torch.randn(6, 3)
+    ours(x), theirs(x)
+    torch.testing.assert_close(ours.running_mean, theirs.running_mean)
+    torch.testing.assert_close(ours.running_var, theirs.running_var)
