@@ -10,14 +10,20 @@ LAB_ARGS ?=
 # Jupyter refuses to start as root unless told; containers and CI machines often are root.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 NB     ?= notebooks/*.ipynb
+# The learner's workspace: filled from the student build, never overwritten (tools/learner.py).
+# At the top level next to notebooks/, so the notebooks' ../imgs/ links work there too.
+LEARNER_DIR ?= my-notebooks
+START  := 00_start_here.ipynb
 # Deterministic, quiet runs: no progress bars in outputs, same hash seed everywhere.
 RUN_ENV := NORMCOURSE_NO_PROGRESS=1 PYTHONHASHSEED=0
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout=600
 
-.PHONY: help setup lab test lint unit nbval e2e regen bench lock clean imgs
+.PHONY: help setup lab lab-authors workspace student student-check test lint unit nbval e2e regen bench lock clean imgs
 
 help:
-	@echo "make lab    - set up .venv and open the course in JupyterLab (localhost, token auth)"
+	@echo "make lab    - set up .venv and open your own copy of the course (my-notebooks/) in JupyterLab"
+	@echo "make lab-authors - open the course itself (notebooks/, with solutions) in JupyterLab"
+	@echo "make student - build/student/: the notebooks without solutions (nbgrader)"
 	@echo "make test   - set up .venv, then lint, unit tests, nbval on every notebook, browser tests"
 	@echo "make e2e    - browser tests: the course in JupyterLab + headless Chromium, make lab token check"
 	@echo "make regen  - re-execute notebooks in place (NB=notebooks/01_*.ipynb for one)"
@@ -34,15 +40,30 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml t
 	cp tools/jupyterlab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $(STAMP)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
-		--ServerApp.root_dir="$(CURDIR)" $(ROOT_ARGS) $(LAB_ARGS) notebooks/00_start_here.ipynb
+# The printed link opens the first lesson itself (default_url), also where no browser opens by itself.
+lab: workspace
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/$(LEARNER_DIR)/$(START) $(ROOT_ARGS) $(LAB_ARGS)
+
+lab-authors: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks/$(START) $(ROOT_ARGS) $(LAB_ARGS)
+
+workspace: student
+	$(BIN)/python tools/learner.py build/student $(LEARNER_DIR)
+
+student: $(STAMP)
+	$(BIN)/python tools/student.py --out build/student
+
+# Runs every student notebook (two at a time): only exercise cells may fail, with "Not done yet".
+student-check: $(STAMP)
+	$(RUN_ENV) $(BIN)/python -m pytest -q -n 2 -m student_run tests/test_student.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_utils tests tools notebooks
 
 unit: $(STAMP)
-	$(RUN_ENV) $(BIN)/python -m pytest -q tests --ignore=tests/e2e
+	$(RUN_ENV) $(BIN)/python -m pytest -q tests --ignore=tests/e2e -m "not student_run"
 
 e2e: $(STAMP)
 	$(RUN_ENV) $(BIN)/python -m pytest -q -rs tests/e2e
@@ -50,7 +71,7 @@ e2e: $(STAMP)
 nbval: $(STAMP)
 	$(RUN_ENV) $(BIN)/python -m pytest -q $(NBVAL_ARGS) $(NB)
 
-test: lint unit nbval e2e
+test: lint unit nbval student-check e2e
 
 regen: $(STAMP)
 	$(RUN_ENV) $(BIN)/python tools/regen.py $(NB)
