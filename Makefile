@@ -18,12 +18,13 @@ START  := 00_start_here.ipynb
 RUN_ENV := NORMCOURSE_NO_PROGRESS=1 PYTHONHASHSEED=0
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout=600
 
-.PHONY: help setup lab lab-authors workspace student student-check test lint unit nbval e2e regen bench lock clean imgs
+.PHONY: help setup lab lab-authors workspace student student-check slidemeta test lint unit nbval e2e regen bench lock clean imgs
 
 help:
 	@echo "make lab    - set up .venv and open your own copy of the course (my-notebooks/) in JupyterLab"
 	@echo "make lab-authors - open the course itself (notebooks/, with solutions) in JupyterLab"
 	@echo "make student - build/student/: the notebooks without solutions (nbgrader)"
+	@echo "make slidemeta - slide metadata for every notebook (present with RISE from JupyterLab)"
 	@echo "make test   - set up .venv, then lint, unit tests, nbval on every notebook, browser tests"
 	@echo "make e2e    - browser tests: the course in JupyterLab + headless Chromium, make lab token check"
 	@echo "make regen  - re-execute notebooks in place (NB=notebooks/01_*.ipynb for one)"
@@ -58,6 +59,10 @@ student: $(STAMP)
 # Runs every student notebook (two at a time): only exercise cells may fail, with "Not done yet".
 student-check: $(STAMP)
 	$(RUN_ENV) $(BIN)/python -m pytest -q -n 2 -m student_run tests/test_student.py
+
+# Slide metadata by tools/slides.py's rule (metadata only: outputs and nbval untouched). NB=... for one.
+slidemeta: $(STAMP)
+	$(BIN)/python tools/slides.py $(NB)
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_utils tests tools notebooks
