@@ -18,12 +18,13 @@ START  := 00_start_here.ipynb
 RUN_ENV := NORMCOURSE_NO_PROGRESS=1 PYTHONHASHSEED=0
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout=600
 
-.PHONY: help setup lab lab-authors workspace student student-check slidemeta site test lint unit nbval e2e regen bench lock clean imgs
+.PHONY: help setup lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs
 
 help:
 	@echo "make lab    - set up .venv and open your own copy of the course (my-notebooks/) in JupyterLab"
 	@echo "make lab-authors - open the course itself (notebooks/, with solutions) in JupyterLab"
 	@echo "make student - build/student/: the notebooks without solutions (nbgrader)"
+	@echo "make slides - build/slides/: static slide decks that open offline"
 	@echo "make site   - build/site/: the course as static HTML (committed outputs, explorers from saved state)"
 	@echo "make slidemeta - slide metadata for every notebook (present with RISE from JupyterLab)"
 	@echo "make test   - set up .venv, then lint, unit tests, nbval on every notebook, browser tests"
@@ -64,6 +65,10 @@ student-check: $(STAMP)
 # Slide metadata by tools/slides.py's rule (metadata only: outputs and nbval untouched). NB=... for one.
 slidemeta: $(STAMP)
 	$(BIN)/python tools/slides.py $(NB)
+
+# Static reveal.js decks that open offline (reveal.js from the jupyterlab-rise wheel; see tools/make_slides.py).
+slides: $(STAMP)
+	$(BIN)/python tools/make_slides.py --out build/slides $(NB)
 
 # The course as static HTML from the committed outputs (no re-execution), explorers from saved state.
 site: $(STAMP)
