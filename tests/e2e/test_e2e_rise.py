@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.request
 
 import pytest
 from e2e_support import FIXTURES_DIR
@@ -22,6 +23,18 @@ from lab_ui import explorer_controls, move_control, output_signature, wait_outpu
 pytestmark = pytest.mark.browser
 
 FIXTURE = "e2e_fixtures/e2e_widget_explorer.ipynb"
+
+
+@pytest.fixture(autouse=True)
+def shut_down_the_decks_kernel(lab_server):
+    """The deck's kernel belongs to the shared server: stop it so later tests start from a fresh one."""
+    yield
+    with urllib.request.urlopen(lab_server.url("/api/sessions"), timeout=10) as resp:
+        sessions = json.loads(resp.read())
+    for session in sessions:
+        if session.get("path", "").endswith(FIXTURE.rsplit("/", 1)[1]):
+            req = urllib.request.Request(lab_server.url(f"/api/sessions/{session['id']}"), method="DELETE")
+            urllib.request.urlopen(req, timeout=10).close()
 
 
 def expected_deck() -> list[list[int]]:
