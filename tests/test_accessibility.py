@@ -6,6 +6,8 @@
   (``metadata["image/png"]["alt"]``) or is captioned: a markdown cell within the next
   ``CAPTION_WITHIN`` cells explains it (the course's idea -> code -> picture -> takeaway shape; two
   figures in a row may share one explanation).
+- Figures use one colour-blind-safe palette: every literal colour in course_utils' figure and explorer
+  code, and in the notebooks, is an Okabe-Ito colour (``course_utils.plots.OKABE_ITO``) or a grey.
 """
 
 from __future__ import annotations

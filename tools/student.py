@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -122,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
     written = build(paths, args.out)
+    # The notebooks link images as ../imgs/x.png: a handout folder (build/) carries a copy beside student/.
+    if (ROOT / "imgs").is_dir() and args.out.resolve().parent != ROOT:
+        shutil.copytree(ROOT / "imgs", args.out.parent / "imgs", dirs_exist_ok=True)
     print(f"student build: {len(paths)} notebooks in {args.out} ({len(written)} updated)")
     return 0
 
