@@ -7,6 +7,9 @@ keyboard and runs it there. Moving the explorer's control live is a separate tes
 expected failure: with the pinned jupyterlab-rise 0.43.1 and ipywidgets 8.1, the RISE app does not
 render widgets (its comm targets fail to open; upstream jupyterlab-contrib/rise#119 and #126), so a
 live explorer shows its plot but no controls. When that test starts passing, remove the mark.
+
+Every course notebook that has slide metadata (after `make slidemeta`) is also opened as a deck: it must
+have the slides its metadata asks for, and Space must step through to the last one.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import time
 import urllib.request
 
 import pytest
-from e2e_support import FIXTURES_DIR
+from e2e_support import FIXTURES_DIR, discover_notebooks
 from lab_ui import explorer_controls, move_control, output_signature, wait_output_change
 
 pytestmark = pytest.mark.browser
@@ -37,9 +40,9 @@ def shut_down_the_decks_kernel(lab_server):
             urllib.request.urlopen(req, timeout=10).close()
 
 
-def expected_deck() -> list[list[int]]:
-    """Cell indices per (sub)slide, from the fixture's slide metadata: [[title, setup], [explorer]]."""
-    nb = json.loads((FIXTURES_DIR / "e2e_widget_explorer.ipynb").read_text())
+def expected_deck(nb: dict | None = None) -> list[list[int]]:
+    """Cell indices per (sub)slide, from slide metadata (default: the fixture's: [[title, setup], [explorer]])."""
+    nb = nb or json.loads((FIXTURES_DIR / "e2e_widget_explorer.ipynb").read_text())
     deck: list[list[int]] = []
     for i, cell in enumerate(nb["cells"]):
         kind = cell["metadata"].get("slideshow", {}).get("slide_type", "-")
@@ -54,13 +57,13 @@ def current_slide(page) -> str:
     return page.evaluate("() => (document.querySelector('.reveal .slides section.present:not(.stack)') || {}).id")
 
 
-def open_deck(browser, lab_server, artifacts):
+def open_deck(browser, lab_server, artifacts, path: str = FIXTURE):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(30_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(lab_server.url(f"/rise/{FIXTURE}"), timeout=60_000)
+    page.goto(lab_server.url(f"/rise/{path}"), timeout=60_000)
     page.locator(".reveal .slides section.present").first.wait_for(state="visible", timeout=60_000)
     page.locator(".reveal .jp-CodeCell").first.wait_for(state="attached", timeout=60_000)
     return context, page, errors
@@ -128,5 +131,34 @@ def test_explorer_control_moves_on_a_slide(browser, lab_server, artifacts):
         after = wait_output_change(page, explorer, before)
         page.screenshot(path=artifacts / "rise--explorer-moved.png")
         assert after != before, f"{what}: the plot did not change"
+    finally:
+        context.close()
+
+
+COURSE_DECKS = [c for c in discover_notebooks() if c.served_as.startswith("notebooks/")
+                and all("slideshow" in cell["metadata"] for cell in c.load()["cells"])]
+
+
+@pytest.mark.skipif(not COURSE_DECKS, reason="no course notebook has slide metadata yet (run `make slidemeta`)")
+@pytest.mark.parametrize("case", COURSE_DECKS, ids=[c.id for c in COURSE_DECKS])
+def test_course_deck_has_its_slides_and_steps_to_the_end(browser, lab_server, artifacts, case):
+    nb = case.load()
+    deck = expected_deck(nb)
+    fragments = sum(c["metadata"]["slideshow"]["slide_type"] == "fragment" for c in nb["cells"])
+    context, page, errors = open_deck(browser, lab_server, artifacts, case.served_as)
+    try:
+        sections = page.evaluate("() => [...document.querySelectorAll('.reveal .slides section[id]')].map(s => s.id)")
+        assert len(sections) == len(deck), f"{case.id}: {len(sections)} slides, the metadata asks for {len(deck)}"
+        page.locator(".reveal").click(position={"x": 5, "y": 5})
+        page.keyboard.press("Escape")
+        for _ in range(len(sections) + fragments + 5):
+            if current_slide(page) == sections[-1]:
+                break
+            page.keyboard.press("Space")
+            time.sleep(0.15)
+        assert current_slide(page) == sections[-1], f"{case.id}: Space stopped at {current_slide(page)}"
+        page.wait_for_timeout(1_000)  # the slide transition, for the screenshot
+        page.screenshot(path=artifacts / f"rise--{case.stem}--last-slide.png")
+        assert not errors, f"JavaScript errors in the deck: {errors}"
     finally:
         context.close()
