@@ -27,7 +27,7 @@ help:
 	@echo "make slides - build/slides/: static slide decks that open offline"
 	@echo "make site   - build/site/: the course as static HTML (committed outputs, explorers from saved state)"
 	@echo "make slidemeta - slide metadata for every notebook (present with RISE from JupyterLab)"
-	@echo "make test   - set up .venv, then lint, unit tests, nbval on every notebook, browser tests"
+	@echo "make test   - set up .venv, then lint, unit tests, nbval on every notebook, student notebooks, browser tests"
 	@echo "make e2e    - browser tests: the course in JupyterLab + headless Chromium, make lab token check"
 	@echo "make regen  - re-execute notebooks in place (NB=notebooks/01_*.ipynb for one)"
 	@echo "make bench  - benchmark table: notebook run times and widget update latency vs budgets"

@@ -182,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--widget-bundle", type=Path, default=None)
     args = parser.parse_args(argv)
     paths = sorted(args.notebooks or (ROOT / "notebooks").glob("*.ipynb"))
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+    if args.widget_bundle is not None and not (args.widget_bundle / "require.js").is_file():
+        parser.error(f"--widget-bundle {args.widget_bundle} must hold html-manager/dist/ and require.js")
     result = build(args.out, paths, args.widget_bundle)
     for name, deck in result["decks"].items():
         leaks = outside_urls(deck.read_text(encoding="utf-8"))
