@@ -41,6 +41,12 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml t
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (NormCourse)" > /dev/null
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	cp tools/jupyterlab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	@# nbgrader is only the student-build tool here: its server/lab extensions (formgrader menus, ~1.5 s
+	@# of startup) would only confuse learners in the course's JupyterLab.
+	$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.formgrader \
+		nbgrader.server_extensions.validate_assignment nbgrader.server_extensions.assignment_list \
+		nbgrader.server_extensions.course_list > /dev/null 2>&1
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader > /dev/null 2>&1
 	@touch $(STAMP)
 
 # The printed link opens the first lesson itself (default_url), also where no browser opens by itself.
