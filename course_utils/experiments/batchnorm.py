@@ -746,3 +746,56 @@ def time_folded(model: nn.Module, X: torch.Tensor, repeats: int = 50) -> dict[st
         out[name] = 1000 * best
     out["speedup"] = out["unfolded"] / out["folded"]
     return out
+
+
+# ------------------------------------------------------------------------------------------ explorer
+
+EXPLORER_MEAN = 3.0
+EXPLORER_STD = 2.0
+
+
+def stat_stream(max_batch: int = 256, steps: int = 150, seed: int = 0) -> np.ndarray:
+    """Values of one feature, N(3, 2^2), for ``steps`` training steps of up to ``max_batch`` examples."""
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    shape = (check_int("steps", steps, minimum=1), check_int("max_batch", max_batch, minimum=2))
+    return EXPLORER_MEAN + EXPLORER_STD * rng.standard_normal(shape)
+
+
+def running_traces(stream: np.ndarray, batch_size: int, momentum: float) -> dict[str, np.ndarray]:
+    """Batch mean/biased variance of the first ``batch_size`` values of every step, and torch's
+    running mean/variance (momentum = weight of the newest batch; unbiased variance) after each step."""
+    stream = np.asarray(stream, dtype=np.float64)
+    if stream.ndim != 2:
+        raise ValueError(f"stream must be 2-D (steps, examples), got shape {stream.shape}.")
+    b = check_int("batch_size", batch_size, minimum=2, maximum=stream.shape[1])
+    momentum = check_number("momentum", momentum)
+    if not 0 <= momentum <= 1:
+        raise ValueError(
+            f"momentum must be in [0, 1], got {momentum!r} (torch's convention: weight of the newest batch)."
+        )
+    batch = stream[:, :b]
+    mean, var = batch.mean(axis=1), batch.var(axis=1)
+    run_mean, run_var = np.empty_like(mean), np.empty_like(var)
+    m, v = 0.0, 1.0
+    for i in range(len(mean)):
+        m = (1 - momentum) * m + momentum * mean[i]
+        v = (1 - momentum) * v + momentum * var[i] * b / (b - 1)
+        run_mean[i], run_var[i] = m, v
+    return {"batch_mean": mean, "batch_var": var, "running_mean": run_mean, "running_var": run_var}
+
+
+def outlier_effect(batch: np.ndarray, outlier: float, eps: float = 1e-5) -> dict[str, np.ndarray]:
+    """Normalize ``batch`` (1-D) with its own mean/variance after moving example 0 to
+    ``mean + outlier * std`` of the data (outlier in data standard deviations); also without moving it.
+    Every *other* example's normalized value shifts when example 0 moves."""
+    batch = np.asarray(batch, dtype=np.float64)
+    if batch.ndim != 1 or len(batch) < 3:
+        raise ValueError(f"batch must be 1-D with at least 3 values, got shape {batch.shape}.")
+    outlier = check_number("outlier", outlier)
+
+    def norm(x):
+        return (x - x.mean()) / np.sqrt(x.var() + eps)
+
+    moved = batch.copy()
+    moved[0] = EXPLORER_MEAN + outlier * EXPLORER_STD
+    return {"before": norm(batch), "after": norm(moved), "moved_value": moved[0]}
