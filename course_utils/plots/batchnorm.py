@@ -138,6 +138,8 @@ def plot_small_batches(errors: dict, paper: dict, paper_gn: dict | None = None) 
     axes[1].set_title("Wu & He 2018: ResNet-50, ImageNet", fontsize=10)
     for ax in axes:
         ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes, [str(b) for b in sizes])
+        ax.minorticks_off()
         ax.invert_xaxis()
         ax.set_xlabel("examples per batch (per GPU)")
         ax.set_ylabel("error (%)")
