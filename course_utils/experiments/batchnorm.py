@@ -143,7 +143,7 @@ def bias_before_bn(n: int = 64, seed: int = 0, shift: float = 5.0) -> dict[str, 
     return {
         "bias_grad": float(lin.bias.grad.abs().max()),
         "weight_grad": float(lin.weight.grad.abs().max()),
-        "output_change": float((out2 - out).abs().max()),
+        "output_change": float((out2 - out.detach()).abs().max()),
     }
 
 
