@@ -199,3 +199,12 @@ def test_outlier_moves_the_others():
     assert np.allclose(same["after"], same["before"])
     with pytest.raises(ValueError, match="batch"):
         E.outlier_effect(np.ones(2), 1.0)
+
+
+def test_landscape_small():
+    out = E.landscape(seeds=(0,), steps=5, etas=(0.1,), every=5)
+    assert set(out) == {"BN", "none"}
+    assert set(out["BN"][0.1]) == {"max_loss_change", "grad_change", "grad_change_rel"}
+    assert len(out["none"][0.1]["grad_change"]) == 1
+    with pytest.raises(ValueError, match="etas"):
+        E.landscape(etas=(0.0,))

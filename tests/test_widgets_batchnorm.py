@@ -24,7 +24,10 @@ def test_builds(explorer):
     assert list(explorer.controls["momentum"].options) == list(MOMENTA)
 
 
-@pytest.mark.parametrize("control,value", [("batch_size", 2), ("momentum", 0.01), ("outlier", 8.0), ("batch_size", 256)])
+CHANGES = [("batch_size", 2), ("momentum", 0.01), ("outlier", 8.0), ("batch_size", 256)]
+
+
+@pytest.mark.parametrize("control,value", CHANGES)
 def test_controls_redraw(explorer, control, value):
     before, redraws = explorer.image.value, explorer.redraws
     explorer.controls[control].value = value

@@ -47,6 +47,7 @@ __all__ = [
     "wine_input_bn",
     "NoiseAfterNorm",
     "noise_injection",
+    "landscape",
     "small_batch_errors",
     "padding_pollution",
     "MaskedBatchNorm1d",
@@ -585,6 +586,62 @@ def noise_injection(seeds=(0, 1, 2), steps: int = 300, lr: float = 0.1, shift: f
         label: tuple(_noise_run(norm, noise, s, steps, lr, shift, scale) for s in seeds)
         for label, (norm, noise) in configs.items()
     }
+
+
+@functools.lru_cache(maxsize=16)
+def _landscape(norm: bool, seed: int, steps: int, lr: float, etas: tuple[float, ...], every: int) -> dict:
+    split = _digits()
+    X, y = split.tensors("train")
+    with torch.random.fork_rng(devices=[]):
+        model = _noisy_model(norm, False, seed, 1.0, 1.5)
+    params = list(model.parameters())
+    gen = torch.Generator().manual_seed(seed)
+    out = {eta: {"loss_change": [], "grad_change": [], "grad_change_rel": []} for eta in etas}
+    for step in range(steps):
+        idx = torch.randint(0, len(X), (64,), generator=gen)
+        loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
+        grads = torch.autograd.grad(loss, params)
+        if step % every == 0:
+            saved = [p.detach().clone() for p in params]
+            buffers = [b.clone() for b in model.buffers()]
+            norm_g = float(torch.sqrt(sum((g**2).sum() for g in grads)))
+            for eta in etas:
+                # Step along the gradient by eta, look at the loss and the gradient there (same batch).
+                with torch.no_grad():
+                    for p, g in zip(params, grads, strict=True):
+                        p -= eta * g
+                loss2 = nn.functional.cross_entropy(model(X[idx]), y[idx])
+                grads2 = torch.autograd.grad(loss2, params)
+                change = float(torch.sqrt(sum(((a - b) ** 2).sum() for a, b in zip(grads, grads2, strict=True))))
+                out[eta]["loss_change"].append(float(loss2.detach() - loss.detach()))
+                out[eta]["grad_change"].append(change)
+                out[eta]["grad_change_rel"].append(change / norm_g)
+                with torch.no_grad():
+                    for p, s in zip(params, saved, strict=True):
+                        p.copy_(s)
+                    for b, s in zip(model.buffers(), buffers, strict=True):
+                        b.copy_(s)
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                p -= lr * g
+    return {eta: {"max_loss_change": max(v["loss_change"]), "grad_change": float(np.mean(v["grad_change"])),
+                  "grad_change_rel": float(np.mean(v["grad_change_rel"]))} for eta, v in out.items()}  # fmt: skip
+
+
+def landscape(seeds=(0, 1, 2), steps: int = 200, lr: float = 0.1, etas=(0.1, 0.4), every: int = 20) -> dict:
+    """Santurkar et al.'s loss-landscape probes during plain-SGD training (ReLU MLP 64-3x100-10, digits,
+    with and without BN): every ``every`` steps, take a trial step of size ``eta`` along the gradient
+    and record the loss change (largest over training) and the gradient change ||g(w) - g(w - eta g)||
+    (mean over training; also divided by ||g||). Returns ``{"BN"|"none": {eta: {metric: [per seed]}}}``."""
+    seeds = tuple(check_int("seeds", s, minimum=0) for s in seeds)
+    etas = tuple(check_positive("etas", e) for e in etas)
+    steps = check_int("steps", steps, minimum=1)
+    every = check_int("every", every, minimum=1)
+    out: dict = {}
+    for label, norm in (("BN", True), ("none", False)):
+        runs = [_landscape(norm, s, steps, check_positive("lr", lr), etas, every) for s in seeds]
+        out[label] = {eta: {m: [r[eta][m] for r in runs] for m in runs[0][eta]} for eta in etas}
+    return out
 
 
 # ------------------------------------------------------------------------------- where it breaks
