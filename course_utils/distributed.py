@@ -15,7 +15,6 @@ A worker that fails or a job that hangs (a stuck rendezvous) ends with a clear e
 from __future__ import annotations
 
 import datetime
-import os
 import socket
 import tempfile
 import time
@@ -150,8 +149,6 @@ def compare_data_parallel(
     with tempfile.TemporaryDirectory(prefix="normcourse_dist_") as out_dir:
         port = free_port()
         args = (world_size, port, out_dir, n, features, hidden, seed, timing_steps, timeout)
-        # The children must not inherit a second thread each, nor a progress bar.
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
         context = mp.start_processes(_worker, args=args, nprocs=world_size, join=False, start_method="spawn")
         deadline = time.monotonic() + timeout
         try:
