@@ -176,8 +176,8 @@ def plot_explorer(traces: dict, effect: dict, batch_size: int, momentum: float, 
 
     Light on purpose (two panels, no constrained layout, lines instead of scatter, few ticks): it must
     redraw in < 100 ms even on a busy machine."""
-    fig = Figure(figsize=(9.0, 3.0))
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.16, top=0.84, wspace=0.22)
+    fig = Figure(figsize=(9.6, 2.8))
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.16, top=0.9, wspace=0.22)
     axes = fig.subplots(1, 2, width_ratios=[3, 2])
     steps = np.arange(1, len(traces["batch_mean"]) + 1)
     light = sequential_colors(3)[1]
@@ -193,22 +193,22 @@ def plot_explorer(traces: dict, effect: dict, batch_size: int, momentum: float, 
     ax.set_ylabel("estimate")
     ax.legend(frameon=False, fontsize=7, loc="upper right", ncol=2)
     end_mean, end_var = traces["running_mean"][-1], traces["running_var"][-1]
+    # One-line titles and a single legend: every text artist costs redraw time.
     ax.set_title(
-        f"batch {batch_size}, momentum {momentum:g} (Keras: {1 - momentum:g}): batch means spread "
-        f"{traces['batch_mean'].std():.2f}\nrunning mean ends {end_mean:.2f} (true {true_mean:g}), "
-        f"running var {end_var:.2f} (true {true_var:g})",
+        f"batch {batch_size}, momentum {momentum:g} (Keras {1 - momentum:g}): running mean {end_mean:.2f} "
+        f"(true {true_mean:g}), var {end_var:.2f} (true {true_var:g})",
         fontsize=9,
     )
     before, after = effect["before"][1:], effect["after"][1:]
     idx = np.arange(1, len(before) + 1)
     ax = axes[1]
-    ax.plot(idx, before, "o", color=PLAIN, ms=4, label="example 0 typical")
-    ax.plot(idx, after, "^", color=BN, ms=5, label=f"example 0 at {outlier:+g} std")
+    ax.plot(idx, before, "o", color=PLAIN, ms=4)
+    ax.plot(idx, after, "^", color=BN, ms=5)
     ax.set_ylim(-4, 4)
     ax.set_xlabel("the other 15 examples of a batch")
     ax.set_ylabel("normalized value")
-    ax.set_title(f"moving ONE example shifts the others\nby up to {np.abs(after - before).max():.2f}", fontsize=9)
-    ax.legend(frameon=False, fontsize=7, loc="lower right")
+    ax.set_title(f"example 0 at {outlier:+g} std (^, vs o): others move {np.abs(after - before).max():.2f}",
+                 fontsize=9)  # fmt: skip
     for ax in axes:
         # Few ticks: every tick is a Text artist, and they dominate the redraw time.
         ax.locator_params(nbins=4)
