@@ -208,3 +208,11 @@ def test_landscape_small():
     assert len(out["none"][0.1]["grad_change"]) == 1
     with pytest.raises(ValueError, match="etas"):
         E.landscape(etas=(0.0,))
+
+
+def test_padded_running_stats_are_polluted_unless_masked():
+    r = E.padded_running_stats(n_batches=40)
+    assert abs(r["plain_running_mean"] - (1 - r["padding_fraction"])) < 0.1
+    assert r["plain_eval_mean"] > 0.3 and abs(r["masked_eval_mean"]) < 0.15
+    with pytest.raises(ValueError, match="batch_size"):
+        E.padded_running_stats(batch_size=1)

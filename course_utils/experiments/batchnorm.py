@@ -51,6 +51,7 @@ __all__ = [
     "small_batch_errors",
     "padding_pollution",
     "MaskedBatchNorm1d",
+    "padded_running_stats",
     "fold_batchnorm",
     "fold_model",
     "time_folded",
@@ -747,6 +748,39 @@ def padding_pollution(short: int = 5, long_lengths=(5, 10, 20, 40), n: int = 8, 
         rows["plain_change"].append(float((y_plain - ref["plain"]).abs().max()))
         rows["masked_change"].append(float((y_masked - ref["masked"]).abs().max()))
     return rows
+
+
+@torch.no_grad()
+def padded_running_stats(n_batches: int = 200, batch_size: int = 16, max_len: int = 40, seed: int = 0) -> dict:
+    """Run plain BatchNorm1d and :class:`MaskedBatchNorm1d` (``momentum=None``: exact averages) in train
+    mode over ``n_batches`` batches of sequences with random lengths 2..``max_len`` (real values
+    N(1, 1), zero padding to the longest in each batch). Then normalize real values in eval mode with
+    each layer's running statistics: ideally mean 0 and std 1. Returns the running means/variances,
+    the average padding fraction, and the eval-mode mean/std of normalized real values."""
+    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    n_batches = check_int("n_batches", n_batches, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=2)
+    max_len = check_int("max_len", max_len, minimum=2)
+    plain = nn.BatchNorm1d(4, momentum=None).double()
+    masked = MaskedBatchNorm1d(4, momentum=None).double()
+    padding = []
+    for i in range(n_batches):
+        lengths = torch.randint(2, max_len + 1, (batch_size,), generator=gen).tolist()
+        x, mask = padded_batch(lengths, seed=int(seed * 100_003 + i))
+        plain(x)
+        masked(x, mask)
+        padding.append(float(1 - mask.double().mean()))
+    plain.eval()
+    masked.eval()
+    real = 1 + torch.randn(2000, 4, 1, generator=gen, dtype=torch.float64)
+    out = {"padding_fraction": float(np.mean(padding))}
+    for label, layer in (("plain", plain), ("masked", masked)):
+        y = layer(real)
+        out[f"{label}_running_mean"] = float(layer.running_mean.mean())
+        out[f"{label}_running_var"] = float(layer.running_var.mean())
+        out[f"{label}_eval_mean"] = float(y.mean())
+        out[f"{label}_eval_std"] = float(y.std())
+    return out
 
 
 # ------------------------------------------------------------------------------------- inference
