@@ -88,8 +88,12 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str, n: int, feature
                             "running_mean": model[1].running_mean.clone(),
                             "running_var": model[1].running_var.clone()}  # fmt: skip
         # Cost per training step, measured the same way for both layers (the gradient all-reduce included).
+        # The per-process layer here is the course's BatchNorm1d (same unfused arithmetic as SyncBatchNorm),
+        # so the difference is the cost of the two extra all-reduces, not of torch's fused kernel.
+        from .nn import BatchNorm1d as CourseBatchNorm1d
+
         for mode in MODES:
-            model = _model(features, hidden, nn.BatchNorm1d if mode == "local" else SyncBatchNorm)
+            model = _model(features, hidden, CourseBatchNorm1d if mode == "local" else SyncBatchNorm)
             model.load_state_dict(state)
             dist.barrier()
             start = time.perf_counter()
