@@ -428,3 +428,112 @@ class LayerNorm(nn.Module):
             f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
             f"bias={self.bias is not None}"
         )
+
+
+# ----------------------------------------------------------------------------- synchronized BatchNorm
+# Appended by notebook 03 (data-parallel training). Self-contained apart from _BatchNorm above.
+
+__all__ += ["SyncBatchNorm", "all_reduce_sum"]
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """A differentiable all-reduce (sum): forward sums a tensor over all processes; backward sums the
+    incoming gradients over all processes too, because every process's loss depends on the sum and
+    so on every process's contribution to it."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor, group) -> Tensor:
+        import torch.distributed as dist
+
+        ctx.group = group
+        out = tensor.clone()
+        dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        import torch.distributed as dist
+
+        grad = grad_output.clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
+        return grad, None
+
+
+def all_reduce_sum(tensor: Tensor, group=None) -> Tensor:
+    """Sum ``tensor`` over every process of ``group`` (default: all), differentiably."""
+    return _AllReduceSum.apply(tensor, group)
+
+
+class SyncBatchNorm(_BatchNorm):
+    r"""BatchNorm whose batch statistics are taken over the whole *global* batch of a data-parallel job.
+
+    Same constructor as ``torch.nn.SyncBatchNorm`` (which refuses CPU tensors). In training, each
+    process computes, per channel, the sum of its values, the sum of their squares and their count;
+    **one** all-reduce adds these three vectors over all processes, so every process gets the global
+
+    .. math::
+        \mu = \frac{\sum x}{n}, \qquad \sigma^2 = \frac{\sum x^2}{n} - \mu^2
+
+    and normalizes its own examples with them, exactly as one process holding the full batch would.
+    The all-reduce is differentiable (its backward is another all-reduce of the gradients of the three
+    vectors), so gradients also match the full batch. (The one-pass formula E[x^2] - E[x]^2 loses
+    precision when the mean is large compared with the spread; it is what makes a single all-reduce
+    possible.) Outside a distributed job, or in eval mode, it is an ordinary BatchNorm.
+    """
+
+    _allowed_dims = (2, 3, 4, 5)
+    _shape_hint = "(N, C, ...)"
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group=None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        """Create the layer; see the class docstring for the arguments."""
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+        self.process_group = process_group
+
+    def _world_size(self) -> int:
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return 1
+        return dist.get_world_size(self.process_group)
+
+    def forward(self, input: Tensor) -> Tensor:
+        use_batch_stats = self.training or self.running_mean is None
+        if not use_batch_stats or self._world_size() == 1:
+            return super().forward(input)
+        self._check_input(input)
+        reduce_dims = [0, *range(2, input.dim())]
+        shape = [1, self.num_features] + [1] * (input.dim() - 2)
+        local_n = input.numel() // self.num_features
+        count = input.new_full((1,), float(local_n))
+        # One message: [sum x (C) | sum x^2 (C) | count (1)].
+        stats = torch.cat([input.sum(dim=reduce_dims), (input * input).sum(dim=reduce_dims), count])
+        stats = all_reduce_sum(stats, self.process_group)
+        c = self.num_features
+        n = stats[2 * c]
+        mean = stats[:c] / n
+        var = (stats[c : 2 * c] / n - mean * mean).clamp_min(0)
+        n_total = int(round(float(n.detach())))
+        if n_total <= 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel over all processes when training, got {n_total}."
+            )
+        if self.training and self.track_running_stats and self.running_mean is not None:
+            self._update_running_stats(mean.detach(), var.detach(), n_total)
+        out = (input - mean.reshape(shape)) * torch.rsqrt(var.reshape(shape) + self.eps)
+        if self.weight is not None:
+            out = out * self.weight.reshape(shape)
+        if self.bias is not None:
+            out = out + self.bias.reshape(shape)
+        return out
