@@ -126,12 +126,12 @@ def check_layernorm(my_layernorm) -> None:
 # ----------------------------------------------------------------------------------------------- rmsnorm
 
 
-def _rms(x, gamma, eps, *, axis=-1, center=False, eps_outside=False, use_gamma=True, std=False):
+def _rms(x, gamma, eps, *, axis=-1, center=False, eps_outside=False, use_gamma=True, l2=False):
     x = np.asarray(x, dtype=np.float64)
     centered = x - x.mean(axis=axis, keepdims=True)
     source = centered if center else x
-    if std:
-        spread = np.sqrt(centered.var(axis=axis, keepdims=True) + eps)
+    if l2:
+        spread = np.sqrt((source**2).sum(axis=axis, keepdims=True) + eps)
     elif eps_outside:
         spread = np.sqrt((source**2).mean(axis=axis, keepdims=True)) + eps
     else:
@@ -143,12 +143,13 @@ def _rms(x, gamma, eps, *, axis=-1, center=False, eps_outside=False, use_gamma=T
 RMSNORM_MISTAKES: dict[str, tuple[Callable, str]] = {
     "re-centered (that is LayerNorm)": (
         lambda x, g, eps: _rms(x, g, eps, center=True),
-        "You subtract the mean: that is LayerNorm. RMSNorm divides x itself by sqrt(mean(x**2) + eps), no centering.",
+        "You subtract the mean (or divide by the standard deviation, which does): that is LayerNorm. RMSNorm divides "
+        "x itself by sqrt(mean(x**2) + eps), no centering.",
     ),
-    "divides by the standard deviation": (
-        lambda x, g, eps: _rms(x, g, eps, std=True),
-        "You divide by the standard deviation (which subtracts the mean inside). RMSNorm divides by the root mean "
-        "SQUARE of x: sqrt(mean(x**2) + eps).",
+    "sum instead of mean": (
+        lambda x, g, eps: _rms(x, g, eps, l2=True),
+        "You divide by the length sqrt(sum(x**2)) (L2 normalization): RMSNorm uses the MEAN square, "
+        "sqrt(mean(x**2) + eps), so the output has mean square 1 whatever the number of features.",
     ),
     "wrong axis": (
         lambda x, g, eps: _rms(x, g, eps, axis=0),
