@@ -131,6 +131,9 @@ def test_rmsnorm_backward_mistakes():
 
 def test_invariance_predictions():
     X.check_invariance_predictions({k: dict(v) for k, v in PAPER_TABLE1.items()})
+    X.check_invariance_predictions(lambda: {k: dict(v) for k, v in PAPER_TABLE1.items()})
+    with pytest.raises(NotDoneYet):
+        X.check_invariance_predictions(lambda: (_ for _ in ()).throw(NotImplementedError()))
     wrong = {k: dict(v) for k, v in PAPER_TABLE1.items()}
     wrong["dataset re-centering"]["LayerNorm"] = True
     with pytest.raises(ExerciseError, match="1 of 12 predictions disagree.*dataset re-centering / LayerNorm"):

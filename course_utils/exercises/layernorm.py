@@ -202,18 +202,23 @@ def check_rmsnorm(my_rmsnorm_forward, my_rmsnorm_backward=None) -> None:
             require(not np.allclose(dx, direct, rtol=1e-6, atol=1e-9),
                     "dx has only the direct path dout * gamma / rms: x also changes rms, which every output of the "
                     "sample depends on. Add that path (chain rule through mean(x**2)).")
-            numeric = numeric_gradient(lambda z: _rms(z, gamma, eps), x.copy(), dout)
-            raise ExerciseError(f"dx differs from the numerical gradient (relative error {rel_error(dx, numeric):.1e}).")
+            numeric = numeric_gradient(lambda z, g=gamma, e=eps: _rms(z, g, e), x.copy(), dout)
+            raise ExerciseError(
+                f"dx differs from the numerical gradient (relative error {rel_error(dx, numeric):.1e})."
+            )
     ok("RMSNorm forward" + (" and backward match" if my_rmsnorm_backward else " matches") + " the reference.")
 
 
 # ------------------------------------------------------------------------------------------- invariances
 
 
-def check_invariance_predictions(predictions: dict) -> None:
-    """``predictions[transform] = {"BatchNorm": bool, "LayerNorm": bool}`` for every row of Ba et al.'s
-    Table 1 (``True`` = the normalized output does not change). Checked against the table computed by
+def check_invariance_predictions(predictions) -> None:
+    """``predictions`` is a dict ``{transform: {"BatchNorm": bool, "LayerNorm": bool}}`` with one row per
+    transformation of Ba et al.'s Table 1 (``True`` = the normalized output does not change), or a function
+    without arguments returning that dict. Checked against the table computed by
     :func:`course_utils.experiments.layernorm.invariance_table`."""
+    if callable(predictions):
+        predictions = call_learner(predictions, name=getattr(predictions, "__name__", "your function"))
     require(isinstance(predictions, dict), f"predictions must be a dict, got {type(predictions).__name__}.")
     missing = [t for t in TRANSFORMS if t not in predictions]
     require(not missing, f"predictions has no row for: {missing}. Fill in one row per transformation.")
