@@ -35,8 +35,13 @@ def make_axes_draw(x: np.ndarray | None = None):
         check_choice("method", method, exp.METHODS)
         labels = exp.stat_groups(method, x.shape, groups)
         _, stats = exp.normalize_by_groups(x, labels)
-        extra = f" with {groups} groups of {x.shape[1] // groups} channels" if method == "group" else ""
-        return plot_stat_groups(x, labels, stats, title=f"{METHOD_NAMES[method]}{extra}: same colour = same mean/var")
+        n, c = x.shape[:2]
+        extra = f" with {groups} groups of {c // groups} channels" if method == "group" else ""
+        # The groups control always shows something: GroupNorm's count beside the chosen method's.
+        note = (f"GroupNorm with {groups} group{'s' if groups > 1 else ''}: {n * groups} means/variances\n"
+                f"(1 group = LayerNorm, {c} groups = InstanceNorm)")
+        return plot_stat_groups(x, labels, stats, title=f"{METHOD_NAMES[method]}{extra}: same colour = same mean/var",
+                                note=note)
 
     return draw
 
