@@ -316,3 +316,16 @@ def test_family_defaults_match_torch_and_eval_equals_train_without_running_stats
         train_out = layer.train()(x)
         assert torch.equal(layer.eval()(x), train_out)
     assert_close(cnn.InstanceNorm2d(4)(x), torch.nn.InstanceNorm2d(4)(x), torch.float32)
+
+
+@pytest.mark.parametrize("norm", ["group", "rms"])
+def test_make_mlp_with_reference_family_layers_matches_torch_layers(norm):
+    from course_utils.models import make_mlp
+
+    ours = make_mlp(12, [8, 8], 3, norm=norm, groups=4, reference_layers=True, seed=0)
+    theirs = make_mlp(12, [8, 8], 3, norm=norm, groups=4, reference_layers=False, seed=0)
+    assert [type(m).__name__ for m in ours] == [type(m).__name__ for m in theirs]
+    assert any(isinstance(m, (cnn.GroupNorm, cnn.RMSNorm)) for m in ours)
+    ours.load_state_dict(theirs.state_dict())  # drop-in: torch's state_dict loads into ours
+    x = torch.randn(5, 12, generator=torch.Generator().manual_seed(0))
+    assert_close(ours(x), theirs(x), torch.float32)
