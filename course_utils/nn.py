@@ -687,11 +687,15 @@ class _InstanceNorm(_BatchNorm):
             # Unbatched input: torch treats it as a batch of one.
             return self.forward(input.unsqueeze(0)).squeeze(0)
         if input.shape[1] != self.num_features:
-            if self.affine:
+            if self.affine or self.track_running_stats:
+                # torch raises too (a ValueError for affine, a RuntimeError deep in the kernel for the stats).
+                uses = (
+                    "affine=True (one gamma and beta" if self.affine else "track_running_stats=True (one running mean"
+                )
                 raise ValueError(
                     f"input has {input.shape[1]} channels in dimension 1 (shape {tuple(input.shape)}) but "
-                    f"{name} was built with num_features={self.num_features} and affine=True (one gamma "
-                    f"and beta per channel). Permute the input or create {name}({input.shape[1]}, ...)."
+                    f"{name} was built with num_features={self.num_features} and {uses} per channel). "
+                    f"Permute the input or create {name}({input.shape[1]}, ...)."
                 )
             # Without affine parameters num_features is unused; torch only warns, and so do we.
             warnings.warn(

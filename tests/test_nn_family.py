@@ -282,6 +282,10 @@ def test_instancenorm_degenerate_and_mismatched_inputs_like_torch():
     assert any("does not match num_features" in str(w.message) for w in caught)
     with pytest.raises(ValueError, match=r"input has 5 channels.*num_features=3 and affine=True"):
         cnn.InstanceNorm1d(3, affine=True)(torch.randn(2, 5, 4))
+    with pytest.warns(UserWarning, match="does not match num_features"), pytest.raises(RuntimeError):
+        torch.nn.InstanceNorm1d(3, track_running_stats=True)(torch.randn(2, 5, 4))
+    with pytest.raises(ValueError, match=r"input has 5 channels.*num_features=3 and track_running_stats=True"):
+        cnn.InstanceNorm1d(3, track_running_stats=True)(torch.randn(2, 5, 4))
 
 
 @pytest.mark.parametrize(
