@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
-from matplotlib.patches import Polygon
+from matplotlib.patches import Polygon, Rectangle
 
 from ..validation import check_choice, check_int
 from . import OKABE_ITO, color_for, new_figure, style_for
@@ -105,21 +106,24 @@ def plot_stat_groups(x: np.ndarray, labels: np.ndarray, stats: dict, title: str 
         for (ci, pi), value in np.ndenumerate(flat_x[i]):
             ax.text(i * (p + 1) + pi, ci, f"{value:.1f}", ha="center", va="center", fontsize=9)
         ax.text(i * (p + 1) + (p - 1) / 2, -0.7, f"sample n={i}", ha="center", va="bottom", fontsize=10)
-    ax.set_xticks([i * (p + 1) + k for i in range(n) for k in range(p)], [str(k) for _ in range(n) for k in range(p)])
+    # No x tick labels: each Text costs ~1 ms to draw, and the columns are simply positions 0..P-1.
+    ax.set_xticks([])
     ax.set_yticks(range(c), [f"c{k}" for k in range(c)])
-    ax.set_xlabel("position (H×W, flattened) within each sample")
+    ax.set_xlabel(f"positions 0..{p - 1} (H×W flattened) of each sample")
     ax.set_ylabel("channel")
     for spine in ax.spines.values():
         spine.set_visible(False)
     shown = sorted(stats)[:8]
     fig.text(0.675, 0.8, f"{len(stats)} means/variances:", va="top", ha="left", fontsize=8.5)
+    squares = []
     for k, label in enumerate(shown):
         mean, var, count = stats[label]
         y = 0.72 - 0.068 * k
         # The square carries the colour, the text the numbers: colour is never the only cue.
-        fig.text(0.675, y, "\u25a0", color=palette[k % len(palette)], va="center", ha="left", fontsize=10)
+        squares.append(Rectangle((0.677, y - 0.022), 0.014, 0.044, facecolor=palette[k % len(palette)]))
         fig.text(0.7, y, f"mean {mean:5.2f}  var {var:5.2f}  ({count} values)", va="center", ha="left",
                  family="monospace", fontsize=7.5)
+    fig.add_artist(PatchCollection(squares, match_original=True, transform=fig.transFigure))
     if len(stats) > len(shown):
         fig.text(0.7, 0.72 - 0.068 * len(shown), f"... and {len(stats) - len(shown)} more", va="center", fontsize=7.5)
     if note:
