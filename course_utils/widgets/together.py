@@ -79,7 +79,8 @@ class Quiz:
 
     def _update_score(self) -> None:
         right, answered = score(self.answers())
-        self.score_label.value = f"<b>Score: {right} right out of {answered} answered ({len(self.radios)} questions)</b>"
+        total = len(self.radios)
+        self.score_label.value = f"<b>Score: {right} right out of {answered} answered ({total} questions)</b>"
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
