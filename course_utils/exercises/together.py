@@ -64,7 +64,8 @@ def check_block(build_block) -> None:
         require(kinds[0] == "linear", f"Put the Linear first: your layers are {kinds}.")
         require(kinds.count("linear") == 1, f"One Linear per block, got {kinds.count('linear')}.")
         require("activation" in kinds,
-                "Missing activation: without a nonlinearity, stacked blocks collapse into one linear map. Add nn.ReLU().")
+                "Missing activation: without a nonlinearity, stacked blocks collapse into one linear map. "
+                "Add nn.ReLU().")
         if "batchnorm" not in kinds:
             require("othernorm" not in kinds,
                     "This block uses BatchNorm1d (an MLP trained with batches); LayerNorm/GroupNorm are for other "
@@ -83,12 +84,14 @@ def check_block(build_block) -> None:
         require(i_drop > i_act,
                 "Dropout between BatchNorm and ReLU: for ReLU that computes the same, but the block puts Dropout "
                 "last, after the activation (where it is also right for sigmoid or tanh).")
-        require(isinstance(layers[i_act], nn.ReLU), f"Use nn.ReLU() as the activation, got {type(layers[i_act]).__name__}.")
+        require(isinstance(layers[i_act], nn.ReLU),
+                f"Use nn.ReLU() as the activation, got {type(layers[i_act]).__name__}.")
         require((linear.in_features, linear.out_features) == (n_in, n_out),
                 f"With build_block({n_in}, {n_out}, p) the Linear must map {n_in} -> {n_out} features, got "
                 f"{linear.in_features} -> {linear.out_features}.")
         require(bn.num_features == n_out,
-                f"BatchNorm1d normalizes the Linear's {n_out} outputs: BatchNorm1d(out_features), got {bn.num_features}.")
+                f"BatchNorm1d normalizes the Linear's {n_out} outputs: BatchNorm1d(out_features), "
+                f"got {bn.num_features}.")
         require(linear.bias is None,
                 "Bias before BatchNorm: BN subtracts the batch mean, which removes the bias (its gradient is exactly "
                 "zero). Use nn.Linear(in_features, out_features, bias=False).")
@@ -183,10 +186,11 @@ def check_recalibration(recalibrate) -> None:
                 "the running variance again includes dropout's extra variance. Keep the Dropout layers in eval mode; "
                 "only the BatchNorm layers go to train mode.")
         raise ExerciseError(
-            f"The variance ratio moved from {before:.2f} only to {after:.2f}: the old statistics still count. Reset them "
-            "(bn.reset_running_stats()) and use a cumulative average (bn.momentum = None) over all of X."
+            f"The variance ratio moved from {before:.2f} only to {after:.2f}: the old statistics still count. "
+            "Reset them (bn.reset_running_stats()) and use a cumulative average (bn.momentum = None) over all of X."
         )
-    ok(f"the variance ratio at the second BatchNorm went from {before:.2f} to {after:.2f}; weights untouched, eval mode.")
+    ok(f"the variance ratio at the second BatchNorm went from {before:.2f} to {after:.2f}; weights untouched, "
+       "eval mode.")
 
 
 # ------------------------------------------------------------------------------------------ exercise 3
