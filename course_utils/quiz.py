@@ -268,8 +268,8 @@ def validate(q: Question) -> None:
     """Raise ``ValueError`` unless ``q`` has >= 2 distinct options, exactly one right, and an explanation each."""
     if not isinstance(q, Question):
         raise TypeError(f"q must be a Question, got {type(q).__name__}.")
-    if len(q.options) < 2:
-        raise ValueError(f"question {q.key!r} needs at least 2 options, got {len(q.options)}.")
+    if not 2 <= len(q.options) <= 8:
+        raise ValueError(f"question {q.key!r} needs 2 to 8 options (A..H), got {len(q.options)}.")
     right = sum(option.correct for option in q.options)
     if right != 1:
         raise ValueError(f"question {q.key!r} must have exactly one right option, got {right}.")

@@ -37,7 +37,7 @@ BASE = Question("k", "05", "prompt?", (Option("a", True, "because a"), Option("b
         (replace(BASE, options=(Option("a", False, "x"), Option("b", False, "y"))), "exactly one right"),
         (replace(BASE, options=(Option("a", True, "x"), Option("b", False, "  "))), "explanation"),
         (replace(BASE, options=(Option("a", True, "x"), Option("A", False, "y"))), "repeats"),
-        (replace(BASE, options=(Option("a", True, "x"),)), "at least 2"),
+        (replace(BASE, options=(Option("a", True, "x"),)), "2 to 8 options"),
         (replace(BASE, prompt=" "), "empty prompt"),
     ],
 )

@@ -15,10 +15,10 @@ def quiz():
     return quiz_widget()
 
 
-def test_builds_one_radio_group_per_question(quiz):
+def test_builds_one_row_of_buttons_per_question(quiz):
     assert isinstance(quiz, Quiz) and isinstance(quiz.widget, w.VBox)
-    assert list(quiz.radios) == [q.key for q in QUESTIONS]
-    assert all(r.value is None for r in quiz.radios.values())
+    assert list(quiz.buttons) == [q.key for q in QUESTIONS]
+    assert all(r.value is None for r in quiz.buttons.values())
     assert "0 right out of 0 answered" in quiz.score_label.value
     assert all("Pick an answer" in f.value for f in quiz.feedback.values())
 
@@ -26,7 +26,7 @@ def test_builds_one_radio_group_per_question(quiz):
 @pytest.mark.parametrize("q", QUESTIONS, ids=lambda q: q.key)
 def test_every_answer_gets_its_explanation(quiz, q):
     for i, option in enumerate(q.options):
-        quiz.radios[q.key].value = i
+        quiz.buttons[q.key].value = i
         text = quiz.feedback[q.key].value
         assert ("Right." in text) == option.correct and ("Not quite." in text) != option.correct
         assert html.escape(option.why) in text
@@ -34,10 +34,10 @@ def test_every_answer_gets_its_explanation(quiz, q):
 
 def test_score_follows_the_answers(quiz):
     a, b = QUESTIONS[0], QUESTIONS[1]
-    quiz.radios[a.key].value = a.answer
-    quiz.radios[b.key].value = next(i for i, o in enumerate(b.options) if not o.correct)
+    quiz.buttons[a.key].value = a.answer
+    quiz.buttons[b.key].value = next(i for i, o in enumerate(b.options) if not o.correct)
     assert f"1 right out of 2 answered ({len(QUESTIONS)} questions)" in quiz.score_label.value
-    quiz.radios[b.key].value = b.answer
+    quiz.buttons[b.key].value = b.answer
     assert "2 right out of 2 answered" in quiz.score_label.value
 
 
@@ -66,3 +66,15 @@ def test_bad_arguments():
 
 def test_quiz_is_not_an_explorer_with_a_latency_budget():
     assert not any("quiz" in b.name for b in BENCHMARKS)
+
+
+def test_options_are_listed_as_letters_in_the_display_order(quiz):
+    import re
+
+    q = QUESTIONS[3]
+    buttons = quiz.buttons[q.key]
+    assert [label for label, _ in buttons.options] == list("ABCD")[: len(q.options)]
+    title = quiz.widget.children[4].children[0].value       # children[0] is the score, then one box per question
+    listed = re.findall(r"<li>(.*?)</li>", title)
+    assert listed == [html.escape(q.options[i].text) for i in display_order(q)]
+    assert [value for _, value in buttons.options] == display_order(q)
