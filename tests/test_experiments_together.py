@@ -75,7 +75,7 @@ def test_variance_shift_and_both_fixes():
     assert all(abs(r - 1) < 0.03 for r in E.bn_variance_ratios(fixed, X))
     assert not fixed.training and torch.equal(fixed[0].weight, weights)
     assert E.bn_variance_ratios(model, X) == before           # the original is untouched
-    assert all(bn.momentum == 0.1 for bn in E._bn_layers(fixed))
+    assert all(bn.momentum == 0.1 for bn in E.bn_layers(fixed))
 
 
 def test_fixes_table_small():

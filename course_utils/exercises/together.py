@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..data import load_digits
+from ..experiments.together import bn_layers, bn_variance_ratios
 from ..models import make_mlp
 from . import ExerciseError, call_learner, ok, require
 
@@ -112,10 +113,6 @@ def _train_inputs() -> torch.Tensor:
     return load_digits().tensors("train")[0]
 
 
-def _bns(model: nn.Module) -> list[nn.BatchNorm1d]:
-    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-
-
 class _WatchedDropout(nn.Dropout):
     """torch's Dropout that also counts the forward passes it made in training mode (to diagnose a
     recalibration that left dropout on)."""
@@ -141,7 +138,7 @@ def shifted_model(seed: int = 0) -> nn.Sequential:
         torch.manual_seed(seed)
         for start in range(0, len(X) - 64, 64):
             model(X[start : start + 64])
-    for bn in _bns(model):
+    for bn in bn_layers(model):
         bn.momentum = 0.1
     for i, layer in enumerate(model):
         if isinstance(layer, nn.Dropout):
@@ -150,8 +147,6 @@ def shifted_model(seed: int = 0) -> nn.Sequential:
 
 
 def _ratio(model: nn.Module) -> float:
-    from ..experiments.together import bn_variance_ratios
-
     return bn_variance_ratios(model, _train_inputs())[1]
 
 
@@ -161,7 +156,7 @@ def check_recalibration(recalibrate) -> None:
     model = shifted_model()
     before = _ratio(model)
     weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
-    old_var = [bn.running_var.clone() for bn in _bns(model)]
+    old_var = [bn.running_var.clone() for bn in bn_layers(model)]
     result = call_learner(recalibrate, model, _train_inputs(), name="recalibrate")
     require(result is not None, "recalibrate must return the model (return model at the end).")
     require(isinstance(result, nn.Module), f"recalibrate must return the model, got {type(result).__name__}.")
@@ -174,7 +169,7 @@ def check_recalibration(recalibrate) -> None:
     training = [type(m).__name__ for m in result.modules() if m.training and not list(m.children())]
     require(not training,
             f"Leave the model in eval mode when done (model.eval()); still in train mode: {sorted(set(training))}.")
-    new_var = [bn.running_var for bn in _bns(result)]
+    new_var = [bn.running_var for bn in bn_layers(result)]
     require(not all(torch.equal(a, b) for a, b in zip(old_var, new_var, strict=True)),
             "The running statistics did not change: BatchNorm updates running_mean/running_var only in train mode. "
             "Put the BatchNorm layers (and only them) in train mode for the pass over X.")

@@ -48,6 +48,7 @@ __all__ = [
     "AblationGrid",
     "ablation_grid",
     "time_per_step",
+    "bn_layers",
     "bn_variance_ratios",
     "recalibrate_bn",
     "shift_ratio_theory",
@@ -371,7 +372,8 @@ def time_per_step(name: str, hidden: Sequence[int] = HIDDEN, steps: int = 60, ba
 # ------------------------------------------------------------------------------------ variance shift
 
 
-def _bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+def bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    """Every BatchNorm layer (1d, 2d, 3d) of ``model``, in order."""
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
 
@@ -385,7 +387,7 @@ def bn_variance_ratios(model: nn.Module, X: torch.Tensor) -> list[float]:
     """
     if not isinstance(X, torch.Tensor) or X.ndim != 2:
         raise TypeError("X must be a 2-D torch.Tensor of inputs (N, features), e.g. split.tensors('train')[0].")
-    bns = _bn_layers(model)
+    bns = bn_layers(model)
     if not bns:
         raise ValueError("model has no BatchNorm layer: there is no running_var to compare with.")
     seen: dict[int, torch.Tensor] = {}
@@ -415,7 +417,7 @@ def recalibrate_bn(model: nn.Module, X: torch.Tensor, batch_size: int = BATCH_SI
     batch_size = check_int("batch_size", batch_size, minimum=2)
     model = copy.deepcopy(model)
     model.eval()
-    bns = _bn_layers(model)
+    bns = bn_layers(model)
     if not bns:
         raise ValueError("model has no BatchNorm layer to recalibrate.")
     momenta = [bn.momentum for bn in bns]
