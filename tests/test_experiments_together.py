@@ -41,6 +41,8 @@ def test_same_seed_same_weights_across_dropout_configs():
 
 def test_grid_is_cached_and_paired(grid):
     assert E.ablation_grid(**SMALL) is grid
+    alias = E.train_config("BN before ReLU", 100, 0, SMALL["steps"], SMALL["hidden"])
+    assert alias is grid.run("BN", 100, 0)                  # same Config, same cached run
     assert len(grid.runs) == 2 * 1 * 2
     assert not any(run.model.training for run in grid.runs.values())   # returned ready to evaluate
     for metric in E.METRICS:

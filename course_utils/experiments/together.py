@@ -199,7 +199,7 @@ def train_conv(channels: int = 16, p: float = 0.1, seed: int = 0, steps: int = 1
 class Run:
     """One trained model (left in eval mode) and its History."""
 
-    name: str
+    config: Config
     n_train: int
     seed: int
     model: nn.Module
@@ -212,14 +212,15 @@ def _split(n_train: int, seed: int) -> Split:
 
 
 @functools.lru_cache(maxsize=512)
-def _cached_run(config: Config, name: str, n_train: int, seed: int, steps: int, hidden: tuple[int, ...]) -> Run:
+def _cached_run(config: Config, n_train: int, seed: int, steps: int, hidden: tuple[int, ...]) -> Run:
+    # Keyed by the Config, not the name: "dropout before BN" and "BN+dropout" are the same runs.
     model = build_model(config, hidden, seed)
     with torch.random.fork_rng(devices=[]):  # dropout masks come from torch's global generator
         torch.manual_seed(seed)
         history = train(model, _split(n_train, seed), steps=steps, lr=LR, momentum=MOMENTUM,
                         batch_size=BATCH_SIZE, eval_every=EVAL_EVERY, seed=seed, progress=False)  # fmt: skip
     model.eval()
-    return Run(name, n_train, seed, model, history)
+    return Run(config, n_train, seed, model, history)
 
 
 def train_config(
@@ -235,7 +236,7 @@ def train_config(
     seed = check_int("seed", seed, minimum=0)
     steps = check_int("steps", steps, minimum=1)
     hidden = tuple(check_int("hidden", h, minimum=1) for h in hidden)
-    return _cached_run(config, name, n_train, seed, steps, hidden)
+    return _cached_run(config, n_train, seed, steps, hidden)
 
 
 def _steps_to_target(history: History, target: float, steps: int) -> float:
@@ -505,16 +506,13 @@ def shift_vs_width(
     widths = tuple(check_int("widths", wd, minimum=1) for wd in widths)
     seeds = tuple(check_int("seeds", s, minimum=0) for s in seeds)
     p = check_probability("p", p)
-    name = "BN+dropout" if p == P_DROP else None
+    steps = check_int("steps", steps, minimum=1)
+    config = Config(norm="batch", dropout=p)  # with p = P_DROP: the grid's "BN+dropout" runs (same cache)
     X = _digits().tensors("train")[0]
     ratios = np.zeros((len(widths), len(seeds)))
     for i, width in enumerate(widths):
         for j, seed in enumerate(seeds):
-            if name is not None:
-                model = train_config(name, FULL_N, seed, steps, (width, width)).model
-            else:
-                model = _cached_run(Config(norm="batch", dropout=p), f"BN+dropout p={p}", FULL_N, seed, steps,
-                                    (width, width)).model  # fmt: skip
+            model = _cached_run(config, FULL_N, seed, steps, (width, width)).model
             ratios[i, j] = bn_variance_ratios(model, X)[1]
     return {"widths": widths, "seeds": seeds, "ratios": ratios}
 
