@@ -8,7 +8,6 @@ finds; it never prints the answer.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -240,20 +239,17 @@ _WRONG_METHOD = {
 }
 
 
-def check_choices(choices: Mapping[str, tuple[str, str]]) -> None:
-    """``choices[situation] = (method, reason)`` for every key of ``SITUATIONS``, with ``method`` from
+def check_choices(choose) -> None:
+    """``choose(situation) -> (method, reason)`` for every key of ``SITUATIONS``, with ``method`` from
     ``METHODS`` and ``reason`` a key of ``REASONS``."""
-    require(isinstance(choices, Mapping), "choices must be a dict {situation: (method, reason)}.")
-    missing = [k for k in SITUATIONS if k not in choices]
-    require(not missing, f"Answer every situation; missing: {missing}.")
-    unknown = [k for k in choices if k not in SITUATIONS]
-    require(not unknown, f"Unknown situations {unknown}; the keys are {list(SITUATIONS)}.")
-    for key, answer in choices.items():
+    for key in SITUATIONS:
+        answer = call_learner(choose, key, name="choose")
         require(isinstance(answer, tuple | list) and len(answer) == 2,
-                f"choices[{key!r}] must be a pair (method, reason), e.g. ('layer', 'batch_independent').")
+                f"choose({key!r}) must return a pair (method, reason), e.g. ('layer', 'batch_independent'); "
+                f"got {answer!r}.")
         method, reason = answer
-        require(method in METHODS, f"choices[{key!r}]: method must be one of {list(METHODS)}, got {method!r}.")
-        require(reason in REASONS, f"choices[{key!r}]: reason must be one of {list(REASONS)}, got {reason!r}.")
+        require(method in METHODS, f"choose({key!r}): method must be one of {list(METHODS)}, got {method!r}.")
+        require(reason in REASONS, f"choose({key!r}): reason must be one of {list(REASONS)}, got {reason!r}.")
         accepted, right_reason = _ACCEPT[key]
         if method not in accepted:
             raise ExerciseError(f"{key}: {_WRONG_METHOD[(key, method)]}")
