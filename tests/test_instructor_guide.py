@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -64,3 +65,28 @@ def test_the_usual_questions_are_answered():
     answers = text[1].lower()
     for topic in ("keep or to drop", "eval mode", "unbiased", "layernorm normalize on images", "momentum"):
         assert topic in answers, f"usual question missing: {topic}"
+
+
+EXERCISE_TITLE = re.compile(r"\*\*Exercise (\d+(?:\.\d+)?): (.+?)\.?\*\*")
+NAMED_EXERCISES = ("03", "04", "05")  # sections written from the notebooks, naming every exercise
+
+
+@pytest.mark.parametrize("entry", [e for e in LESSONS if e.notebook[:2] in NAMED_EXERCISES], ids=lambda e: e.notebook)
+def test_pauses_name_the_notebooks_real_exercises(entry):
+    path = ROOT / "notebooks" / f"{entry.notebook}.ipynb"
+    if not path.exists():
+        pytest.skip(f"{path.name} is not on this branch yet")
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    titles = [f"Exercise {n}: {title}" for cell in cells if cell["cell_type"] == "markdown"
+              for n, title in EXERCISE_TITLE.findall("".join(cell["source"]))]
+    assert titles, f"{entry.notebook}: no '**Exercise N: title.**' found in the notebook"
+    _, _, body = sections()[entry.notebook[:2]]
+    body = " ".join(body.split()).lower()  # the guide wraps lines; compare with single spaces
+    missing = [t for t in titles if " ".join(t.split()).lower() not in body]
+    assert not missing, f"{entry.notebook}: the guide's section does not name {missing}"
+
+
+def test_no_placeholders_left():
+    text = GUIDE.read_text(encoding="utf-8").lower()
+    for placeholder in ("see the notebook", "details pending", "tbd", "todo"):
+        assert placeholder not in text, f"placeholder left in the guide: {placeholder!r}"
