@@ -582,7 +582,10 @@ def weight_scaling_gaps(
     geometric = np.exp(log_softmax(np.einsum("m,mec->ec", weights, logp)))
     arithmetic = np.einsum("m,mec->ec", weights, np.exp(logp))
     scaled = np.exp(log_softmax(logits(x)))
-    return {"geometric": float(np.abs(geometric - scaled).max()), "arithmetic": float(np.abs(arithmetic - scaled).max())}
+    return {
+        "geometric": float(np.abs(geometric - scaled).max()),
+        "arithmetic": float(np.abs(arithmetic - scaled).max()),
+    }
 
 
 # ------------------------------------------------------------------------ paired seeds, longer training
