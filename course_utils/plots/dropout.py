@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..validation import check_float_array, check_int, check_probability
-from . import COLORS, new_figure
+from . import COLORS, OKABE_ITO, new_figure, sequential_colors
 
 __all__ = [
     "plot_dropout_diagram",
@@ -19,10 +19,19 @@ __all__ = [
     "plot_uncertainty",
     "draw_mask_on_digit",
     "plot_explorer",
+    "plot_long_runs",
+    "plot_paired_sweep",
+    "plot_uncertainty_scores",
+    "plot_placement",
 ]
 
 PLAIN = COLORS["plain"]
 DROP = COLORS["dropout"]
+ACCENT = OKABE_ITO["vermillion"]
+METRIC_NAMES = {"val_acc": "validation accuracy", "val_loss": "validation loss", "train_acc": "training accuracy",
+                "train_loss": "training loss"}
+INPUT_KINDS = {"test digits": OKABE_ITO["bluish_green"], "inverted digits": OKABE_ITO["orange"],
+               "uniform noise": OKABE_ITO["vermillion"]}
 
 
 def plot_dropout_diagram(layer_sizes=(4, 6, 6, 3), p: float = 0.5, seed: int = 30) -> Figure:
@@ -52,8 +61,8 @@ def plot_dropout_diagram(layer_sizes=(4, 6, 6, 3), p: float = 0.5, seed: int = 3
                 face = "white" if off else ("#c6dbef" if i in (0, len(sizes) - 1) else "#9ecae1")
                 ax.scatter([x], [y], s=260, facecolor=face, edgecolor="0.6" if off else "0.1", lw=1.2, zorder=2)
                 if off:
-                    ax.plot([x - 0.12, x + 0.12], [y - 0.3, y + 0.3], color="#d62728", lw=2.2, zorder=3)
-                    ax.plot([x - 0.12, x + 0.12], [y + 0.3, y - 0.3], color="#d62728", lw=2.2, zorder=3)
+                    ax.plot([x - 0.12, x + 0.12], [y - 0.3, y + 0.3], color=ACCENT, lw=2.2, zorder=3)
+                    ax.plot([x - 0.12, x + 0.12], [y + 0.3, y - 0.3], color=ACCENT, lw=2.2, zorder=3)
         ax.set_title(title)
         ax.set_xlim(-0.4, len(sizes) - 0.6)
         ax.set_ylim(-0.8, top - 0.2)
@@ -72,7 +81,7 @@ def plot_kept_counts(counts: np.ndarray, n_units: int, p: float, pmf: np.ndarray
     ax.hist(counts, bins=bins, density=True, color=DROP, alpha=0.55, label=f"{len(counts)} random masks")
     if pmf is not None:
         ax.plot(np.arange(n_units + 1), pmf, "o-", color="black", ms=3, lw=1, label=f"Binomial({n_units}, {1 - p:g})")
-    ax.axvline((1 - p) * n_units, color="#d62728", ls="--", lw=1.2, label=f"(1 - p) n = {(1 - p) * n_units:g}")
+    ax.axvline((1 - p) * n_units, color=ACCENT, ls="--", lw=1.2, label=f"(1 - p) n = {(1 - p) * n_units:g}")
     ax.set_xlabel(f"units kept out of {n_units}")
     ax.set_ylabel("fraction of masks")
     ax.set_title(f"p = {p:g}: 'half the units' only on average")
@@ -88,7 +97,7 @@ def plot_mean_output(x: np.ndarray, with_rescale: np.ndarray, without: np.ndarra
     ax.plot(lim, lim, color="black", lw=1, label="y = x (what eval mode outputs)")
     ax.plot(lim, [(1 - p) * v for v in lim], color="0.5", lw=1, ls=":", label=f"y = (1 - p) x = {1 - p:g} x")
     ax.scatter(x, with_rescale, s=14, color=DROP, label="mean of x·m/(1-p) (inverted)", zorder=3)
-    ax.scatter(x, without, s=14, color="#d62728", marker="s", label="mean of x·m (no rescaling)", zorder=3)
+    ax.scatter(x, without, s=14, color=ACCENT, marker="s", label="mean of x·m (no rescaling)", zorder=3)
     ax.set_xlabel("input activation x")
     ax.set_ylabel("average output in training")
     ax.set_title(f"p = {p:g}, averaged over many masks")
@@ -124,35 +133,34 @@ def plot_overfitting(grid, n_train: int, p: float = 0.5) -> Figure:
 
 
 def plot_sweeps(grid, metric: str = "val_acc") -> Figure:
-    """Left: final ``metric`` vs p, one line per training-set size. Right: vs size, one line per p."""
+    """Final ``metric`` against the drop probability p, one line per training-set size (ordered colours),
+    with the range over seeds as error bars. Mean of the seeds; the y-axis is not zoomed in."""
     table = grid.table(metric)
-    fig, axes = new_figure(ncols=2, width=9.0, height=3.4)
-    shades = np.linspace(0.35, 1.0, max(len(grid.sizes), len(grid.p_values)))
-    label = "validation accuracy" if metric == "val_acc" else "validation loss"
-    for j, n in enumerate(grid.sizes):
-        axes[0].plot(grid.p_values, table[:, j], "o-", color=(0.12, 0.47, 0.71, shades[j]), label=f"n = {n}")
-    for i, p in enumerate(grid.p_values):
-        color = PLAIN if p == 0 else (0.12, 0.47, 0.71, shades[i])
-        axes[1].plot(grid.sizes, table[i], "o-", color=color, label=f"p = {p:g}")
-    axes[0].set_xlabel("drop probability p (hidden layers)")
-    axes[1].set_xlabel("training examples")
-    axes[1].set_xscale("log")
-    for ax in axes:
-        ax.set_ylabel(label)
-        ax.legend(frameon=False, fontsize=8)
-    fig.suptitle(f"final {label}, mean of {len(grid.seeds)} seeds")
+    fig, ax = new_figure(width=6.0, height=3.6)
+    label = METRIC_NAMES[metric]
+    for j, (n, color) in enumerate(zip(grid.sizes, sequential_colors(len(grid.sizes)), strict=True)):
+        values = np.array([[getattr(grid.runs[(p, n, s)].history, metric)[-1] for s in grid.seeds]
+                           for p in grid.p_values])
+        lo, hi = table[:, j] - values.min(1), values.max(1) - table[:, j]
+        ax.errorbar(np.array(grid.p_values) + (j - 1) * 0.01, table[:, j], yerr=[lo, hi], fmt="o-", color=color,
+                    capsize=3, ms=4, label=f"n = {n}")
+    ax.set_xlabel("drop probability p (hidden layers)")
+    ax.set_ylabel(label)
+    if metric.endswith("acc"):
+        ax.set_ylim(0.5, 1.0)
+    ax.legend(frameon=False, fontsize=8, title="training examples", title_fontsize=8,
+              loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_title(f"final {label}: mean of {len(grid.seeds)} seeds, bars = seed range", fontsize=9)
     return fig
 
 
-def plot_activation_hist(acts: dict[str, np.ndarray], threshold: float = 0.01) -> Figure:
-    """Histograms of hidden activations (last hidden layer, validation set) per model."""
+def plot_activation_hist(acts: dict[str, np.ndarray]) -> Figure:
+    """Histograms of hidden ReLU activations (validation set), one outline per model (log density)."""
     fig, ax = new_figure(width=6.0, height=3.4)
     hi = max(float(np.percentile(a, 99.5)) for a in acts.values())
     bins = np.linspace(0, hi, 50)
     for (label, a), color in zip(acts.items(), (PLAIN, DROP), strict=False):
-        near = float(np.mean(np.abs(a) < threshold))
-        ax.hist(a, bins=bins, density=True, histtype="step", lw=1.8, color=color,
-                label=f"{label}: mean {a.mean():.2f}, {100 * near:.0f}% below {threshold:g}")  # fmt: skip
+        ax.hist(a, bins=bins, density=True, histtype="step", lw=1.8, color=color, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("activation of a hidden ReLU unit")
     ax.set_ylabel("density (log)")
@@ -179,7 +187,7 @@ def plot_uncertainty(summary: dict[str, dict[str, float]]) -> Figure:
     """Bars of MC-dropout predictive entropy and variance per kind of input."""
     fig, axes = new_figure(ncols=2, width=8.0, height=3.0)
     names = list(summary)
-    colors = [DROP, "#ff7f0e", "#d62728"][: len(names)]
+    colors = [INPUT_KINDS.get(n, DROP) for n in names]
     for ax, key, label in ((axes[0], "entropy", "predictive entropy (nats)"), (axes[1], "variance", "MC variance")):
         ax.bar(names, [summary[n][key] for n in names], color=colors)
         ax.set_ylabel(label)
@@ -198,7 +206,7 @@ def draw_mask_on_digit(ax, image: np.ndarray, p: float, seed: int) -> np.ndarray
     out = image * keep / (1 - p)
     ax.imshow(out, cmap="gray_r", vmin=0, vmax=max(float(out.max()), 1e-9))
     rows, cols = np.nonzero(~keep)
-    ax.scatter(cols, rows, marker="x", s=16, color="#d62728", lw=1)
+    ax.scatter(cols, rows, marker="x", s=16, color=ACCENT, lw=1)
     ax.set_title(f"mask seed {seed}\nkept {keep.sum()}/{keep.size}, x{1 / (1 - p):.2f}", fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -234,4 +242,91 @@ def plot_explorer(grid, p: float, n_train: int, image: np.ndarray, mask_seed: in
     )
     axes[0].legend(frameon=False, fontsize=8, loc="upper right")
     draw_mask_on_digit(axes[1], image, p, mask_seed)
+    return fig
+
+
+def plot_paired_sweep(grid, metric: str = "val_acc") -> Figure:
+    """Per-seed gain of each p over p = 0 at each training-set size (paired seeds): one dot per seed,
+    a line at 0. A gain carried by every seed sits entirely on one side of the line."""
+    fig, axes = new_figure(ncols=len(grid.sizes), width=3.0 * len(grid.sizes) + 0.6, height=3.2, sharey=True)
+    axes = np.atleast_1d(axes)
+    higher = metric.endswith("acc")
+    ps = [p for p in grid.p_values if p != 0]
+    colors = sequential_colors(len(ps))
+    for ax, n in zip(axes, grid.sizes, strict=True):
+        base = np.array([getattr(grid.runs[(0.0, n, s)].history, metric)[-1] for s in grid.seeds])
+        for i, (p, color) in enumerate(zip(ps, colors, strict=True)):
+            vals = np.array([getattr(grid.runs[(p, n, s)].history, metric)[-1] for s in grid.seeds])
+            gain = (vals - base) if higher else (base - vals)
+            ax.plot(np.full(len(gain), i) + np.linspace(-0.12, 0.12, len(gain)), gain, "o", color=color, ms=5)
+            ax.plot([i - 0.25, i + 0.25], [gain.mean()] * 2, color=color, lw=2)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xticks(range(len(ps)), [f"p={p:g}" for p in ps])
+        ax.set_xlabel(f"n = {n} training examples")
+    what = "accuracy" if higher else "loss"
+    axes[0].set_ylabel(f"gain over p = 0 in validation {what}\n(per seed; > 0 = dropout better)")
+    fig.suptitle(f"Paired seeds: each dot is one seed, the bar their mean ({len(grid.seeds)} seeds)", fontsize=9)
+    return fig
+
+
+def plot_uncertainty_scores(scores: dict[str, dict[str, np.ndarray]]) -> Figure:
+    """Grouped bars: for each uncertainty score, its mean on each kind of input (colour), with the range
+    over seeds as error bars. The legend sits outside the bars."""
+    fig, ax = new_figure(width=8.0, height=3.4)
+    names = list(scores)
+    kinds = list(next(iter(scores.values())))
+    width = 0.8 / len(kinds)
+    x = np.arange(len(names))
+    for i, kind in enumerate(kinds):
+        values = np.array([scores[s][kind] for s in names])  # (scores, seeds)
+        mean = values.mean(1)
+        ax.bar(x + (i - (len(kinds) - 1) / 2) * width, mean, width, color=INPUT_KINDS.get(kind, DROP), label=kind,
+               yerr=[mean - values.min(1), values.max(1) - mean], capsize=2)
+    ax.set_xticks(x, [n.replace(" (", "\n(").replace("MC ", "MC\n") for n in names], fontsize=8)
+    ax.set_ylabel("mean score (nats)")
+    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_title("Uncertainty scores per kind of input (bars = range over seeds)", fontsize=9)
+    return fig
+
+
+def plot_long_runs(runs: dict) -> Figure:
+    """Section 3's paired long runs. Left: validation loss (solid) and training loss in eval mode (dashed)
+    against step, mean over seeds with the seed range as a band. Right: final validation loss per seed,
+    the two arms joined seed by seed."""
+    fig, axes = new_figure(ncols=2, width=9.0, height=3.4, width_ratios=[2, 1])
+    for (label, arm), color in zip(runs.items(), (PLAIN, DROP), strict=False):
+        steps = np.array(arm[0].history.steps)
+        for metric, ls, part in (("val_loss", "-", "validation"), ("train_loss", "--", "training (eval mode)")):
+            values = np.array([getattr(r.history, metric) for r in arm])
+            axes[0].plot(steps, values.mean(0), color=color, ls=ls, lw=1.6, label=f"{label}, {part}")
+            axes[0].fill_between(steps, values.min(0), values.max(0), color=color, alpha=0.15, lw=0)
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("step")
+    axes[0].set_ylabel("cross-entropy loss (log)")
+    axes[0].legend(frameon=False, fontsize=7, loc="lower left")
+    labels = list(runs)
+    finals = np.array([[r.history.final()["val_loss"] for r in runs[label]] for label in labels])
+    for seed_values in finals.T:
+        axes[1].plot([0, 1], seed_values, "-", color="0.6", lw=1)
+    for i, color in enumerate((PLAIN, DROP)):
+        axes[1].plot(np.full(finals.shape[1], i), finals[i], "o", color=color, ms=5)
+    axes[1].set_xticks([0, 1], labels, fontsize=8)
+    axes[1].set_xlim(-0.4, 1.4)
+    axes[1].set_ylabel("final validation loss")
+    axes[1].set_title("per seed (lines join paired seeds)", fontsize=9)
+    return fig
+
+
+def plot_placement(gaps: dict[str, dict[str, float]]) -> Figure:
+    """Largest difference between dropout-before and dropout-after the activation, on dropped and on kept
+    units, per activation."""
+    fig, ax = new_figure(width=5.6, height=3.0)
+    names = list(gaps)
+    x = np.arange(len(names))
+    for i, (part, color) in enumerate((("dropped", ACCENT), ("kept", DROP))):
+        ax.bar(x + (i - 0.5) * 0.38, [gaps[n][part] for n in names], 0.38, color=color, label=f"{part} units")
+    ax.set_xticks(x, names)
+    ax.set_ylabel("largest |before - after|")
+    ax.set_xlabel("activation")
+    ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
