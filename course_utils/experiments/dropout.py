@@ -297,7 +297,14 @@ class DropoutGrid:
 
 @functools.lru_cache(maxsize=8)
 def _cached_grid(p_values, sizes, seeds, steps, hidden) -> DropoutGrid:
-    runs = {(p, n, s): _cached_run(n, p, 0.0, s, steps, hidden) for n in sizes for p in p_values for s in seeds}
+    from tqdm.auto import tqdm
+
+    from ..train import progress_enabled
+
+    keys = [(p, n, s) for n in sizes for p in p_values for s in seeds]
+    # Trained once per kernel (~15 s for the notebook's grid): a cell run out of order shows a progress bar.
+    bar = tqdm(keys, desc="training the dropout grid (once per kernel)", disable=not progress_enabled(), leave=False)
+    runs = {(p, n, s): _cached_run(n, p, 0.0, s, steps, hidden) for p, n, s in bar}
     return DropoutGrid(p_values, sizes, seeds, steps, hidden, runs)
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "plot_paired_sweep",
     "plot_uncertainty_scores",
     "plot_placement",
+    "DropoutPanel",
 ]
 
 PLAIN = COLORS["plain"]
@@ -330,3 +331,123 @@ def plot_placement(gaps: dict[str, dict[str, float]]) -> Figure:
     ax.set_xlabel("activation")
     ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
+
+
+def _grid_shape(width: int) -> tuple[int, int]:
+    rows = int(np.sqrt(width))
+    while width % rows:
+        rows -= 1
+    return rows, width // rows
+
+
+class DropoutPanel:
+    """The dropout explorer's figure, built once and updated in place (< 100 ms per setting):
+
+    - validation loss (solid) and eval-mode training loss (dashed) against step, mean over seeds with the
+      seed range as a band, for the grid's smallest p (the baseline) and the chosen p;
+    - the final validation accuracy of every seed at every p for this training-set size (dots; the bar is
+      the mean; the chosen p is marked);
+    - what hidden dropout does inside the chosen model: the first hidden layer's activations on one test
+      digit (one square per unit), with the units the current mask drops crossed out and the kept ones
+      scaled by 1/(1-p), as in training.
+    """
+
+    def __init__(self, grid, image_input: np.ndarray) -> None:
+        self.grid = grid
+        self.x = np.asarray(image_input, dtype=np.float32).reshape(1, -1)
+        self.baseline = min(grid.p_values)
+        self._hidden_cache: dict = {}
+        self.figure = Figure(figsize=(11.0, 3.1))
+        self.figure.subplots_adjust(left=0.07, right=0.97, bottom=0.16, top=0.8, wspace=0.35)
+        self.axes = self.figure.subplots(1, 3, width_ratios=[1.5, 1.1, 0.9])
+        ax_loss, ax_acc, ax_units = self.axes
+        self.lines = {}
+        for key, color in (("base", PLAIN), ("chosen", DROP)):
+            for metric, ls in (("val_loss", "-"), ("train_loss", "--")):
+                (self.lines[(key, metric)],) = ax_loss.plot([], [], color=color, ls=ls, lw=1.5)
+        self.bands: list = []
+        ax_loss.set_xlabel("step")
+        ax_loss.set_ylabel("loss: val (solid), train (dashed)", fontsize=9)
+        ax_loss.set_yscale("log")
+        (self.seed_dots,) = ax_acc.plot([], [], "o", color=DROP, ms=4, alpha=0.8)
+        (self.mean_marks,) = ax_acc.plot([], [], "_", color="black", ms=16, mew=2)
+        self.chosen_span = ax_acc.axvspan(0, 0, color=DROP, alpha=0.12, lw=0)
+        ax_acc.set_xlim(-0.1, 0.9)
+        ax_acc.set_ylim(0.5, 1.0)
+        ax_acc.set_xticks(list(grid.p_values))
+        ax_acc.set_xlabel("drop probability p")
+        ax_acc.set_ylabel("final validation accuracy")
+        rows, cols = _grid_shape(grid.hidden[0])
+        self.shape = (rows, cols)
+        self.units = ax_units.imshow(np.zeros(self.shape), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        self.crosses = ax_units.scatter([], [], marker="x", s=10, color=ACCENT, lw=0.8)
+        ax_units.set_xticks([])
+        ax_units.set_yticks([])
+        ax_units.grid(False)
+        for ax in (ax_loss, ax_acc):
+            ax.grid(False)
+        self.titles = [ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center", va="bottom", fontsize=8.5)
+                       for ax in self.axes]
+
+    def _hidden(self, p: float, n_train: int) -> np.ndarray:
+        key = (p, n_train)
+        if key not in self._hidden_cache:
+            import torch
+
+            model = self.grid.runs[(p, n_train, self.grid.seeds[0])].model
+            model.eval()
+            with torch.no_grad():
+                h = torch.from_numpy(self.x)
+                for module in model:
+                    h = module(h)
+                    if isinstance(module, torch.nn.ReLU):
+                        break
+            self._hidden_cache[key] = h.numpy().ravel().astype(np.float64)
+        return self._hidden_cache[key]
+
+    def update(self, p: float, n_train: int, mask_seed: int) -> Figure:
+        grid = self.grid
+        p, n_train = grid._p(p), grid._n(n_train)
+        mask_seed = check_int("mask_seed", mask_seed, minimum=0)
+        ax_loss, ax_acc, ax_units = self.axes
+        for band in self.bands:
+            band.remove()
+        self.bands = []
+        lo, hi = np.inf, 0.0
+        for key, q, color in (("base", self.baseline, PLAIN), ("chosen", p, DROP)):
+            hists = grid.histories(q, n_train)
+            steps = np.array(hists[0].steps)
+            for metric in ("val_loss", "train_loss"):
+                values = np.clip(np.array([getattr(h, metric) for h in hists]), 1e-4, None)
+                self.lines[(key, metric)].set_data(steps, values.mean(0))
+                self.lines[(key, metric)].set_visible(key == "base" or q != self.baseline)
+                if key == "base" or q != self.baseline:
+                    self.bands.append(ax_loss.fill_between(steps, values.min(0), values.max(0), color=color,
+                                                           alpha=0.15, lw=0))
+                lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
+        ax_loss.set_xlim(0, steps[-1])
+        ax_loss.set_ylim(lo / 1.5, hi * 1.5)
+        base_acc, chosen_acc = grid.mean(self.baseline, n_train, "val_acc"), grid.mean(p, n_train, "val_acc")
+        self.titles[0].set_text(f"n = {n_train}: black p = {self.baseline:g}, blue p = {p:g} "
+                                f"(mean and range of {len(grid.seeds)} seeds)")
+        xs, ys, means = [], [], []
+        for q in grid.p_values:
+            accs = [grid.runs[(q, n_train, s)].history.val_acc[-1] for s in grid.seeds]
+            xs += list(q + np.linspace(-0.025, 0.025, len(accs)))
+            ys += accs
+            means.append(float(np.mean(accs)))
+        self.seed_dots.set_data(xs, ys)
+        self.mean_marks.set_data(list(grid.p_values), means)
+        self.chosen_span.set_x(p - 0.06)
+        self.chosen_span.set_width(0.12)
+        self.titles[1].set_text(f"val accuracy: p={self.baseline:g} {base_acc:.3f}, p={p:g} {chosen_acc:.3f}")
+        hidden = self._hidden(p, n_train)
+        keep = np.random.default_rng(mask_seed).random(hidden.shape) >= p
+        shown = hidden * keep / (1 - p)
+        self.units.set_data(shown.reshape(self.shape))
+        self.units.set_clim(0, max(float(shown.max()), 1e-9))
+        rows, cols = np.divmod(np.flatnonzero(~keep), self.shape[1])
+        self.crosses.set_offsets(np.column_stack([cols, rows]) if len(rows) else np.empty((0, 2)))
+        self.titles[2].set_text(f"hidden layer 1 (p={p:g} model), mask {mask_seed}:\n"
+                                f"kept {int(keep.sum())}/{keep.size} units, x{1 / (1 - p):.2f}")
+        return self.figure
