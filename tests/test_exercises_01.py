@@ -2,13 +2,15 @@
 
 import numpy as np
 import pytest
-
-from course_utils.exercises import ExerciseError
 import torch
 from torch import nn
 
+from course_utils.exercises import ExerciseError
 from course_utils.exercises.depth import (
-    check_activation_hook, check_largest_stable_lr, check_saturating_init, check_standardize,
+    check_activation_hook,
+    check_largest_stable_lr,
+    check_saturating_init,
+    check_standardize,
 )
 
 
