@@ -70,6 +70,8 @@ def plot_layer_histograms(stats_by_label: Mapping[str, DepthStats], layers: Sequ
             if r == 0:
                 ax.set_title(f"layer {n}", fontsize=9)
         axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    for ax in axes[-1]:
+        ax.set_xlabel("activation value", fontsize=7)
     return fig
 
 
