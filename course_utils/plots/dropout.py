@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from ..validation import check_float_array, check_int, check_probability
 from . import COLORS, OKABE_ITO, new_figure, sequential_colors
@@ -369,11 +370,17 @@ class DropoutPanel:
         ax_loss.set_xlabel("step")
         ax_loss.set_ylabel("loss: val (solid), train (dashed)", fontsize=9)
         ax_loss.set_yscale("log")
+        # Few, plain tick labels: tick layout (and mathtext for 10^k labels) is most of a redraw's cost.
+        ax_loss.yaxis.set_major_locator(LogLocator(numticks=4))
+        ax_loss.yaxis.set_minor_locator(NullLocator())
+        ax_loss.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        ax_loss.xaxis.set_major_locator(MaxNLocator(4))
         (self.seed_dots,) = ax_acc.plot([], [], "o", color=DROP, ms=4, alpha=0.8)
         (self.mean_marks,) = ax_acc.plot([], [], "_", color="black", ms=16, mew=2)
         self.chosen_span = ax_acc.axvspan(0, 0, color=DROP, alpha=0.12, lw=0)
         ax_acc.set_xlim(-0.1, 0.9)
         ax_acc.set_ylim(0.5, 1.0)
+        ax_acc.set_yticks([0.5, 0.75, 1.0])
         ax_acc.set_xticks(list(grid.p_values))
         ax_acc.set_xlabel("drop probability p")
         ax_acc.set_ylabel("final validation accuracy")
