@@ -379,3 +379,34 @@ def test_chosen_p():
         X.check_chosen_p(0.3, grid, 50)
     with pytest.raises(ExerciseError, match="n_train"):
         X.check_chosen_p(best, grid, 77)
+
+
+class SameMaskModule(GoodDropout):
+    def forward(self, x):
+        if not self.training:
+            return x
+        gen = torch.Generator().manual_seed(0)
+        return x * (torch.rand(x.shape, generator=gen) >= self.p) / (1 - self.p)
+
+
+class ReturnsNumpy(GoodDropout):
+    def forward(self, x):
+        return (x * (torch.rand(x.shape) >= self.p) / (1 - self.p)).numpy() if self.training else x
+
+
+@pytest.mark.parametrize(("wrong", "hint"), [(SameMaskModule, "same mask"), (ReturnsNumpy, "torch.Tensor")])
+def test_more_module_mistakes(wrong, hint):
+    with pytest.raises(ExerciseError, match=hint):
+        X.check_dropout_module(wrong)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (lambda dout, cache: dout * np.nan, "NaN"),
+        (lambda dout, cache: (dout if cache is None else dout * cache)[:2], "shape"),
+    ],
+)
+def test_more_backward_mistakes(wrong, hint):
+    with pytest.raises(ExerciseError, match=hint):
+        X.check_dropout_backward(forward_ok, wrong)
