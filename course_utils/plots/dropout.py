@@ -19,7 +19,6 @@ __all__ = [
     "plot_mc_vs_k",
     "plot_uncertainty",
     "draw_mask_on_digit",
-    "plot_explorer",
     "plot_long_runs",
     "plot_paired_sweep",
     "plot_uncertainty_scores",
@@ -214,37 +213,6 @@ def draw_mask_on_digit(ax, image: np.ndarray, p: float, seed: int) -> np.ndarray
     ax.set_yticks([])
     ax.grid(False)
     return out
-
-
-def _mean_line(ax, grid, p, n, metric, color, label, ls="-"):
-    steps, values = grid.curve(p, n, metric)
-    ax.plot(steps, values, color=color, ls=ls, lw=1.6, label=label)
-
-
-def plot_explorer(grid, p: float, n_train: int, image: np.ndarray, mask_seed: int) -> Figure:
-    """The explorer's picture: seed-averaged train (dashed) / val (solid) loss for (p, n) next to no
-    dropout, with final accuracies in the title, and the dropout mask on a digit.
-
-    Kept light (two panels, linear axes, no constrained layout): it must redraw in < 100 ms."""
-    fig = Figure(figsize=(8.0, 3.0))
-    fig.subplots_adjust(left=0.08, right=0.99, bottom=0.15, top=0.83, wspace=0.15)
-    axes = fig.subplots(1, 2, width_ratios=[3, 1])
-    runs = [(0.0, PLAIN, "p=0")] + ([(p, DROP, f"p={p:g}")] if p != 0 else [])
-    for q, color, name in runs:
-        _mean_line(axes[0], grid, q, n_train, "train_loss", color, f"{name} train", "--")
-        _mean_line(axes[0], grid, q, n_train, "val_loss", color, f"{name} val", "-")
-    axes[0].set_ylim(bottom=0)
-    axes[0].set_ylabel("cross-entropy loss")
-    axes[0].set_xlabel("step")
-    axes[0].set_title(
-        f"n = {n_train}, final val loss / acc: p=0 {grid.mean(0.0, n_train, 'val_loss'):.3f} / "
-        f"{grid.mean(0.0, n_train, 'val_acc'):.3f}, p={p:g} {grid.mean(p, n_train, 'val_loss'):.3f} / "
-        f"{grid.mean(p, n_train, 'val_acc'):.3f}",
-        fontsize=9,
-    )
-    axes[0].legend(frameon=False, fontsize=8, loc="upper right")
-    draw_mask_on_digit(axes[1], image, p, mask_seed)
-    return fig
 
 
 def plot_paired_sweep(grid, metric: str = "val_acc") -> Figure:
