@@ -59,7 +59,8 @@ def plot_dropout_diagram(layer_sizes=(4, 6, 6, 3), p: float = 0.5, seed: int = 3
         for i, layer in enumerate(pos):
             for j, (x, y) in enumerate(layer):
                 off = dropped and not keep[i][j]
-                face = "white" if off else ("#c6dbef" if i in (0, len(sizes) - 1) else "#9ecae1")
+                edge_layer = i in (0, len(sizes) - 1)  # inputs and outputs light grey, hidden units blue
+                face = "white" if off else ("0.85" if edge_layer else OKABE_ITO["sky_blue"])
                 ax.scatter([x], [y], s=260, facecolor=face, edgecolor="0.6" if off else "0.1", lw=1.2, zorder=2)
                 if off:
                     ax.plot([x - 0.12, x + 0.12], [y - 0.3, y + 0.3], color=ACCENT, lw=2.2, zorder=3)
