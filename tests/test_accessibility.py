@@ -100,9 +100,6 @@ NAMED_COLOR = re.compile(r"""\b(?:color|facecolor|edgecolor|c)\s*=\s*["']([a-z]+
 NEUTRAL = {"black", "white", "gray", "grey", "none", "k", "w"}  # greys and black carry no hue
 PLOT_SOURCES = sorted((ROOT / "course_utils" / "plots").glob("*.py")) + sorted(
     (ROOT / "course_utils" / "widgets").glob("*.py"))
-# Drawn with matplotlib's default (tab10) colours before the course palette existed; the #8 revision
-# moves them to course_utils.plots.COLORS / color_for. Remove a name when its module is revised.
-PALETTE_PENDING = {"plots/depth.py", "plots/dropout.py", "01_life_without_normalization.ipynb"}
 
 
 def off_palette(text: str) -> list[str]:
@@ -113,25 +110,14 @@ def off_palette(text: str) -> list[str]:
     return found + [n for n in NAMED_COLOR.findall(text) if n not in NEUTRAL]
 
 
-def _palette_params() -> list:
-    pending = pytest.mark.xfail(reason="tab10 colours until the #8 revision", strict=False)
-    params = []
-    for path in PLOT_SOURCES:
-        name = f"{path.parent.name}/{path.name}"
-        params.append(pytest.param(path, id=name, marks=pending if name in PALETTE_PENDING else ()))
-    return params
-
-
-@pytest.mark.parametrize("path", _palette_params())
+@pytest.mark.parametrize("path", PLOT_SOURCES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_figures_use_the_course_palette(path):
     """Every literal colour in the figure and explorer code is one of the Okabe-Ito colours (or a grey)."""
     bad = off_palette(path.read_text())
     assert not bad, f"{path.name}: colours outside course_utils.plots.OKABE_ITO: {sorted(set(bad))}; use color_for()"
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, id=p.name, marks=pytest.mark.xfail(
-    reason="tab10 colours until the #8 revision", strict=False) if p.name in PALETTE_PENDING else ())
-    for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebooks_pick_no_colours_of_their_own(path):
     code = "\n".join(source(c) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
     bad = off_palette(code)

@@ -176,3 +176,22 @@ def test_activation_hook_reference(capsys):
 def test_activation_hook_mistakes(wrong, hint):
     with pytest.raises(ExerciseError, match=hint):
         check_activation_hook(wrong)
+
+
+def test_prediction_and_largest_lr_as_the_learners_functions():
+    from course_utils.exercises import NotDoneYet
+
+    check_saturating_init(lambda: "large")
+    with pytest.raises(ExerciseError, match="Not the one"):
+        check_saturating_init(lambda: "small")
+    check_largest_stable_lr(lambda raw: 1e-3)
+    with pytest.raises(ExerciseError, match="Try larger ones"):
+        check_largest_stable_lr(lambda raw: 3e-4)
+
+    def stub(*args):
+        raise NotImplementedError()
+
+    with pytest.raises(NotDoneYet):
+        check_saturating_init(stub)
+    with pytest.raises(NotDoneYet):
+        check_largest_stable_lr(stub)

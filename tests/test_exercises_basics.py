@@ -114,3 +114,23 @@ def _seed_ignored(seed):
 def test_seeded_run_mistakes(wrong, hint):
     with pytest.raises(ExerciseError, match=hint):
         B.check_seeded_run(wrong)
+
+
+def test_mlp_parameters_as_the_learners_function():
+    def summary(model):
+        return [n for n, _ in model.named_parameters()], sum(p.numel() for p in model.parameters())
+
+    def weights_only(model):
+        return [n for n, _ in model.named_parameters()], sum(p.numel() for n, p in model.named_parameters()
+                                                              if n.endswith("weight"))
+
+    def stub(model):
+        raise NotImplementedError()
+
+    B.check_mlp_parameters(summary)
+    with pytest.raises(ExerciseError, match="weight matrices only"):
+        B.check_mlp_parameters(weights_only)
+    with pytest.raises(ExerciseError, match="Return a pair"):
+        B.check_mlp_parameters(lambda model: 23)
+    with pytest.raises(NotDoneYet, match="Not done yet"):
+        B.check_mlp_parameters(stub)

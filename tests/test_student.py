@@ -22,14 +22,10 @@ sys.path.insert(0, str(ROOT / "tools"))
 import student  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-# These notebooks still hold top-level solution regions; the #8 revision moves them into function bodies.
-# Remove a name when its notebook is revised (new notebooks are checked strictly).
-PENDING_REVISION = {"00_start_here.ipynb", "01_life_without_normalization.ipynb", "02_dropout.ipynb"}
 
 
 def exercise_params() -> list:
-    pending = pytest.mark.xfail(reason="top-level solution regions until the #8 revision", strict=False)
-    return [pytest.param(p, id=p.name, marks=pending if p.name in PENDING_REVISION else ()) for p in NOTEBOOKS]
+    return [pytest.param(p, id=p.name) for p in NOTEBOOKS]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

@@ -63,9 +63,18 @@ def _expected_mlp_parameters() -> tuple[list[str], int]:
     return sorted(name for name, _ in model.named_parameters()), sum(p.numel() for p in model.parameters())
 
 
-def check_mlp_parameters(names: list[str], count: int) -> None:
+def check_mlp_parameters(names: list[str] | Callable, count: int | None = None) -> None:
     """Exercise 0.2: the names of the learnable parameters of ``make_mlp(4, [3], 2)`` and how many numbers
-    they hold in total."""
+    they hold in total.
+
+    Pass the learner's function ``parameter_summary(model) -> (names, count)`` (it is called on a fresh
+    ``make_mlp(4, [3], 2, seed=0)``), or the two answers themselves.
+    """
+    if callable(names):
+        result = call_learner(names, make_mlp(4, [3], 2, seed=0), name="parameter_summary")
+        require(isinstance(result, tuple) and len(result) == 2,
+                f"Return a pair (names, count), got {type(result).__name__}.")
+        names, count = result
     require(isinstance(names, list | tuple) and all(isinstance(n, str) for n in names),
             "names should be a list of parameter names (strings), e.g. from model.named_parameters().")
     require(isinstance(count, int | np.integer) and not isinstance(count, bool),

@@ -62,9 +62,14 @@ def check_standardize(standardize: Callable) -> None:
     raise ExerciseError("Close, but the numbers differ from (X - mean_train) / std_train.")
 
 
-def check_saturating_init(prediction: str, depth: int = 10) -> None:
-    """Exercise: which init scheme ('small', 'large', 'xavier', 'kaiming') saturates a deep tanh net most?"""
+def check_saturating_init(prediction: str | Callable, depth: int = 10) -> None:
+    """Exercise: which init scheme ('small', 'large', 'xavier', 'kaiming') saturates a deep tanh net most?
+
+    ``prediction`` is the answer, or the learner's function ``predict_most_saturating()`` returning it.
+    """
     options = ("small", "large", "xavier", "kaiming")
+    if callable(prediction):
+        prediction = call_learner(prediction, name="predict_most_saturating")
     require(prediction in options, f"Answer with one of {', '.join(map(repr, options))}; got {prediction!r}.")
     measured = {name: float(np.mean(depth_statistics(depth, "tanh", name).saturated)) for name in options}
     answer = max(measured, key=measured.get)
@@ -81,9 +86,15 @@ def _raw_sweep(hidden: tuple[int, ...]):
     return lr_sweep(load_wine(), list(hidden), LR_GRID)
 
 
-def check_largest_stable_lr(lr: float, hidden: list[int] | tuple[int, ...] = tuple(SWEEP_HIDDEN)) -> None:
+def check_largest_stable_lr(lr: float | Callable, hidden: list[int] | tuple[int, ...] = tuple(SWEEP_HIDDEN)) -> None:
     """Exercise: the largest learning rate in ``LR_GRID`` at which ``make_mlp(13, hidden, 3)`` trains
-    stably on *raw* wine features (see ``lr_sweep``)."""
+    stably on *raw* wine features (see ``lr_sweep``).
+
+    ``lr`` is the answer, or the learner's function ``largest_stable_lr(raw) -> lr`` (called on the raw
+    wine split, with a time limit of a minute: it trains up to one model per grid value).
+    """
+    if callable(lr):
+        lr = call_learner(lr, load_wine(), name="largest_stable_lr", time_limit=60)
     require(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
             f"Answer with a positive learning rate (a number from LR_GRID), got {lr!r}.")
     sweep = _raw_sweep(tuple(hidden))
