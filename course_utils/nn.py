@@ -8,6 +8,24 @@ so you can read the forward pass line by line and autograd derives the backward 
 
 The error messages are deliberately more helpful than torch's: they name the offending argument and
 say how to fix it.
+
+Two paths: readable and fast
+----------------------------
+The ``forward`` you read is written for people: one line per formula, and autograd records every
+step. That makes it several times slower than torch.nn (each step allocates a full-size tensor that
+autograd keeps), which hurts when a notebook trains dozens of models. So BatchNorm1d/2d and LayerNorm
+also have a *fast path*: a ``torch.autograd.Function`` whose backward is the compact formula derived in
+the BatchNorm notebook,
+
+    dx = (1/N) * gamma * rstd * (N * dy - sum(dy) - x_hat * sum(dy * x_hat)),
+
+computed with in-place operations and reused scratch buffers. Both paths give the same values,
+gradients and running statistics (tests/test_nn_fast.py checks them against each other and torch).
+Choose it with ``with course_utils.nn.fast_path(): ...``, ``course_utils.nn.set_fast_path(True)``,
+per layer with ``layer.fast = True`` (``False`` pins the readable path), or
+``make_mlp(..., reference_layers=True, fast=True)``. The switch is not a constructor argument, so the
+signature, ``repr`` and ``state_dict`` stay exactly torch's. The fast path cannot be differentiated
+twice (``create_graph=True`` then a second backward); it says so and the readable path can.
 """
 
 from __future__ import annotations
@@ -18,7 +36,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .validation import check_choice, check_int, check_number
+from .validation import check_bool, check_choice, check_int, check_number
 
 __all__ = ["Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "fast_path", "set_fast_path", "fast_path_enabled"]
 
@@ -74,7 +92,7 @@ class fast_path:  # noqa: N801 - used like a function: ``with fast_path():``
     """
 
     def __init__(self, enabled: bool = True) -> None:
-        self.enabled = _check_bool("enabled", enabled)
+        self.enabled = check_bool("enabled", enabled)
         self._previous: list[bool] = []
 
     def __enter__(self) -> fast_path:
@@ -89,7 +107,7 @@ class fast_path:  # noqa: N801 - used like a function: ``with fast_path():``
 def set_fast_path(enabled: bool) -> None:
     """Turn the module-level fast-path switch on or off for good (see :class:`fast_path`)."""
     global _FAST_PATH
-    _FAST_PATH = _check_bool("enabled", enabled)
+    _FAST_PATH = check_bool("enabled", enabled)
 
 
 def fast_path_enabled(module: nn.Module | None = None) -> bool:
@@ -113,7 +131,9 @@ def _guard_double_backward(name: str, grads: tuple) -> tuple:
     real = [g for g in grads if g is not None]
     if not real:
         return grads
-    wrapped = iter(torch._C._functions.DelayedError(_NO_DOUBLE_BACKWARD.format(name=name), len(real))(*real))
+    # Same trick as torch.autograd.function.once_differentiable: a node that raises when reached.
+    error = torch._C._functions.DelayedError(_NO_DOUBLE_BACKWARD.format(name=name), len(real))
+    wrapped = iter(error(*[g.detach().requires_grad_(True) for g in real]))
     return tuple(None if g is None else next(wrapped) for g in grads)
 
 
@@ -536,6 +556,9 @@ class BatchNorm1d(_BatchNorm):
         track_running_stats: keep running averages for eval mode. Default True.
         device, dtype: where and in which precision to create parameters and buffers.
         bias: (keyword only, as in torch 2.13) learn beta when ``affine``. Default True.
+
+    Speed: ``layer.fast = True`` (or ``with course_utils.nn.fast_path():``) switches to the same
+    computation with a hand-written backward, close to torch's speed; see the module docstring.
     """
 
     _allowed_dims = (2, 3)
@@ -574,6 +597,9 @@ class LayerNorm(nn.Module):
         elementwise_affine: learn gamma and beta. Default True.
         bias: learn beta (only when ``elementwise_affine``). Default True.
         device, dtype: where and in which precision to create the parameters.
+
+    Speed: ``layer.fast = True`` (or ``with course_utils.nn.fast_path():``) switches to the same
+    computation with a hand-written backward, close to torch's speed; see the module docstring.
     """
 
     fast: bool | None = None  # True/False pins the fast/readable path; None follows fast_path()
