@@ -278,8 +278,8 @@ class _LayerNormFunction(torch.autograd.Function):
                 mean_gx = torch.mul(dy2, x_hat, out=buf).sum(1, keepdim=True).div_(d)
             if ctx.needs_input_grad[0]:
                 # dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat)), built in place in buf.
-                dx = torch.mul(x_hat, mean_gx, out=buf).add_(mean_g).neg_()
-                dx = (dx.add_(dy2) if w is None else dx.addcmul_(dy2, w)).mul_(rstd).reshape(dy.shape)
+                dx = torch.mul(x_hat, mean_gx.neg_(), out=buf)
+                dx = (dx.add_(dy2) if w is None else dx.addcmul_(dy2, w)).sub_(mean_g).mul_(rstd).reshape(dy.shape)
         grads = _guard_double_backward("LayerNorm", (dx, dweight, dbias))
         return *grads, None, None
 
