@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import math
 import os
 import platform
 import random
@@ -47,7 +48,7 @@ PARTS = ("notebooks", "widgets", "browser", "ratios")
 def summary(samples: Sequence[float]) -> dict[str, float]:
     """n, median and p95 (nearest rank) of ``samples`` (ms), rounded for the table."""
     ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, max(0, int(round(0.95 * len(ordered) + 0.5)) - 1))]
+    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]  # nearest rank
     return {"n": len(ordered), "median_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2)}
 
 
@@ -103,7 +104,8 @@ def walk(reachable: dict[str, list[Any]], start: dict[str, Any], n: int, seed: i
         options = [(name, value) for name in key for value in reachable[name]
                    if value != current[name] and tuple(value if k == name else current[k] for k in key) not in seen]
         if not options:
-            raise ValueError(f"the controls {list(key)} reach only {len(seen)} settings; the walk needs {n} more.")
+            raise ValueError(f"after {len(moves)} moves no setting one move away from {current} is new; "
+                             f"the walk needs {n} (give the ExplorerBenchmark more reachable settings).")
         name, value = rng.choice(options)
         current[name] = value
         seen.add(tuple(current[k] for k in key))
@@ -111,7 +113,9 @@ def walk(reachable: dict[str, list[Any]], start: dict[str, Any], n: int, seed: i
     return moves
 
 
-def time_moves(explorer, moves: Sequence[tuple[str, Any]], clock: Callable[[], float] = time.perf_counter) -> list[float]:
+def time_moves(
+    explorer, moves: Sequence[tuple[str, Any]], clock: Callable[[], float] = time.perf_counter
+) -> list[float]:
     """Set each control's value in turn (this redraws synchronously); ms per move."""
     samples = []
     for name, value in moves:
