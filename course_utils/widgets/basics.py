@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as w
 
-from ..plots.basics import standardization_figure
+from ..plots.basics import StandardizationPanel
 from . import BENCHMARKS, Explorer, ExplorerBenchmark
 
 
@@ -14,7 +14,7 @@ def build_standardize_explorer(mean: float = 50.0, std: float = 10.0) -> Explore
         "mean": w.FloatSlider(value=mean, min=-100.0, max=100.0, step=5.0, description="mean"),
         "std": w.FloatLogSlider(value=std, base=10, min=-2, max=3, step=0.25, description="std"),
     }
-    return Explorer(controls=controls, draw=lambda mean, std: standardization_figure(mean, std))
+    return Explorer(controls=controls, draw=StandardizationPanel().update)
 
 
 BENCHMARKS.append(
