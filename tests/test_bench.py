@@ -81,7 +81,7 @@ def test_bench_widgets_times_20_cold_never_seen_and_20_warm_moves():
     result = bench.bench_widgets([fake_benchmark(draws)], n_cold=20, n_warm=20)
     row = result["fake"]
     assert row["cold"]["n"] == 20 and row["warm"]["n"] == 20
-    assert set(row["cold"]) == {"n", "median_ms", "p95_ms"} and row["ok"] is True
+    assert set(row["cold"]) == {"n", "median_ms", "p95_ms", "cpu_p95_ms"} and row["ok"] is True
     initial, cold, warm = draws[0], draws[1:21], draws[21:]
     assert cold[0] == (5, "a")  # the hand-named change comes first
     assert len(set(cold) | {initial}) == 21  # every cold setting is new

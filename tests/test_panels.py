@@ -80,6 +80,9 @@ def test_background_is_redrawn_only_when_a_limit_changes(monkeypatch):
     panel.update(-20.0, 100.0)  # the raw axis' limits follow the data
     panel.png()
     assert len(draws) == 2
+    panel.update(50.0, 10.0)  # back to limits seen recently: their background is still there
+    panel.png()
+    assert len(draws) == 2
 
 
 def test_figure_to_png_renders_a_panel_through_it_and_a_plain_figure_as_before():

@@ -97,12 +97,15 @@ class Panel:
     ``update(...)`` changes data with ``set_data`` / ``set_height`` / ``set_text`` and returns the
     figure. Artists an update changes are registered with :meth:`dynamic`; :meth:`png` draws the rest
     (axes, ticks, labels) once into a cached background, keyed by :meth:`static_key` (the axis limits
-    by default: change a limit and the background is redrawn), and on every later render pastes that
-    background and draws only the dynamic artists.
+    by default; the most recent few are kept, so only limits not seen lately mean a full redraw), and
+    on every later render pastes that background and draws only the dynamic artists.
 
     The figure stays an ordinary matplotlib Figure: shown in a notebook or saved, it draws everything.
     ``course_utils.widgets.figure_to_png`` renders a panel's figure through :meth:`png`.
     """
+
+    max_backgrounds = 16
+    """Backgrounds kept (about 0.5 MB each): moving back to recent limits needs no full redraw."""
 
     def __init__(self, figure: Figure) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -111,8 +114,7 @@ class Panel:
         self.canvas = FigureCanvasAgg(figure)
         figure._normcourse_panel = self  # how figure_to_png finds the panel of a figure
         self._dynamic: list = []
-        self._background = None
-        self._key: tuple | None = None
+        self._backgrounds: dict[tuple, object] = {}  # static_key -> pixels, the most recent last
 
     def dynamic(self, artist):
         """Register ``artist`` as one that updates change (drawn over the cached background); returns it."""
@@ -130,18 +132,22 @@ class Panel:
 
         figure = self.figure
         key = (dpi, self.static_key())
-        if key != self._key or self._background is None:
+        background = self._backgrounds.pop(key, None)
+        if background is None:
             figure.set_dpi(dpi)
             visible = [artist.get_visible() for artist in self._dynamic]
             for artist in self._dynamic:
                 artist.set_visible(False)
             self.canvas.draw()
-            self._background = self.canvas.copy_from_bbox(figure.bbox)
+            background = self.canvas.copy_from_bbox(figure.bbox)
             for artist, shown in zip(self._dynamic, visible, strict=True):
                 artist.set_visible(shown)
-            self._key = key
+            if len(self._backgrounds) >= self.max_backgrounds:  # forget the least recently used
+                self._backgrounds.pop(next(iter(self._backgrounds)))
         else:
-            self.canvas.restore_region(self._background)
+            figure.set_dpi(dpi)
+            self.canvas.restore_region(background)
+        self._backgrounds[key] = background
         renderer = self.canvas.get_renderer()
         for artist in self._dynamic:
             if artist.get_visible():
