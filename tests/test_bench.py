@@ -148,3 +148,16 @@ def test_time_notebook_reports_seconds_budget_and_peak_rss(tmp_path):
     assert row["tiny.ipynb"]["budget_s"] == 99
     assert row["tiny.ipynb"]["peak_rss_mb"] > 50
     assert row["total_s"] == row["tiny.ipynb"]["seconds"] > 0
+
+
+def test_reachable_values_of_the_usual_controls_and_a_settings_override():
+    from course_utils.widgets import ExplorerBenchmark, reachable_values
+
+    assert reachable_values(w.IntSlider(value=2, min=1, max=4)) == [1, 2, 3, 4]
+    assert reachable_values(w.FloatLogSlider(value=1, base=10, min=-1, max=1, step=1)) == [0.1, 1.0, 10.0]
+    assert reachable_values(w.Dropdown(options=[("one", 1), ("two", 2)], value=1)) == [1, 2]
+    assert len(reachable_values(w.BoundedIntText(value=0, min=0, max=10**6))) == 64
+    with pytest.raises(TypeError, match="settings="):
+        reachable_values(w.Text(value="free text"))
+    custom = ExplorerBenchmark("x", lambda: None, (), 100, settings=lambda explorer: {"k": range(3)})
+    assert custom.reachable(None) == {"k": [0, 1, 2]}
