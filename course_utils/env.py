@@ -67,10 +67,13 @@ def setup_notebook(seed: int = DEFAULT_SEED, *, quiet: bool = False) -> None:
     """Make a notebook reproducible and fast; call it in the first code cell.
 
     - seeds Python, numpy and torch with ``seed``;
-    - ``torch.set_num_threads(1)``: the course's models are tiny, and on a 2-core machine one thread
-      was measured ~20x faster than two (and float sums do not depend on the thread count);
+    - ``torch.set_num_threads(1)``: the course's models are tiny; on a busy 2-core machine one thread
+      was measured up to ~20x faster than two, and on a quiet one about as fast. One thread also fixes
+      the order of float additions inside torch's kernels, so a run's numbers repeat exactly on the same
+      machine and versions (float sums *can* differ between thread counts);
     - ``torch.use_deterministic_algorithms(True)``;
-    - PNG figures with the course style.
+    - PNG figures with the course style;
+    - exercise hints shown as one message instead of a traceback.
 
     Prints a one-line environment summary (see :func:`environment_summary`) unless ``quiet``.
     """
@@ -78,6 +81,9 @@ def setup_notebook(seed: int = DEFAULT_SEED, *, quiet: bool = False) -> None:
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     configure_matplotlib()
+    from .exercises import show_hints_briefly
+
+    show_hints_briefly()
     if not quiet:
         print(environment_summary(seed))
 

@@ -15,7 +15,10 @@ from torch import nn
 from .validation import check_bool, check_choice, check_int, check_positive, check_probability
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
-NORMS = (None, "batch", "layer")
+NORMS = (None, "batch", "layer", "group", "rms")
+BLOCK_PARTS = ("norm", "activation", "dropout")
+DEFAULT_BLOCK = BLOCK_PARTS
+"""What follows each hidden Linear, in order: the course's block Linear -> norm -> activation -> dropout."""
 INITS = ("default", "xavier", "kaiming", "normal")
 
 
@@ -34,13 +37,18 @@ def make_mlp(
     reference_layers: bool = False,
     fast: bool = False,
     seed: int | None = None,
+    block: tuple[str, ...] | list[str] = DEFAULT_BLOCK,
+    linear_bias: bool = True,
+    groups: int = 4,
+    norm_kwargs: dict | None = None,
 ) -> nn.Sequential:
     """A multi-layer perceptron made of ``Linear -> norm -> activation -> Dropout`` blocks.
 
     Args:
         hidden: widths of the hidden layers, e.g. ``[100, 100, 100]``.
         activation: 'relu', 'tanh', 'sigmoid' or 'identity'.
-        norm: None, 'batch' (BatchNorm1d between Linear and activation) or 'layer' (LayerNorm).
+        norm: None, 'batch' (BatchNorm1d), 'layer' (LayerNorm), 'group' (GroupNorm with ``groups``
+            groups) or 'rms' (RMSNorm); placed as ``block`` says (default: between Linear and activation).
         dropout: drop probability after each hidden activation (0 = no Dropout layer).
         input_dropout: drop probability on the inputs (Srivastava et al. used ~0.2).
         init: 'default' (PyTorch's), 'xavier' (std = gain*sqrt(2/(fan_in+fan_out))),
@@ -51,6 +59,14 @@ def make_mlp(
             (same numbers, hand-written backward: see ``course_utils.nn.fast_path``), for notebooks
             that train many models.
         seed: if given, the weights are drawn from ``torch.manual_seed(seed)``.
+        block: the order of what follows each hidden Linear, a permutation of
+            ``("norm", "activation", "dropout")`` (parts that are switched off are skipped). The default is
+            the course's block; ``("activation", "norm", "dropout")`` puts the norm after the activation,
+            ``("dropout", "norm", "activation")`` puts dropout before the norm (Li et al. 2019's variance shift).
+        linear_bias: give the hidden Linear layers a bias. A bias right before BatchNorm is redundant (the
+            mean subtraction removes it), so ``linear_bias=False`` is the usual choice with ``norm='batch'``.
+        groups: number of groups for ``norm='group'`` (must divide every hidden width).
+        norm_kwargs: extra constructor arguments for the norm layers, e.g. ``{"momentum": None}``.
     """
     in_features = check_int("in_features", in_features, minimum=1)
     out_features = check_int("out_features", out_features, minimum=1)
@@ -61,6 +77,18 @@ def make_mlp(
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("norm", norm, NORMS)
     check_choice("init", init, INITS)
+    block = _check_block(block)
+    linear_bias = check_bool("linear_bias", linear_bias)
+    groups = check_int("groups", groups, minimum=1)
+    if norm == "group":
+        for i, width in enumerate(hidden):
+            if width % groups:
+                raise ValueError(
+                    f"groups={groups} must divide every hidden width, but hidden[{i}]={width}: "
+                    "choose groups from the common divisors of the widths."
+                )
+    if norm_kwargs is not None and not isinstance(norm_kwargs, dict):
+        raise TypeError(f"norm_kwargs must be a dict of constructor arguments or None, got {norm_kwargs!r}.")
     check_probability("dropout", dropout)
     check_probability("input_dropout", input_dropout)
     check_positive("gain", gain)
@@ -79,14 +107,14 @@ def make_mlp(
         layers.append(layers_mod.Dropout(input_dropout))
     width = in_features
     for h in hidden:
-        layers.append(nn.Linear(width, h))
-        if norm == "batch":
-            layers.append(layers_mod.BatchNorm1d(h))
-        elif norm == "layer":
-            layers.append(layers_mod.LayerNorm(h))
-        layers.append(ACTIVATIONS[activation]())
-        if dropout > 0:
-            layers.append(layers_mod.Dropout(dropout))
+        layers.append(nn.Linear(width, h, bias=linear_bias))
+        for part in block:
+            if part == "norm" and norm is not None:
+                layers.append(_norm_layer(layers_mod, norm, h, groups, norm_kwargs or {}))
+            elif part == "activation":
+                layers.append(ACTIVATIONS[activation]())
+            elif part == "dropout" and dropout > 0:
+                layers.append(layers_mod.Dropout(dropout))
         width = h
     layers.append(nn.Linear(width, out_features))
     if fast:
@@ -97,6 +125,27 @@ def make_mlp(
     if init != "default" or gain != 1.0:
         initialize(model, init=init, gain=gain, std=std)
     return model
+
+
+def _check_block(block) -> tuple[str, ...]:
+    if isinstance(block, str) or not isinstance(block, list | tuple):
+        raise TypeError(f"block must be a tuple such as {DEFAULT_BLOCK}, got {block!r}.")
+    if sorted(block) != sorted(BLOCK_PARTS):
+        raise ValueError(
+            f"block must be an ordering of {BLOCK_PARTS}, each exactly once, got {tuple(block)!r}. "
+            "Parts that are switched off (norm=None, dropout=0) are skipped automatically."
+        )
+    return tuple(block)
+
+
+def _norm_layer(layers_mod, norm: str, width: int, groups: int, kwargs: dict) -> nn.Module:
+    if norm == "batch":
+        return layers_mod.BatchNorm1d(width, **kwargs)
+    if norm == "layer":
+        return layers_mod.LayerNorm(width, **kwargs)
+    if norm == "group":
+        return layers_mod.GroupNorm(groups, width, **kwargs)
+    return layers_mod.RMSNorm(width, **kwargs)
 
 
 def _layer_module(reference_layers: bool):

@@ -91,3 +91,51 @@ def test_make_mlp_arguments_are_checked():
         models.make_mlp(4, 8, 2)
     with pytest.raises(ValueError, match=r"hidden\[0\] must be >= 1"):
         models.make_mlp(4, [0], 2)
+
+
+def test_block_order_places_norm_activation_and_dropout():
+    from torch import nn
+
+    from course_utils.models import make_mlp
+
+    def kinds(model):
+        return [type(m).__name__ for m in model]
+
+    assert kinds(make_mlp(4, [8], 3, norm="batch", dropout=0.5)) == [
+        "Linear", "BatchNorm1d", "ReLU", "Dropout", "Linear"]
+    assert kinds(make_mlp(4, [8], 3, norm="batch", dropout=0.5, block=("activation", "norm", "dropout"))) == [
+        "Linear", "ReLU", "BatchNorm1d", "Dropout", "Linear"]
+    assert kinds(make_mlp(4, [8], 3, norm="batch", dropout=0.5, block=("dropout", "norm", "activation"))) == [
+        "Linear", "Dropout", "BatchNorm1d", "ReLU", "Linear"]
+    assert kinds(make_mlp(4, [8], 3, norm="group", groups=2)) == ["Linear", "GroupNorm", "ReLU", "Linear"]
+    assert kinds(make_mlp(4, [8], 3, norm="rms")) == ["Linear", "RMSNorm", "ReLU", "Linear"]
+    no_bias = make_mlp(4, [8, 8], 3, norm="batch", linear_bias=False)
+    assert no_bias[0].bias is None and no_bias[3].bias is None and no_bias[-1].bias is not None
+    cumulative = make_mlp(4, [8], 3, norm="batch", norm_kwargs={"momentum": None})
+    assert isinstance(cumulative[1], nn.BatchNorm1d) and cumulative[1].momentum is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"block": ("norm", "activation")}, ValueError, "ordering of"),
+        ({"block": "norm,activation,dropout"}, TypeError, "block must be a tuple"),
+        ({"norm": "group", "groups": 3}, ValueError, "groups=3 must divide"),
+        ({"linear_bias": "no"}, TypeError, "linear_bias"),
+        ({"norm_kwargs": ["momentum"]}, TypeError, "norm_kwargs"),
+    ],
+)
+def test_block_options_refuse_bad_input(kwargs, error, match):
+    from course_utils.models import make_mlp
+
+    with pytest.raises(error, match=match):
+        make_mlp(4, [8], 3, **kwargs)
+
+
+def test_palette_is_shared_and_names_map_to_one_colour():
+    from course_utils.plots import COLORS, color_for, style_for
+
+    assert color_for("BatchNorm") == color_for("bn") == color_for("batch") == COLORS["batchnorm"]
+    assert color_for("LayerNorm") != color_for("BatchNorm")
+    assert color_for("something else", 0) != color_for("something else", 1)
+    assert style_for("BN")["marker"] != style_for("LN")["marker"]

@@ -14,17 +14,97 @@ from matplotlib.figure import Figure
 from ..train import History
 from ..validation import check_choice
 
-__all__ = ["COLORS", "Panel", "new_figure", "plot_histories", "save_png"]
+__all__ = [
+    "COLORS", "OKABE_ITO", "Panel", "color_for", "style_for", "sequential_colors", "new_figure", "plot_histories",
+    "save_png",
+]
 
-# One colour per method, used everywhere so "BatchNorm" is the same colour in every notebook.
-COLORS = {
-    "plain": "#7f7f7f",
-    "raw": "#d62728",
-    "standardized": "#2ca02c",
-    "dropout": "#1f77b4",
-    "batchnorm": "#ff7f0e",
-    "layernorm": "#9467bd",
+# One colour-blind-safe palette for the whole course (Okabe & Ito 2008), one colour per method, so that
+# "BatchNorm" is the same colour in every notebook. Lines also differ by style/marker (LINESTYLES,
+# MARKERS), so no information is carried by colour alone.
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+    "grey": "#999999",
 }
+COLORS = {
+    "plain": OKABE_ITO["black"],
+    "none": OKABE_ITO["black"],
+    "raw": OKABE_ITO["vermillion"],
+    "standardized": OKABE_ITO["bluish_green"],
+    "dropout": OKABE_ITO["blue"],
+    "batchnorm": OKABE_ITO["orange"],
+    "layernorm": OKABE_ITO["reddish_purple"],
+    "groupnorm": OKABE_ITO["sky_blue"],
+    "rmsnorm": OKABE_ITO["bluish_green"],
+    "instancenorm": OKABE_ITO["yellow"],
+    "batchnorm+dropout": OKABE_ITO["vermillion"],
+    "layernorm+dropout": OKABE_ITO["grey"],
+}
+LINESTYLES = {
+    "plain": "-", "none": "-", "raw": "-", "standardized": "--", "dropout": "--", "batchnorm": "-.",
+    "layernorm": ":", "groupnorm": (0, (5, 1, 1, 1)), "rmsnorm": (0, (3, 1, 1, 1, 1, 1)), "instancenorm": "--",
+    "batchnorm+dropout": (0, (1, 1)), "layernorm+dropout": (0, (4, 2)),
+}
+MARKERS = {
+    "plain": "o", "none": "o", "raw": "o", "standardized": "s", "dropout": "s", "batchnorm": "^",
+    "layernorm": "D", "groupnorm": "v", "rmsnorm": "P", "instancenorm": "X",
+    "batchnorm+dropout": "<", "layernorm+dropout": ">",
+}
+# For an ordered series (dropout p, batch size, depth): a perceptually uniform, colour-blind-safe map.
+SEQUENTIAL_CMAP = "cividis"
+_CYCLE = [OKABE_ITO[k] for k in ("blue", "orange", "bluish_green", "vermillion", "reddish_purple", "sky_blue",
+                                 "black", "grey")]
+
+
+def _key(name: str) -> str:
+    return name.lower().replace(" ", "").replace("-", "").replace("_", "")
+
+
+_ALIASES = {"bn": "batchnorm", "ln": "layernorm", "gn": "groupnorm", "rms": "rmsnorm", "in": "instancenorm",
+            "batch": "batchnorm", "layer": "layernorm", "group": "groupnorm", "instance": "instancenorm",
+            "nonorm": "none", "baseline": "none", "bn+dropout": "batchnorm+dropout",
+            "ln+dropout": "layernorm+dropout"}
+
+
+def _canonical(name: str) -> str | None:
+    key = _key(name)
+    key = _ALIASES.get(key, key)
+    return key if key in COLORS else None
+
+
+def color_for(name: str, index: int = 0) -> str:
+    """The course colour of a method name ('BatchNorm', 'bn', 'LayerNorm', 'none', ...); other names get
+    the ``index``-th colour of the same colour-blind-safe palette."""
+    key = _canonical(str(name))
+    return COLORS[key] if key else _CYCLE[index % len(_CYCLE)]
+
+
+def style_for(name: str, index: int = 0) -> dict:
+    """``color``, ``linestyle`` and ``marker`` for a method name, for ``ax.plot(..., **style_for(name))``."""
+    key = _canonical(str(name))
+    styles = ["-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1))]
+    markers = ["o", "s", "^", "D", "v", "P", "X", "<"]
+    return {
+        "color": color_for(name, index),
+        "linestyle": LINESTYLES[key] if key else styles[index % len(styles)],
+        "marker": MARKERS[key] if key else markers[index % len(markers)],
+    }
+
+
+def sequential_colors(n: int) -> list:
+    """``n`` colours for an ordered series (e.g. dropout p values), from light to dark, colour-blind-safe."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps[SEQUENTIAL_CMAP]
+    return [cmap(0.1 + 0.8 * i / max(n - 1, 1)) for i in range(n)]
+
 
 METRIC_LABELS = {
     "train_loss": "training loss",
@@ -68,12 +148,13 @@ def plot_histories(
     fig, axes = new_figure(ncols=len(metrics), width=4.2 * len(metrics))
     axes = [axes] if len(metrics) == 1 else list(axes)
     for ax, metric in zip(axes, metrics, strict=True):
-        for label, hist in histories.items():
+        for index, (label, hist) in enumerate(histories.items()):
             if not isinstance(hist, History):
                 raise TypeError(f"histories[{label!r}] must be a History, got {type(hist).__name__}.")
             x = range(1, len(hist.step_loss) + 1) if metric == "step_loss" else hist.steps
-            color = (colors or {}).get(label, COLORS.get(label.lower()))
-            ax.plot(x, getattr(hist, metric), label=label, color=color, lw=1.5)
+            style = style_for(label, index)
+            style["color"] = (colors or {}).get(label, style["color"])
+            ax.plot(x, getattr(hist, metric), label=label, color=style["color"], linestyle=style["linestyle"], lw=1.5)
         ax.set_xlabel("step")
         ax.set_ylabel(METRIC_LABELS[metric])
         if logy:
