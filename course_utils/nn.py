@@ -140,13 +140,15 @@ def _guard_double_backward(name: str, grads: tuple) -> tuple:
 _WORKSPACES: dict[tuple, Tensor] = {}
 
 
-def _workspace(like: Tensor) -> Tensor:
-    """A scratch tensor shaped like ``like``, reused from call to call.
+def _workspace(like: Tensor, slot: int = 0) -> Tensor:
+    """A scratch tensor shaped like ``like``, reused from call to call (``slot`` tells apart several
+    needed at once).
 
     Only for temporaries that die inside one forward or one backward (never for anything returned or
-    saved for backward): allocating a fresh full-size tensor costs more than the arithmetic done in it.
+    saved for backward): a fresh full-size tensor costs more than the arithmetic done in it (the
+    memory is handed back to the system when freed and faulted in again page by page next time).
     """
-    key = (like.shape, like.stride(), like.dtype, like.device)
+    key = (slot, like.shape, like.stride(), like.dtype, like.device)
     buffer = _WORKSPACES.get(key)
     if buffer is None:
         if len(_WORKSPACES) >= 8:  # a handful of shapes is what a course model uses; forget the oldest
@@ -176,12 +178,10 @@ class _BatchNormFunction(torch.autograd.Function):
         n = x.numel() // x.shape[1]
         if batch_stats:
             mean = x.sum(dims, keepdim=True).div_(n)  # x.sum(...) is much faster than var_mean here
-            centered = x - mean  # saved for backward: x_hat = centered * rstd
-            squares = torch.mul(centered, centered, out=_workspace(x))
-            var = squares.sum(dims, keepdim=True).div_(n)
+            squares = torch.sub(x, mean, out=_workspace(x))
+            var = squares.mul_(squares).sum(dims, keepdim=True).div_(n)
         else:
             mean, var = running_mean.reshape(shape), running_var.reshape(shape)
-            centered = None
         rstd = (var + eps).rsqrt_()
         # out = gamma * (x - mean) * rstd + beta = x * scale + shift: one pass over x.
         scale = rstd if weight is None else rstd * weight.reshape(shape)
@@ -189,7 +189,8 @@ class _BatchNormFunction(torch.autograd.Function):
         if bias is not None:
             shift += bias.reshape(shape)
         out = torch.addcmul(shift, x, scale)
-        ctx.save_for_backward(x if centered is None else centered, mean, rstd, scale)
+        # x itself is saved (no copy); backward recomputes x - mean in a scratch buffer.
+        ctx.save_for_backward(x, mean, rstd, scale)
         ctx.batch_stats, ctx.n = batch_stats, n
         ctx.has_weight, ctx.has_bias = weight is not None, bias is not None
         stats = (mean.reshape(-1), var.reshape(-1))
@@ -198,15 +199,12 @@ class _BatchNormFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy, _dmean, _dvar):
-        saved, mean, rstd, scale = ctx.saved_tensors
+        x, mean, rstd, scale = ctx.saved_tensors
         dims = [0, *range(2, dy.dim())]
         with torch.no_grad():
-            if ctx.batch_stats:
-                centered = saved
-            else:
-                centered = torch.sub(saved, mean, out=_workspace(saved))
+            centered = torch.sub(x, mean, out=_workspace(x))
             sum_dy = dy.sum(dims, keepdim=True)
-            sum_dy_xhat = torch.mul(dy, centered, out=_workspace(dy)).sum(dims, keepdim=True).mul_(rstd)
+            sum_dy_xhat = torch.mul(dy, centered, out=_workspace(x, 1)).sum(dims, keepdim=True).mul_(rstd)
             dx = None
             if ctx.needs_input_grad[0]:
                 if ctx.batch_stats:
@@ -237,7 +235,8 @@ class _LayerNormFunction(torch.autograd.Function):
         for size in x.shape[x.dim() - k:]:
             d *= size
         x2 = x.reshape(-1, d)
-        x_hat = x2 - x2.sum(1, keepdim=True).div_(d)
+        mean = x2.sum(1, keepdim=True).div_(d)
+        x_hat = torch.sub(x2, mean, out=_workspace(x2))
         # ||x - mean||^2 / D along contiguous rows: one pass, no temporary (var_mean is slow here).
         rstd = torch.linalg.vector_norm(x_hat, 2, dim=1, keepdim=True).square_().div_(d).add_(eps).rsqrt_()
         x_hat.mul_(rstd)
@@ -250,15 +249,17 @@ class _LayerNormFunction(torch.autograd.Function):
             out = x_hat + bias.reshape(-1)
         else:
             out = x_hat.clone()
-        ctx.save_for_backward(x_hat, rstd, weight)
+        # x itself is saved (no copy); backward recomputes x_hat in a scratch buffer.
+        ctx.save_for_backward(x2, mean, rstd, weight)
         ctx.has_bias = bias is not None
         return out.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, dy):
-        x_hat, rstd, weight = ctx.saved_tensors
-        d = x_hat.shape[1]
+        x2, mean, rstd, weight = ctx.saved_tensors
+        d = x2.shape[1]
         with torch.no_grad():
+            x_hat = torch.sub(x2, mean, out=_workspace(x2)).mul_(rstd)
             dy2 = dy.reshape(-1, d)
             w = None if weight is None else weight.reshape(-1)
             dweight = dbias = dx = None

@@ -15,8 +15,9 @@ Parts of build/bench.json:
   browser    per explorer, in JupyterLab + headless Chromium (Playwright): median and p95 ms from a
              key press on a slider to the new image decoded on the page. Skipped without Chromium.
   ratios     ours / torch.nn time of forward + backward, interleaved in one process, one thread,
-             median of >= 30 repeats after warm-up: every layer class in course_utils.nn with a
-             torch.nn namesake (readable and, where there is one, fast path) and the numpy layers.
+             median of >= 30 repeats after warm-up, in CPU time of the thread: every layer class in
+             course_utils.nn with a torch.nn namesake (readable and, where there is one, fast path)
+             and the numpy layers.
 Exit code 1 if a budget is exceeded (notebook budget, explorer cold p95, browser p95).
 Timings depend on the machine's load; judge a budget on a quiet machine.
 """
@@ -225,16 +226,19 @@ def layer_case(name: str, ours: type, theirs: type, scale: float = 1.0):
 
 
 def interleaved(fns: Sequence[Callable[[], Any]], repeats: int = 30, warmup: int = 5) -> list[float]:
-    """Median ms of each function, run in turn (ours, theirs, ours, ...) so load hits both alike."""
+    """Median ms of each function, run in turn (ours, theirs, ours, ...) so load hits both alike.
+
+    Measured as this thread's CPU time: on a shared machine wall-clock samples also count the time the
+    thread waited for a core, which has nothing to do with either implementation."""
     for _ in range(warmup):
         for fn in fns:
             fn()
     samples: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
         for fn, out in zip(fns, samples, strict=True):
-            start = time.perf_counter()
+            start = time.thread_time()
             fn()
-            out.append(1000 * (time.perf_counter() - start))
+            out.append(1000 * (time.thread_time() - start))
     return [statistics.median(s) for s in samples]
 
 
@@ -248,7 +252,7 @@ def forward_backward(layer, x, gout) -> Callable[[], None]:
     return step
 
 
-def bench_ratios(repeats: int = 30, warmup: int = 5, scale: float = 1.0) -> dict[str, Any]:
+def bench_ratios(repeats: int = 50, warmup: int = 10, scale: float = 1.0) -> dict[str, Any]:
     import numpy as np
     import torch
 
