@@ -103,3 +103,30 @@ def test_standardize_explorer_updates_one_figure_in_place():
     raw, standardized = first.axes[0].texts[0].get_text(), first.axes[1].texts[0].get_text()
     assert raw.startswith("raw feature: mean -22.69, std 101.36")
     assert standardized == "standardized: mean 0.00, std 1.00"
+
+
+def test_dropout_panel_shows_what_plot_explorer_shows_and_reuse_equals_fresh():
+    from course_utils.data import load_digits
+    from course_utils.experiments.dropout import sweep_grid
+    from course_utils.plots.dropout import ExplorerPanel, plot_explorer
+
+    grid = sweep_grid(p_values=(0.0, 0.5), sizes=(50, 100), seeds=(0,), steps=20, hidden=(8,))
+    image = load_digits().X_test[0].reshape(8, 8).astype("float64")
+    panel = ExplorerPanel(grid, image)
+    for p, n, seed in ((0.5, 50, 0), (0.0, 50, 0), (0.5, 100, 3), (0.5, 100, 4), (0.5, 50, 4)):
+        fig = panel.update(p, n, seed)
+        reference = plot_explorer(grid, p, n, image, seed)
+        ref_loss, ref_mask = reference.axes
+        assert panel.title.get_text() == ref_loss.get_title()
+        assert panel.mask_title.get_text() == ref_mask.get_title()
+        assert [t.get_text() for t in panel.legend.get_texts()] == [
+            t.get_text() for t in ref_loss.get_legend().get_texts()]
+        shown = [line for line in fig.axes[0].lines if line.get_visible()]
+        assert [tuple(map(tuple, line.get_xydata())) for line in shown] == [
+            tuple(map(tuple, line.get_xydata())) for line in ref_loss.lines]
+        assert fig.axes[0].get_ylim()[0] == 0 and np.allclose(fig.axes[0].get_ylim(), ref_loss.get_ylim())
+        assert np.array_equal(panel.mask_image.get_array(), ref_mask.images[0].get_array())
+        assert np.array_equal(panel.crosses.get_offsets(), ref_mask.collections[0].get_offsets())
+        fresh = ExplorerPanel(grid, image)
+        fresh.update(p, n, seed)
+        assert np.array_equal(pixels(panel.png()), pixels(fresh.png())), (p, n, seed)

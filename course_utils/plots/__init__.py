@@ -202,6 +202,12 @@ class Panel:
         self._dynamic.append(artist)
         return artist
 
+    def replace_dynamic(self, old, new):
+        """Swap a registered artist for a new one (e.g. a legend rebuilt by an update); returns ``new``."""
+        if old is not None:
+            self._dynamic.remove(old)
+        return self.dynamic(new)
+
     def static_key(self) -> tuple:
         """What the cached background depends on: every axes' limits. Extend it if an update changes
         other static things (tick labels set by hand, an axis label)."""

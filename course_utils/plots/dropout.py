@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..validation import check_float_array, check_int, check_probability
-from . import COLORS, new_figure
+from . import COLORS, Panel, new_figure
 
 __all__ = [
     "plot_dropout_diagram",
@@ -19,6 +19,7 @@ __all__ = [
     "plot_uncertainty",
     "draw_mask_on_digit",
     "plot_explorer",
+    "ExplorerPanel",
 ]
 
 PLAIN = COLORS["plain"]
@@ -235,3 +236,73 @@ def plot_explorer(grid, p: float, n_train: int, image: np.ndarray, mask_seed: in
     axes[0].legend(frameon=False, fontsize=8, loc="upper right")
     draw_mask_on_digit(axes[1], image, p, mask_seed)
     return fig
+
+
+class ExplorerPanel(Panel):
+    """:func:`plot_explorer` built once and updated in place (see :class:`course_utils.plots.Panel`):
+    the same curves, title, legend and mask, without creating a figure and axes per control change."""
+
+    max_backgrounds = 48  # one per (p, n) the grid holds: every curve's limits are kept
+
+    def __init__(self, grid, image: np.ndarray) -> None:
+        self.grid = grid
+        self.image = check_float_array("image", np.asarray(image, dtype=np.float64), ndim=2)
+        fig = Figure(figsize=(8.0, 3.0))
+        super().__init__(fig)
+        fig.subplots_adjust(left=0.08, right=0.99, bottom=0.15, top=0.83, wspace=0.15)
+        self.ax_loss, self.ax_mask = fig.subplots(1, 2, width_ratios=[3, 1])
+        self.lines = {}
+        for key, color in (("plain", PLAIN), ("drop", DROP)):
+            for metric, ls in (("train_loss", "--"), ("val_loss", "-")):
+                (line,) = self.ax_loss.plot([], [], color=color, ls=ls, lw=1.6)
+                self.lines[key, metric] = self.dynamic(line)
+        self.ax_loss.set_ylabel("cross-entropy loss")
+        self.ax_loss.set_xlabel("step")
+        # Plain texts, not set_title: an axes title is re-positioned on every full draw.
+        self.title = self.dynamic(self.ax_loss.text(0.5, 1.02, "", transform=self.ax_loss.transAxes,
+                                                    ha="center", va="bottom", fontsize=9))
+        self.legend = None
+        self.mask_image = self.dynamic(self.ax_mask.imshow(np.zeros_like(self.image), cmap="gray_r", vmin=0, vmax=1))
+        self.crosses = self.dynamic(self.ax_mask.scatter([], [], marker="x", s=16, color="#d62728", lw=1))
+        self.mask_title = self.dynamic(self.ax_mask.text(0.5, 1.02, "", transform=self.ax_mask.transAxes,
+                                                         ha="center", va="bottom", fontsize=9))
+        self.ax_mask.set_xticks([])
+        self.ax_mask.set_yticks([])
+        self.ax_mask.grid(False)
+
+    def update(self, p: float, n_train: int, mask_seed: int) -> Figure:
+        grid, ax = self.grid, self.ax_loss
+        runs = [("plain", 0.0, "p=0")] + ([("drop", p, f"p={p:g}")] if p != 0 else [])
+        for line in self.lines.values():
+            line.set_visible(False)
+        handles, labels = [], []
+        for key, q, name in runs:
+            for metric, part in (("train_loss", "train"), ("val_loss", "val")):
+                line = self.lines[key, metric]
+                line.set_data(*grid.curve(q, n_train, metric))
+                line.set_visible(True)
+                handles.append(line)
+                labels.append(f"{name} {part}")
+        ax.relim(visible_only=True)
+        ax.set_autoscale_on(True)
+        ax.autoscale_view()
+        ax.set_ylim(bottom=0)
+        self.title.set_text(
+            f"n = {n_train}, final val loss / acc: p=0 {grid.mean(0.0, n_train, 'val_loss'):.3f} / "
+            f"{grid.mean(0.0, n_train, 'val_acc'):.3f}, p={p:g} {grid.mean(p, n_train, 'val_loss'):.3f} / "
+            f"{grid.mean(p, n_train, 'val_acc'):.3f}"
+        )
+        legend = ax.legend(handles, labels, frameon=False, fontsize=8, loc="upper right")
+        self.replace_dynamic(self.legend, legend)
+        self.legend = legend
+        # The mask: the same draw as draw_mask_on_digit.
+        p = check_probability("p", p)
+        rng = np.random.default_rng(check_int("seed", mask_seed, minimum=0))
+        keep = rng.random(self.image.shape) >= p
+        out = self.image * keep / (1 - p)
+        self.mask_image.set_data(out)
+        self.mask_image.set_clim(0, max(float(out.max()), 1e-9))
+        rows, cols = np.nonzero(~keep)
+        self.crosses.set_offsets(np.column_stack([cols, rows]) if len(rows) else np.empty((0, 2)))
+        self.mask_title.set_text(f"mask seed {mask_seed}\nkept {keep.sum()}/{keep.size}, x{1 / (1 - p):.2f}")
+        return self.figure

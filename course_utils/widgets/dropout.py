@@ -11,7 +11,7 @@ import ipywidgets as w
 
 from ..data import load_digits
 from ..experiments import dropout as exp
-from ..plots.dropout import plot_explorer
+from ..plots.dropout import ExplorerPanel
 from ..validation import check_int
 from . import BENCHMARKS, Explorer, ExplorerBenchmark
 
@@ -24,8 +24,10 @@ def make_draw(grid, digit_index: int = 0):
     split = load_digits()
     image = split.X_test[digit_index].reshape(8, 8).astype("float64")
 
+    panel = ExplorerPanel(grid, image)  # plot_explorer's figure, updated in place
+
     def draw(p: float, n_train: int, mask_seed: int):
-        return plot_explorer(grid, p, n_train, image, mask_seed)
+        return panel.update(p, n_train, mask_seed)
 
     return draw
 
