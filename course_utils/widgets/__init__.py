@@ -5,6 +5,10 @@ Each explorer = pure functions that compute and draw (in ``experiments`` / ``plo
 so moving a control only redraws. Explorers draw into an ``ipywidgets.Image`` (PNG bytes), which
 keeps them measurable without a kernel and visible in HTML exports from the saved widget state.
 
+For speed, an explorer's draw function should update one :class:`course_utils.plots.Panel` in place
+(build the figure and artists once, then ``set_data`` / ``set_text``) rather than build a new figure:
+:func:`figure_to_png` then redraws only the changed artists over a cached background.
+
 ``BENCHMARKS`` lists every explorer with the control changes ``make bench`` times against its
 budget; add yours there.
 """
