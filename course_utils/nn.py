@@ -30,7 +30,9 @@ twice (``create_graph=True`` then a second backward); it says so and the readabl
 
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -38,7 +40,19 @@ from torch import Tensor, nn
 
 from .validation import check_bool, check_choice, check_int, check_number
 
-__all__ = ["Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "fast_path", "set_fast_path", "fast_path_enabled"]
+__all__ = [
+    "Dropout",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "GroupNorm",
+    "RMSNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "fast_path",
+    "set_fast_path",
+    "fast_path_enabled",
+]
 
 
 def _check_bool(name: str, value: object) -> bool:
@@ -681,3 +695,470 @@ class LayerNorm(nn.Module):
             f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
             f"bias={self.bias is not None}"
         )
+
+
+# ------------------------------------------------------------------------------ the normalization family
+# GroupNorm, RMSNorm, InstanceNorm1d/2d: the same "subtract a mean, divide by a spread" as the layers above,
+# with the statistics taken over different axes (Wu & He 2018, Fig. 2). Notebook 04 compares them.
+
+
+def _check_positive_eps(eps: object) -> float:
+    # eps <= 0 lets a constant group (variance 0) divide by zero and fill the output with NaN/inf,
+    # which is an error far from its cause; refuse it where the layer is built.
+    if check_number("eps", eps) <= 0:
+        raise ValueError(
+            f"eps must be > 0, got {eps!r}. It is added to the variance (or mean square) before the sqrt "
+            "so that a constant input does not divide by zero; the usual value is 1e-5."
+        )
+    return eps  # type: ignore[return-value]  (stored as given, so repr() matches torch)
+
+
+def _normalized_shape_tuple(normalized_shape: object) -> tuple[int, ...]:
+    if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
+        normalized_shape = (normalized_shape,)
+    if not isinstance(normalized_shape, Sequence) or len(normalized_shape) == 0:
+        raise TypeError(
+            f"normalized_shape must be an int or a non-empty tuple of ints (the trailing dimensions to "
+            f"normalize over), got {normalized_shape!r}."
+        )
+    return tuple(
+        check_int(f"normalized_shape[{i}]", size, minimum=1) for i, size in enumerate(normalized_shape)
+    )
+
+
+class GroupNorm(nn.Module):
+    r"""Group normalization: split the C channels of each sample into groups and normalize each group.
+
+    For an input of shape (N, C, \*) the channels are split into ``num_groups`` groups of
+    ``C // num_groups`` consecutive channels; mean and biased variance are taken per sample and per group,
+    over the group's channels and all spatial positions:
+
+    .. math::
+        \hat{x} = \frac{x - \mu_{n,g}}{\sqrt{\sigma^2_{n,g} + \epsilon}}, \qquad y = \gamma_c \hat{x} + \beta_c
+
+    The two ends of the family are special cases: ``num_groups=1`` is LayerNorm over (C, \*) with one
+    gamma/beta per channel, ``num_groups=C`` is InstanceNorm. Like LayerNorm nothing depends on the other
+    samples in the batch (Wu & He 2018), so the layer behaves the same in train and eval mode and with any
+    batch size.
+
+    Args:
+        num_groups: number of groups G; must divide ``num_channels``.
+        num_channels: number of channels C (dimension 1 of the input).
+        eps: added to the variance before the square root; must be > 0. Default 1e-5.
+        affine: learn a per-channel gamma (``weight``) and beta (``bias``). Default True.
+        device, dtype: where and in which precision to create the parameters.
+        bias: (keyword only) learn beta when ``affine``. Default True.
+    """
+
+    num_groups: int
+    num_channels: int
+    eps: float
+    affine: bool
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        """Create the layer; see the class docstring for the arguments."""
+        super().__init__()
+        self.num_groups = check_int("num_groups", num_groups, minimum=1)
+        self.num_channels = check_int("num_channels", num_channels, minimum=1)
+        if num_channels % num_groups != 0:
+            divisors = [g for g in range(1, num_channels + 1) if num_channels % g == 0]
+            raise ValueError(
+                f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups}): every group "
+                f"holds the same number of channels. Choose num_groups from {divisors}."
+            )
+        self.eps = _check_positive_eps(eps)
+        self.affine = _check_bool("affine", affine)
+        _check_bool("bias", bias)
+        factory = {"device": device, "dtype": dtype}
+        if self.affine:
+            self.weight = nn.Parameter(torch.ones(num_channels, **factory))
+            if bias:
+                self.bias = nn.Parameter(torch.zeros(num_channels, **factory))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        """Set weight (gamma) to 1 and bias (beta) to 0."""
+        if self.weight is not None:
+            nn.init.ones_(self.weight)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_float_tensor("input", input)
+        if input.dim() < 2:
+            raise ValueError(
+                f"GroupNorm expects input of shape (N, C, *), got a {input.dim()}D input of shape "
+                f"{tuple(input.shape)}. Add the batch dimension: input.unsqueeze(0)."
+            )
+        n, c = input.shape[0], input.shape[1]
+        if c != self.num_channels:
+            raise ValueError(
+                f"input has {c} channels in dimension 1 (shape {tuple(input.shape)}) but GroupNorm was built "
+                f"with num_channels={self.num_channels}. Channels must be dimension 1; either permute the "
+                f"input or create GroupNorm(num_groups, {c})."
+            )
+        _check_same_dtype("input", input, self)
+        per_group = (c // self.num_groups) * math.prod(input.shape[2:])
+        if n * per_group == 1:
+            # Same condition and wording as torch: one sample whose group holds a single value.
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {list(input.shape)}. "
+                "Each group holds a single value, whose variance is 0: use fewer groups or more channels."
+            )
+        # (N, G, values of one group): the group's channels and all spatial positions are contiguous
+        # in memory order, so a reshape (not a permute) gathers them.
+        x = input.reshape(n, self.num_groups, per_group)
+        mean = x.mean(dim=-1, keepdim=True)
+        centered = x - mean
+        var = (centered * centered).mean(dim=-1, keepdim=True)
+        out = (centered * torch.rsqrt(var + self.eps)).reshape(input.shape)
+        channel_shape = [1, c] + [1] * (input.dim() - 2)
+        if self.weight is not None:
+            out = out * self.weight.reshape(channel_shape)
+        if self.bias is not None:
+            out = out + self.bias.reshape(channel_shape)
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class RMSNorm(nn.Module):
+    r"""Root-mean-square normalization (Zhang & Sennrich 2019): LayerNorm without the re-centering.
+
+    .. math::
+        y = \frac{x}{\sqrt{\mathrm{mean}(x^2) + \epsilon}} \odot \gamma
+
+    The mean square is taken per sample over the last ``len(normalized_shape)`` dimensions. There is no
+    mean subtraction and no beta: cheaper than LayerNorm, and in practice about as good, which is why
+    current large language models (LLaMA, Mistral, ...) use it.
+
+    Args:
+        normalized_shape: size of the last dimension (int) or of the last few dimensions (tuple).
+        eps: added to the mean square before the square root, > 0; ``None`` (the default, as in torch)
+            means ``torch.finfo(input.dtype).eps``.
+        elementwise_affine: learn gamma (``weight``). Default True.
+        device, dtype: where and in which precision to create the parameters.
+    """
+
+    normalized_shape: tuple[int, ...]
+    eps: float | None
+    elementwise_affine: bool
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int] | torch.Size,
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        """Create the layer; see the class docstring for the arguments."""
+        super().__init__()
+        self.normalized_shape = _normalized_shape_tuple(normalized_shape)
+        self.eps = None if eps is None else _check_positive_eps(eps)
+        self.elementwise_affine = _check_bool("elementwise_affine", elementwise_affine)
+        if self.elementwise_affine:
+            self.weight = nn.Parameter(torch.ones(self.normalized_shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        """Set weight (gamma) to 1."""
+        if self.weight is not None:
+            nn.init.ones_(self.weight)
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_float_tensor("input", input)
+        k = len(self.normalized_shape)
+        if input.dim() < k or tuple(input.shape[-k:]) != self.normalized_shape:
+            raise ValueError(
+                f"input of shape {tuple(input.shape)} does not end with normalized_shape="
+                f"{self.normalized_shape}. RMSNorm normalizes over the *last* dimensions: permute the "
+                f"input or build RMSNorm({tuple(input.shape[-k:]) if input.dim() >= k else '...'})."
+            )
+        _check_same_dtype("input", input, self)
+        eps = torch.finfo(input.dtype).eps if self.eps is None else self.eps
+        dims = tuple(range(-k, 0))
+        out = input * torch.rsqrt((input * input).mean(dim=dims, keepdim=True) + eps)
+        if self.weight is not None:
+            out = out * self.weight
+        return out
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class _InstanceNorm(_BatchNorm):
+    r"""Shared code of InstanceNorm1d/2d: BatchNorm's parameters and buffers, statistics per sample."""
+
+    _spatial_dims: int = 1  # dimensions after C: 1 for (N, C, L), 2 for (N, C, H, W)
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        """Create the layer; see the class docstring for the arguments."""
+        _check_positive_eps(eps)
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_float_tensor("input", input)
+        name = type(self).__name__
+        batched = self._spatial_dims + 2
+        if input.dim() not in (batched - 1, batched):
+            raise ValueError(
+                f"{name} expects input of shape {self._shape_hint} (or the same without N), got a "
+                f"{input.dim()}D input of shape {tuple(input.shape)}. Reshape the input or use the "
+                "InstanceNorm class for your input's rank."
+            )
+        if input.dim() == batched - 1:
+            # Unbatched input: torch treats it as a batch of one.
+            return self.forward(input.unsqueeze(0)).squeeze(0)
+        if input.shape[1] != self.num_features:
+            if self.affine or self.track_running_stats:
+                # torch raises too (a ValueError for affine, a RuntimeError deep in the kernel for the stats).
+                uses = (
+                    "affine=True (one gamma and beta" if self.affine else "track_running_stats=True (one running mean"
+                )
+                raise ValueError(
+                    f"input has {input.shape[1]} channels in dimension 1 (shape {tuple(input.shape)}) but "
+                    f"{name} was built with num_features={self.num_features} and {uses} per channel). "
+                    f"Permute the input or create {name}({input.shape[1]}, ...)."
+                )
+            # Without affine parameters num_features is unused; torch only warns, and so do we.
+            warnings.warn(
+                f"input's size at dim=1 does not match num_features ({self.num_features}) of {name}; "
+                "it is not used because affine=False.",
+                stacklevel=2,
+            )
+        _check_same_dtype("input", input, self)
+        n, c = input.shape[0], input.shape[1]
+        use_input_stats = self.training or not self.track_running_stats
+        spatial = [2 + i for i in range(self._spatial_dims)]
+        channel_shape = [1, c] + [1] * self._spatial_dims
+        if use_input_stats:
+            count = math.prod(input.shape[2:])
+            if count == 1:
+                raise ValueError(
+                    f"Expected more than 1 spatial element when training, got input size {input.size()}. "
+                    "InstanceNorm normalizes each channel of each sample over its positions; a single "
+                    "position has variance 0. Use BatchNorm or LayerNorm for inputs without positions."
+                )
+            # Statistics per sample AND per channel, over the positions only.
+            mean = input.mean(dim=spatial, keepdim=True)
+            centered = input - mean
+            var = (centered * centered).mean(dim=spatial, keepdim=True)
+            if self.training and self.track_running_stats and n > 0:
+                with torch.no_grad():
+                    # torch averages the per-instance statistics over the batch, stores the unbiased
+                    # variance, and passes momentum=None as 0 (so the running stats then never move)
+                    # without counting batches.
+                    factor = 0.0 if self.momentum is None else float(self.momentum)
+                    unbiased = var * (count / (count - 1))
+                    self.running_mean.mul_(1 - factor).add_(mean.reshape(n, c).mean(0), alpha=factor)
+                    self.running_var.mul_(1 - factor).add_(unbiased.reshape(n, c).mean(0), alpha=factor)
+        else:
+            mean = self.running_mean.reshape(channel_shape)
+            var = self.running_var.reshape(channel_shape)
+            centered = input - mean
+        out = centered * torch.rsqrt(var + self.eps)
+        if self.weight is not None:
+            out = out * self.weight.reshape(channel_shape)
+        if self.bias is not None:
+            out = out + self.bias.reshape(channel_shape)
+        return out
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        # Same rule as torch: a checkpoint from before torch 0.4 (no version) may carry running stats
+        # although InstanceNorm no longer tracks them by default; drop them with an explanation.
+        version = local_metadata.get("version", None)
+        if version is None and not self.track_running_stats:
+            keys = [prefix + k for k in ("running_mean", "running_var") if prefix + k in state_dict]
+            if keys:
+                error_msgs.append(
+                    f"Unexpected running stats buffer(s) {' and '.join(repr(k) for k in keys)} for "
+                    f"{type(self).__name__} with track_running_stats=False. Remove these keys from the "
+                    "state_dict, or build the layer with track_running_stats=True if you need them."
+                )
+                for key in keys:
+                    state_dict.pop(key)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+
+class InstanceNorm1d(_InstanceNorm):
+    r"""Instance normalization over a (N, C, L) or unbatched (C, L) input: per sample and per channel.
+
+    .. math::
+        \hat{x}_{n,c,l} = \frac{x_{n,c,l} - \mu_{n,c}}{\sqrt{\sigma^2_{n,c} + \epsilon}}
+
+    Mean and biased variance are taken over the positions L of one channel of one sample: GroupNorm
+    with one channel per group. Made for style transfer (Ulyanov et al. 2016), where the contrast of
+    each image should be removed. Note torch's defaults, which differ from BatchNorm's:
+    ``affine=False`` and ``track_running_stats=False`` (so train and eval behave the same). With
+    ``track_running_stats=True`` the batch-averaged instance statistics are tracked like BatchNorm's
+    and eval mode uses them (``momentum=None`` then leaves them unchanged, as in torch).
+
+    Args:
+        num_features: number of channels C.
+        eps: added to the variance before the square root; must be > 0. Default 1e-5.
+        momentum: weight of the newest batch in the running averages. Default 0.1.
+        affine: learn per-channel gamma and beta. Default False.
+        track_running_stats: keep running averages for eval mode. Default False.
+        device, dtype: where and in which precision to create parameters and buffers.
+        bias: (keyword only) learn beta when ``affine``. Default True.
+    """
+
+    _spatial_dims = 1
+    _shape_hint = "(N, C, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    r"""Instance normalization over a (N, C, H, W) or unbatched (C, H, W) input: per sample and channel.
+
+    Same as :class:`InstanceNorm1d` (see there for the formula and the arguments), with the statistics
+    of each channel of each image taken over its H x W pixels.
+    """
+
+    _spatial_dims = 2
+    _shape_hint = "(N, C, H, W)"
+
+
+# ----------------------------------------------------------------------------- synchronized BatchNorm
+# Appended by notebook 03 (data-parallel training). Self-contained apart from _BatchNorm above.
+
+__all__ += ["SyncBatchNorm", "all_reduce_sum"]
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """A differentiable all-reduce (sum): forward sums a tensor over all processes; backward sums the
+    incoming gradients over all processes too, because every process's loss depends on the sum and
+    so on every process's contribution to it."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor, group) -> Tensor:
+        import torch.distributed as dist
+
+        ctx.group = group
+        out = tensor.clone()
+        dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        import torch.distributed as dist
+
+        grad = grad_output.clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
+        return grad, None
+
+
+def all_reduce_sum(tensor: Tensor, group=None) -> Tensor:
+    """Sum ``tensor`` over every process of ``group`` (default: all), differentiably."""
+    return _AllReduceSum.apply(tensor, group)
+
+
+class SyncBatchNorm(_BatchNorm):
+    r"""BatchNorm whose batch statistics are taken over the whole *global* batch of a data-parallel job.
+
+    Same constructor as ``torch.nn.SyncBatchNorm`` (which refuses CPU tensors). In training, each
+    process computes, per channel, the sum of its values, the sum of their squares and their count;
+    **one** all-reduce adds these three vectors over all processes, so every process gets the global
+
+    .. math::
+        \mu = \frac{\sum x}{n}, \qquad \sigma^2 = \frac{\sum x^2}{n} - \mu^2
+
+    and normalizes its own examples with them, exactly as one process holding the full batch would.
+    The all-reduce is differentiable (its backward is another all-reduce of the gradients of the three
+    vectors), so gradients also match the full batch. (The one-pass formula E[x^2] - E[x]^2 loses
+    precision when the mean is large compared with the spread; it is what makes a single all-reduce
+    possible.) Outside a distributed job, or in eval mode, it is an ordinary BatchNorm.
+    """
+
+    _allowed_dims = (2, 3, 4, 5)
+    _shape_hint = "(N, C, ...)"
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group=None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        """Create the layer; see the class docstring for the arguments."""
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+        self.process_group = process_group
+
+    def _world_size(self) -> int:
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return 1
+        return dist.get_world_size(self.process_group)
+
+    def forward(self, input: Tensor) -> Tensor:
+        use_batch_stats = self.training or self.running_mean is None
+        if not use_batch_stats or self._world_size() == 1:
+            return super().forward(input)
+        self._check_input(input)
+        reduce_dims = [0, *range(2, input.dim())]
+        shape = [1, self.num_features] + [1] * (input.dim() - 2)
+        local_n = input.numel() // self.num_features
+        count = input.new_full((1,), float(local_n))
+        # One message: [sum x (C) | sum x^2 (C) | count (1)].
+        stats = torch.cat([input.sum(dim=reduce_dims), (input * input).sum(dim=reduce_dims), count])
+        stats = all_reduce_sum(stats, self.process_group)
+        c = self.num_features
+        n = stats[2 * c]
+        mean = stats[:c] / n
+        var = (stats[c : 2 * c] / n - mean * mean).clamp_min(0)
+        n_total = int(round(float(n.detach())))
+        if n_total <= 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel over all processes when training, got {n_total}."
+            )
+        if self.training and self.track_running_stats and self.running_mean is not None:
+            self._update_running_stats(mean.detach(), var.detach(), n_total)
+        out = (input - mean.reshape(shape)) * torch.rsqrt(var.reshape(shape) + self.eps)
+        if self.weight is not None:
+            out = out * self.weight.reshape(shape)
+        if self.bias is not None:
+            out = out + self.bias.reshape(shape)
+        return out

@@ -225,6 +225,19 @@ def layer_case(name: str, ours: type, theirs: type, scale: float = 1.0):
     raise ValueError(f"no benchmark case fits course_utils.nn.{name}; add it to tools/bench.py LAYER_CASES.")
 
 
+def has_fast_path(cls: type, args: tuple, shape: tuple[int, ...]) -> bool:
+    """Whether ``layer.fast = True`` really switches ``cls`` to a hand-written autograd.Function (a
+    subclass may inherit the attribute but keep its own forward)."""
+    import torch
+
+    if not hasattr(cls, "fast"):
+        return False
+    layer = cls(*args)
+    layer.fast = True
+    out = layer(torch.randn(shape, requires_grad=True))
+    return "Function" in type(out.grad_fn).__name__
+
+
 def interleaved(fns: Sequence[Callable[[], Any]], repeats: int = 30, warmup: int = 5) -> list[float]:
     """Median ms of each function, run in turn (ours, theirs, ours, ...) so load hits both alike.
 
@@ -266,7 +279,7 @@ def bench_ratios(repeats: int = 50, warmup: int = 10, scale: float = 1.0) -> dic
         gout = torch.randn(shape)
         theirs = theirs_cls(*args)
         variants = {name: ours_cls(*args)}
-        if hasattr(ours_cls, "fast"):
+        if has_fast_path(ours_cls, args, shape):
             fast = ours_cls(*args)
             fast.fast = True
             variants[f"{name} (fast)"] = fast
