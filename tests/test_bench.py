@@ -19,6 +19,7 @@ def test_every_build_function_is_benchmarked():
 
 # ------------------------------------------------------------------- tools/bench.py plumbing (fast fakes)
 import json  # noqa: E402
+import math  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -38,19 +39,21 @@ def test_summary_uses_the_nearest_rank_p95():
     assert bench.summary([5.0]) == {"n": 1, "median_ms": 5.0, "p95_ms": 5.0}
 
 
-def test_walk_visits_only_new_settings_one_control_at_a_time():
-    reachable = {"a": [0, 1, 2], "b": ["x", "y"], "c": [True, False]}
+def test_walk_visits_new_settings_one_control_at_a_time_and_bridges_dead_ends():
+    reachable = {"a": [0, 1, 2], "b": ["x", "y"], "c": [True, False]}  # 12 settings
     start = {"a": 0, "b": "x", "c": True}
-    moves = bench.walk(reachable, start, 6, seed=3)
-    current, seen = dict(start), {tuple(start.values())}
-    for name, value in moves:
-        assert current[name] != value
-        current[name] = value
-        setting = tuple(current.values())
-        assert setting not in seen
-        seen.add(setting)
-    with pytest.raises(ValueError, match="no setting one move away"):
-        bench.walk(reachable, start, 12)
+    for seed in range(5):
+        moves = bench.walk(reachable, start, 11, seed=seed)
+        current, seen = dict(start), {tuple(start.values())}
+        for name, value, new in moves:
+            assert current[name] != value
+            current[name] = value
+            setting = tuple(current.values())
+            assert new == (setting not in seen)
+            seen.add(setting)
+        assert sum(new for *_, new in moves) == 11 and len(seen) == 12  # every setting, whatever the dead ends
+    short = bench.walk({"a": [0, 1, 2]}, {"a": 0}, 20)  # fewer settings than asked for: all of them
+    assert sorted(v for _n, v, _new in short) == [1, 2]
 
 
 def fake_benchmark(draws: list):
@@ -97,7 +100,9 @@ def test_every_real_explorer_reaches_20_never_seen_settings():
         explorer = build_dropout_explorer(**small) if b.build is build_dropout_explorer else b.build()
         reachable = b.reachable(explorer)
         assert set(reachable) == set(explorer.controls), b.name
-        assert len(bench.walk(reachable, explorer.values(), 20)) == 20, b.name
+        total = math.prod(len(values) for values in reachable.values())
+        new = sum(new for *_, new in bench.walk(reachable, explorer.values(), 20))
+        assert new == min(20, total - 1), b.name
 
 
 def test_ratios_cover_every_nn_layer_with_a_torch_namesake_and_the_numpy_layers(monkeypatch):

@@ -92,26 +92,53 @@ def bench_notebooks(paths: Iterable[Path]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- widgets
 def walk(reachable: dict[str, list[Any]], start: dict[str, Any], n: int, seed: int = 0,
-         seen: set | None = None) -> list[tuple[str, Any]]:
-    """``n`` moves of one control each, every move landing on a setting not in ``seen`` (which starts
-    with ``start`` and is updated). A learner moves one control at a time, and a setting never seen is
-    one nothing is cached for. Raises ValueError if the controls cannot reach ``n`` new settings."""
+         seen: set | None = None) -> list[tuple[str, Any, bool]]:
+    """Moves of one control each, ``(control, value, new)``, until ``n`` of them landed on a setting
+    not in ``seen`` (``new``; ``seen`` starts with ``start`` and is updated). A learner moves one control
+    at a time, and a setting never seen is one nothing is cached for. Where no new setting is one move
+    away, the walk crosses seen settings (``new`` False) to one that has a new neighbour; it stops
+    early when every setting the controls can reach has been seen."""
     rng = random.Random(seed)
     key = tuple(sorted(reachable))
+
+    def as_tuple(setting: dict) -> tuple:
+        return tuple(setting[k] for k in key)
+
+    def neighbours(setting: dict):
+        for name in key:
+            for value in reachable[name]:
+                if value != setting[name]:
+                    yield name, value, {**setting, name: value}
+
     seen = set() if seen is None else seen
     current = dict(start)
-    seen.add(tuple(current[k] for k in key))
-    moves = []
-    for _ in range(n):
-        options = [(name, value) for name in key for value in reachable[name]
-                   if value != current[name] and tuple(value if k == name else current[k] for k in key) not in seen]
-        if not options:
-            raise ValueError(f"after {len(moves)} moves no setting one move away from {current} is new; "
-                             f"the walk needs {n} (give the ExplorerBenchmark more reachable settings).")
-        name, value = rng.choice(options)
-        current[name] = value
-        seen.add(tuple(current[k] for k in key))
-        moves.append((name, value))
+    seen.add(as_tuple(current))
+    moves: list[tuple[str, Any, bool]] = []
+    found = 0
+    while found < n:
+        options = [(name, value) for name, value, nxt in neighbours(current) if as_tuple(nxt) not in seen]
+        if options:
+            name, value = rng.choice(options)
+            current[name] = value
+            seen.add(as_tuple(current))
+            moves.append((name, value, True))
+            found += 1
+            continue
+        # Breadth-first through seen settings to the nearest one with an unseen neighbour.
+        queue, visited, bridge = [(current, [])], {as_tuple(current)}, None
+        while queue and bridge is None:
+            setting, path = queue.pop(0)
+            for name, value, nxt in neighbours(setting):
+                if as_tuple(nxt) not in seen:
+                    bridge = path
+                    current = setting
+                    break
+                if as_tuple(nxt) not in visited:
+                    visited.add(as_tuple(nxt))
+                    queue.append((nxt, [*path, (name, value, False)]))
+        if bridge is None:
+            break  # every reachable setting has been seen
+        moves.extend(bridge)
     return moves
 
 
@@ -128,31 +155,30 @@ def time_moves(explorer, moves: Sequence[tuple[str, Any]]) -> tuple[list[float],
 
 
 def bench_explorer(bench, n_cold: int = 20, n_warm: int = 20, seed: int = 0) -> dict[str, Any]:
+    """Time one explorer: >= ``n_cold`` moves to never-seen settings (fewer only if the controls reach
+    fewer) and ``n_warm`` moves back and forth between the last two settings drawn."""
     explorer = bench.build()
     reachable = bench.reachable(explorer)
     start = explorer.values()
-    seen: set = set()
-    # The hand-named changes first (they are cold too unless a change returns to the start).
-    named = [(c, v) for c, v in bench.changes if v != start[c]]
     key = tuple(sorted(reachable))
+    seen = {tuple(start[k] for k in key)}
     current = dict(start)
-    seen.add(tuple(current[k] for k in key))
-    cold_moves = []
-    for name, value in named:
-        current[name] = value
-        setting = tuple(current[k] for k in key)
-        if setting not in seen:
-            cold_moves.append((name, value))
-            seen.add(setting)
-        else:
-            current[name] = explorer.controls[name].value
+    moves: list[tuple[str, Any, bool]] = []
+    for name, value in bench.changes:  # the hand-named changes first, while they lead somewhere new
+        setting = tuple(value if k == name else current[k] for k in key)
+        if value == current[name] or setting in seen:
             break
-    cold_moves += walk(reachable, current, max(0, n_cold - len(cold_moves)), seed=seed, seen=seen)
-    cold, cold_cpu = time_moves(explorer, cold_moves)
-    # Warm: back and forth along the last two cold moves (settings just drawn, so cached).
-    last_name, last_value = cold_moves[-1]
+        current[name] = value
+        seen.add(setting)
+        moves.append((name, value, True))
+    moves += walk(reachable, current, max(0, n_cold - len(moves)), seed=seed, seen=seen)
+    wall, cpu = time_moves(explorer, [(name, value) for name, value, _new in moves])
+    cold = [t for t, (_n, _v, new) in zip(wall, moves, strict=True) if new]
+    cold_cpu = [t for t, (_n, _v, new) in zip(cpu, moves, strict=True) if new]
+    # Warm: back and forth along the last move (both settings were just drawn, so cached).
+    last_name, last_value, _new = moves[-1]
     previous = dict(start)
-    for name, value in cold_moves[:-1]:
+    for name, value, _new in moves[:-1]:
         previous[name] = value
     back = (last_name, previous[last_name])
     warm, warm_cpu = time_moves(explorer, [back if i % 2 == 0 else (last_name, last_value) for i in range(n_warm)])
