@@ -19,7 +19,8 @@ the BatchNorm notebook,
 
     dx = (1/N) * gamma * rstd * (N * dy - sum(dy) - x_hat * sum(dy * x_hat)),
 
-computed with in-place operations and reused scratch buffers. Both paths give the same values,
+computed with in-place operations and reused scratch buffers (GroupNorm, RMSNorm and InstanceNorm
+have the readable path only). Both paths give the same values,
 gradients and running statistics (tests/test_nn_fast.py checks them against each other and torch).
 Choose it with ``with course_utils.nn.fast_path(): ...``, ``course_utils.nn.set_fast_path(True)``,
 per layer with ``layer.fast = True`` (``False`` pins the readable path), or
