@@ -17,6 +17,11 @@ START  := 00_start_here.ipynb
 # Deterministic, quiet runs: no progress bars in outputs, same hash seed everywhere.
 RUN_ENV := NORMCOURSE_NO_PROGRESS=1 PYTHONHASHSEED=0
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout=600
+# Notebooks in parallel (pytest-xdist): one worker = one kernel = one notebook at a time (--dist loadfile),
+# each kernel on one torch thread; as many workers as cores, but no more than notebooks.
+NBVAL_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); k=$$(ls $(NB) 2>/dev/null | wc -l); \
+	[ $$k -lt 1 ] && k=1; echo $$(( n < k ? n : k )))
+NBVAL_PARALLEL := -n $(NBVAL_WORKERS) --dist loadfile
 
 .PHONY: help setup lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs
 
@@ -30,7 +35,7 @@ help:
 	@echo "make test   - set up .venv, then lint, unit tests, nbval on every notebook, student notebooks, browser tests"
 	@echo "make e2e    - browser tests: the course in JupyterLab + headless Chromium, make lab token check"
 	@echo "make regen  - re-execute notebooks in place (NB=notebooks/01_*.ipynb for one)"
-	@echo "make bench  - benchmark table: notebook run times and widget update latency vs budgets"
+	@echo "make bench  - benchmark table (build/bench.json): notebook times, explorer latency, layers vs torch.nn"
 
 setup: $(STAMP)
 
@@ -90,7 +95,7 @@ e2e: $(STAMP)
 	$(RUN_ENV) $(BIN)/python -m pytest -q -rs tests/e2e
 
 nbval: $(STAMP)
-	$(RUN_ENV) $(BIN)/python -m pytest -q $(NBVAL_ARGS) $(NB)
+	$(RUN_ENV) $(BIN)/python -m pytest -q $(NBVAL_PARALLEL) $(NBVAL_ARGS) $(NB)
 
 test: lint unit nbval student-check e2e
 

@@ -8,6 +8,25 @@ so you can read the forward pass line by line and autograd derives the backward 
 
 The error messages are deliberately more helpful than torch's: they name the offending argument and
 say how to fix it.
+
+Two paths: readable and fast
+----------------------------
+The ``forward`` you read is written for people: one line per formula, and autograd records every
+step. That makes it several times slower than torch.nn (each step allocates a full-size tensor that
+autograd keeps), which hurts when a notebook trains dozens of models. So BatchNorm1d/2d and LayerNorm
+also have a *fast path*: a ``torch.autograd.Function`` whose backward is the compact formula derived in
+the BatchNorm notebook,
+
+    dx = (1/N) * gamma * rstd * (N * dy - sum(dy) - x_hat * sum(dy * x_hat)),
+
+computed with in-place operations and reused scratch buffers (GroupNorm, RMSNorm and InstanceNorm
+have the readable path only). Both paths give the same values,
+gradients and running statistics (tests/test_nn_fast.py checks them against each other and torch).
+Choose it with ``with course_utils.nn.fast_path(): ...``, ``course_utils.nn.set_fast_path(True)``,
+per layer with ``layer.fast = True`` (``False`` pins the readable path), or
+``make_mlp(..., reference_layers=True, fast=True)``. The switch is not a constructor argument, so the
+signature, ``repr`` and ``state_dict`` stay exactly torch's. The fast path cannot be differentiated
+twice (``create_graph=True`` then a second backward); it says so and the readable path can.
 """
 
 from __future__ import annotations
@@ -20,7 +39,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .validation import check_choice, check_int, check_number
+from .validation import check_bool, check_choice, check_int, check_number
 
 __all__ = [
     "Dropout",
@@ -31,6 +50,9 @@ __all__ = [
     "RMSNorm",
     "InstanceNorm1d",
     "InstanceNorm2d",
+    "fast_path",
+    "set_fast_path",
+    "fast_path_enabled",
 ]
 
 
@@ -61,6 +83,221 @@ def _check_same_dtype(name: str, value: Tensor, module: nn.Module) -> None:
                 f"{name} has dtype {value.dtype} but the layer's parameters and buffers are {tensor.dtype}. "
                 f"Convert one of them: {name}.to({tensor.dtype}) or layer.to({value.dtype})."
             )
+
+
+# ------------------------------------------------------------------------------------------ fast path
+# The classes below are written for reading: autograd records every step and derives the backward
+# pass. The fast path computes the same thing with a hand-derived backward (the compact formula of
+# notebook 03) in a torch.autograd.Function that reuses its buffers. See the module docstring.
+
+_FAST_PATH = False
+
+
+class fast_path:  # noqa: N801 - used like a function: ``with fast_path():``
+    """Switch the norm layers of this module to their fast path inside a ``with`` block.
+
+        with course_utils.nn.fast_path():      # every BatchNorm/LayerNorm of course_utils.nn inside
+            train(model, ...)
+        course_utils.nn.set_fast_path(True)    # or from now on
+
+    A layer's own ``fast`` attribute wins over the switch: ``layer.fast = True`` / ``False`` pins it,
+    ``None`` (the default) follows the switch. Values, gradients and running statistics are the same
+    either way (up to float rounding); double backward (differentiating a gradient again, after
+    ``create_graph=True``) needs the readable path and raises a clear error on the fast one.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = check_bool("enabled", enabled)
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> fast_path:
+        self._previous.append(_FAST_PATH)
+        set_fast_path(self.enabled)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        set_fast_path(self._previous.pop())
+
+
+def set_fast_path(enabled: bool) -> None:
+    """Turn the module-level fast-path switch on or off for good (see :class:`fast_path`)."""
+    global _FAST_PATH
+    _FAST_PATH = check_bool("enabled", enabled)
+
+
+def fast_path_enabled(module: nn.Module | None = None) -> bool:
+    """Whether ``module`` (or, without one, the module-level switch) uses the fast path now."""
+    pinned = getattr(module, "fast", None)
+    return _FAST_PATH if pinned is None else bool(pinned)
+
+
+_NO_DOUBLE_BACKWARD = (
+    "the fast path of course_utils.nn's {name} has a hand-written backward that cannot be differentiated "
+    "again (double backward / create_graph=True). Use the readable path: layer.fast = False (or leave the "
+    "course_utils.nn.fast_path() block)."
+)
+
+
+def _guard_double_backward(name: str, grads: tuple) -> tuple:
+    # Backward runs with grad mode on only under create_graph=True. The gradients are still returned
+    # (plain first derivatives are correct); differentiating *them* raises the error with the fix.
+    if not torch.is_grad_enabled():
+        return grads
+    real = [g for g in grads if g is not None]
+    if not real:
+        return grads
+    # Same trick as torch.autograd.function.once_differentiable: a node that raises when reached.
+    error = torch._C._functions.DelayedError(_NO_DOUBLE_BACKWARD.format(name=name), len(real))
+    wrapped = iter(error(*[g.detach().requires_grad_(True) for g in real]))
+    return tuple(None if g is None else next(wrapped) for g in grads)
+
+
+_WORKSPACES: dict[tuple, Tensor] = {}
+
+
+def _workspace(like: Tensor, slot: int = 0) -> Tensor:
+    """A scratch tensor shaped like ``like``, reused from call to call (``slot`` tells apart several
+    needed at once).
+
+    Only for temporaries that die inside one forward or one backward (never for anything returned or
+    saved for backward): a fresh full-size tensor costs more than the arithmetic done in it (the
+    memory is handed back to the system when freed and faulted in again page by page next time).
+    """
+    key = (slot, like.shape, like.stride(), like.dtype, like.device)
+    buffer = _WORKSPACES.get(key)
+    if buffer is None:
+        if len(_WORKSPACES) >= 8:  # a handful of shapes is what a course model uses; forget the oldest
+            _WORKSPACES.pop(next(iter(_WORKSPACES)))
+        buffer = _WORKSPACES[key] = torch.empty_like(like)
+    return buffer
+
+
+class _BatchNormFunction(torch.autograd.Function):
+    r"""BatchNorm (1d and 2d) with the compact backward, per channel over its ``n`` values:
+
+    .. math::
+        \frac{\partial L}{\partial x} = \frac{\gamma \cdot \mathrm{rstd}}{n}
+        \Big(n\,dy - \textstyle\sum dy - \hat{x} \sum (dy \cdot \hat{x})\Big),
+        \qquad \hat{x} = (x - \mu)\,\mathrm{rstd}
+
+    With ``running_mean``/``running_var`` given (eval mode) they replace the batch statistics and the
+    backward is just ``dy * gamma * rstd``. Returns ``(out, mean, biased_var)``; the statistics are
+    not differentiable (they feed the running averages).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, eps: float):
+        dims = [0, *range(2, x.dim())]
+        shape = [1, x.shape[1]] + [1] * (x.dim() - 2)
+        batch_stats = running_mean is None
+        n = x.numel() // x.shape[1]
+        if batch_stats:
+            mean = x.sum(dims, keepdim=True).div_(n)  # x.sum(...) is much faster than var_mean here
+            squares = torch.sub(x, mean, out=_workspace(x))
+            var = squares.mul_(squares).sum(dims, keepdim=True).div_(n)
+        else:
+            mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+        rstd = (var + eps).rsqrt_()
+        # out = gamma * (x - mean) * rstd + beta = x * scale + shift: one pass over x.
+        scale = rstd if weight is None else rstd * weight.reshape(shape)
+        shift = -mean * scale
+        if bias is not None:
+            shift += bias.reshape(shape)
+        out = torch.addcmul(shift, x, scale)
+        # x itself is saved (no copy); backward recomputes x - mean in a scratch buffer.
+        ctx.save_for_backward(x, mean, rstd, scale)
+        ctx.batch_stats, ctx.n = batch_stats, n
+        ctx.has_weight, ctx.has_bias = weight is not None, bias is not None
+        stats = (mean.reshape(-1), var.reshape(-1))
+        ctx.mark_non_differentiable(*stats)
+        return out, *stats
+
+    @staticmethod
+    def backward(ctx, dy, _dmean, _dvar):
+        x, mean, rstd, scale = ctx.saved_tensors
+        dims = [0, *range(2, dy.dim())]
+        with torch.no_grad():
+            centered = torch.sub(x, mean, out=_workspace(x))
+            sum_dy = dy.sum(dims, keepdim=True)
+            sum_dy_xhat = torch.mul(dy, centered, out=_workspace(x, 1)).sum(dims, keepdim=True).mul_(rstd)
+            dx = None
+            if ctx.needs_input_grad[0]:
+                if ctx.batch_stats:
+                    # dx = scale * (dy - mean(dy) - x_hat * mean(dy * x_hat)) in two passes:
+                    # dy * scale + (-scale * mean(dy)), then + centered * (-scale * rstd * mean(dy * x_hat)).
+                    n = ctx.n
+                    dx = torch.addcmul(sum_dy * (-1.0 / n) * scale, dy, scale)
+                    dx.addcmul_(centered, sum_dy_xhat * (-1.0 / n) * scale * rstd)
+                else:
+                    dx = torch.mul(dy, scale)
+            dweight = sum_dy_xhat.reshape(-1) if ctx.has_weight and ctx.needs_input_grad[1] else None
+            dbias = sum_dy.reshape(-1) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        grads = _guard_double_backward("BatchNorm", (dx, dweight, dbias))
+        return *grads, None, None, None
+
+
+class _LayerNormFunction(torch.autograd.Function):
+    r"""LayerNorm over the last ``k`` dimensions with the compact backward, per sample over ``D`` values:
+
+    .. math::
+        \frac{\partial L}{\partial x} = \frac{\mathrm{rstd}}{D}
+        \Big(D\,g - \textstyle\sum g - \hat{x} \sum (g \cdot \hat{x})\Big), \qquad g = \gamma \cdot dy
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, k: int, eps: float):
+        d = 1
+        for size in x.shape[x.dim() - k:]:
+            d *= size
+        x2 = x.reshape(-1, d)
+        mean = x2.sum(1, keepdim=True).div_(d)
+        x_hat = torch.sub(x2, mean, out=_workspace(x2))
+        # ||x - mean||^2 / D along contiguous rows: one pass, no temporary (var_mean is slow here).
+        rstd = torch.linalg.vector_norm(x_hat, 2, dim=1, keepdim=True).square_().div_(d).add_(eps).rsqrt_()
+        x_hat.mul_(rstd)
+        w = None if weight is None else weight.reshape(-1)
+        if w is not None and bias is not None:
+            out = torch.addcmul(bias.reshape(-1), x_hat, w)
+        elif w is not None:
+            out = x_hat * w
+        elif bias is not None:
+            out = x_hat + bias.reshape(-1)
+        else:
+            out = x_hat.clone()
+        # x itself is saved (no copy); backward recomputes x_hat in a scratch buffer.
+        ctx.save_for_backward(x2, mean, rstd, weight)
+        ctx.has_bias = bias is not None
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x2, mean, rstd, weight = ctx.saved_tensors
+        d = x2.shape[1]
+        with torch.no_grad():
+            x_hat = torch.sub(x2, mean, out=_workspace(x2)).mul_(rstd)
+            dy2 = dy.reshape(-1, d)
+            w = None if weight is None else weight.reshape(-1)
+            dweight = dbias = dx = None
+            if w is not None:
+                # dy * x_hat goes into the buffer that becomes dx: no extra full-size temporary.
+                buf = torch.mul(dy2, x_hat)
+                if ctx.needs_input_grad[1]:
+                    dweight = buf.sum(0).reshape(weight.shape)
+                if ctx.has_bias and ctx.needs_input_grad[2]:
+                    dbias = dy2.sum(0).reshape(weight.shape)
+                # Row sums of g = dy * gamma and of g * x_hat as matrix-vector products (one pass each).
+                mean_g = torch.mv(dy2, w).div_(d).unsqueeze(1)
+                mean_gx = torch.mv(buf, w).div_(d).unsqueeze(1)
+            else:
+                buf = torch.empty_like(x_hat)
+                mean_g = dy2.sum(1, keepdim=True).div_(d)
+                mean_gx = torch.mul(dy2, x_hat, out=buf).sum(1, keepdim=True).div_(d)
+            if ctx.needs_input_grad[0]:
+                # dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat)), built in place in buf.
+                dx = torch.mul(x_hat, mean_gx.neg_(), out=buf)
+                dx = (dx.add_(dy2) if w is None else dx.addcmul_(dy2, w)).sub_(mean_g).mul_(rstd).reshape(dy.shape)
+        grads = _guard_double_backward("LayerNorm", (dx, dweight, dbias))
+        return *grads, None, None
 
 
 class Dropout(nn.Module):
@@ -126,6 +363,7 @@ class _BatchNorm(nn.Module):
     _allowed_dims: tuple[int, ...] = ()
     _shape_hint: str = ""
 
+    fast: bool | None = None  # True/False pins the fast/readable path; None follows fast_path()
     num_features: int
     eps: float
     momentum: float | None
@@ -219,6 +457,8 @@ class _BatchNorm(nn.Module):
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
+        if fast_path_enabled(self) and input.numel() > self.num_features:
+            return self._forward_fast(input)  # same numbers, hand-written backward (see fast_path)
         # Statistics are per channel: average over every dimension except dimension 1 (channels).
         reduce_dims = [0, *range(2, input.dim())]
         # Shape (1, C, 1, ...) so that per-channel vectors broadcast against the input.
@@ -254,6 +494,14 @@ class _BatchNorm(nn.Module):
             out = out * self.weight.reshape(channel_shape)
         if self.bias is not None:
             out = out + self.bias.reshape(channel_shape)
+        return out
+
+    def _forward_fast(self, input: Tensor) -> Tensor:
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        running = (None, None) if use_batch_stats else (self.running_mean, self.running_var)
+        out, mean, var = _BatchNormFunction.apply(input, self.weight, self.bias, *running, self.eps)
+        if use_batch_stats and self.training and self.track_running_stats and self.running_mean is not None:
+            self._update_running_stats(mean, var, input.numel() // self.num_features)
         return out
 
     def _update_running_stats(self, mean: Tensor, var: Tensor, n: int) -> None:
@@ -324,6 +572,9 @@ class BatchNorm1d(_BatchNorm):
         track_running_stats: keep running averages for eval mode. Default True.
         device, dtype: where and in which precision to create parameters and buffers.
         bias: (keyword only, as in torch 2.13) learn beta when ``affine``. Default True.
+
+    Speed: ``layer.fast = True`` (or ``with course_utils.nn.fast_path():``) switches to the same
+    computation with a hand-written backward, close to torch's speed; see the module docstring.
     """
 
     _allowed_dims = (2, 3)
@@ -362,8 +613,12 @@ class LayerNorm(nn.Module):
         elementwise_affine: learn gamma and beta. Default True.
         bias: learn beta (only when ``elementwise_affine``). Default True.
         device, dtype: where and in which precision to create the parameters.
+
+    Speed: ``layer.fast = True`` (or ``with course_utils.nn.fast_path():``) switches to the same
+    computation with a hand-written backward, close to torch's speed; see the module docstring.
     """
 
+    fast: bool | None = None  # True/False pins the fast/readable path; None follows fast_path()
     normalized_shape: tuple[int, ...]
     eps: float
     elementwise_affine: bool
@@ -422,6 +677,8 @@ class LayerNorm(nn.Module):
                 f"input or build LayerNorm({tuple(input.shape[-k:]) if input.dim() >= k else '...'})."
             )
         _check_same_dtype("input", input, self)
+        if fast_path_enabled(self) and input.numel() > 0:
+            return _LayerNormFunction.apply(input, self.weight, self.bias, k, self.eps)  # see fast_path
         dims = tuple(range(-k, 0))
         mean = input.mean(dim=dims, keepdim=True)
         centered = input - mean

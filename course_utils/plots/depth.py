@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..experiments.depth import DepthStats
-from . import OKABE_ITO, new_figure, sequential_colors
+from . import OKABE_ITO, Panel, new_figure, sequential_colors
 
 __all__ = [
     "INIT_COLORS", "plot_layer_histograms", "plot_layer_stats", "plot_drift", "DepthPanel", "draw_depth_panel",
@@ -137,19 +137,20 @@ def plot_drift(steps: np.ndarray, stds: np.ndarray, title: str | None = None) ->
     return fig
 
 
-class DepthPanel:
+class DepthPanel(Panel):
     """The depth explorer's figure, built once and updated in place so a redraw stays well under 100 ms:
     a heat map of every layer's activation histogram (rows = layers), log10 of the activation std and of
     the gradient norm per layer, and the saturated (tanh/sigmoid) or dead (ReLU) percentage per layer.
 
     For speed: the axes and artists are created once (creating axes is ~40% of a fresh draw), fixed
     layout, no grid, few ticks, titles as plain text, and plain axes showing log10 values (log-axis tick
-    labels go through mathtext).
+    labels go through mathtext). The log10 axis snaps to whole decades, so most moves keep every limit
+    and only the data is redrawn over the cached background (see :class:`course_utils.plots.Panel`).
     """
 
     def __init__(self, max_depth: int = 20) -> None:
         self.max_depth = max_depth
-        self.figure = Figure(figsize=(8.6, 2.6))
+        super().__init__(Figure(figsize=(8.6, 2.6)))
         self.axes = self.figure.subplots(1, 3)
         self.figure.subplots_adjust(left=0.06, right=0.99, bottom=0.17, top=0.8, wspace=0.3)
         ax_h, ax_s, ax_f = self.axes
@@ -173,6 +174,8 @@ class DepthPanel:
             self.titles.append(ax.text(0.5, 1.03, title, transform=ax.transAxes, ha="center", va="bottom",
                                        fontsize=9))
         self.suptitle = self.figure.text(0.5, 0.98, "", ha="center", va="top", fontsize=10)
+        for artist in (self.image, self.std_line, self.grad_line, *self.bars, self.titles[2], self.suptitle):
+            self.dynamic(artist)
 
     def update(self, stats: DepthStats) -> Figure:
         if not isinstance(stats, DepthStats):
@@ -200,7 +203,8 @@ class DepthPanel:
         lo, hi = float(min(both.min(), 0.0)), float(max(both.max(), 0.0))
         pad = 0.08 * (hi - lo) + 0.1
         ax_s.set_xlim(0.5, depth + 0.5)
-        ax_s.set_ylim(lo - pad, hi + pad)
+        # Whole decades: nearby settings share the limits, so the axes need not be redrawn.
+        ax_s.set_ylim(np.floor(lo - pad), np.ceil(hi + pad))
         if activation == "relu":
             frac, name = stats.dead, "dead ReLU units (%)"
         else:
