@@ -10,19 +10,33 @@ LAB_ARGS ?=
 # Jupyter refuses to start as root unless told; containers and CI machines often are root.
 ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 NB     ?= notebooks/*.ipynb
+# The learner's workspace: filled from the student build, never overwritten (tools/learner.py).
+# At the top level next to notebooks/, so the notebooks' ../imgs/ links work there too.
+LEARNER_DIR ?= my-notebooks
+START  := 00_start_here.ipynb
 # Deterministic, quiet runs: no progress bars in outputs, same hash seed everywhere.
 RUN_ENV := NORMCOURSE_NO_PROGRESS=1 PYTHONHASHSEED=0
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tools/nbval_sanitize.cfg --nbval-cell-timeout=600
+# Notebooks in parallel (pytest-xdist): one worker = one kernel = one notebook at a time (--dist loadfile),
+# each kernel on one torch thread; as many workers as cores, but no more than notebooks.
+NBVAL_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); k=$$(ls $(NB) 2>/dev/null | wc -l); \
+	[ $$k -lt 1 ] && k=1; echo $$(( n < k ? n : k )))
+NBVAL_PARALLEL := -n $(NBVAL_WORKERS) --dist loadfile
 
-.PHONY: help setup lab test lint unit nbval e2e regen bench lock clean imgs mutation
+.PHONY: help setup lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation
 
 help:
-	@echo "make lab    - set up .venv and open the course in JupyterLab (localhost, token auth)"
-	@echo "make test   - set up .venv, then lint, unit tests, nbval on every notebook, browser tests"
+	@echo "make lab    - set up .venv and open your own copy of the course (my-notebooks/) in JupyterLab"
+	@echo "make lab-authors - open the course itself (notebooks/, with solutions) in JupyterLab"
+	@echo "make student - build/student/: the notebooks without solutions (nbgrader)"
+	@echo "make slides - build/slides/: static slide decks that open offline"
+	@echo "make site   - build/site/: the course as static HTML (committed outputs, explorers from saved state)"
+	@echo "make slidemeta - slide metadata for every notebook (present with RISE from JupyterLab)"
+	@echo "make test   - set up .venv, then lint, unit tests, nbval on every notebook, student notebooks, browser tests"
 	@echo "make e2e    - browser tests: the course in JupyterLab + headless Chromium, make lab token check"
 	@echo "make regen  - re-execute notebooks in place (NB=notebooks/01_*.ipynb for one)"
-	@echo "make bench  - benchmark table: notebook run times and widget update latency vs budgets"
-	@echo "make mutation - mutation testing of the core modules with mutmut (slow: ~1 h on 2 busy cores)"
+	@echo "make bench  - benchmark table (build/bench.json): notebook times, explorer latency, layers vs torch.nn"
+	@echo "make mutation - mutation testing of the core modules with mutmut (not part of make test; ~10 min)"
 
 setup: $(STAMP)
 
@@ -33,25 +47,58 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml t
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (NormCourse)" > /dev/null
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	cp tools/jupyterlab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	@# nbgrader is only the student-build tool here: its server/lab extensions (formgrader menus, ~1.5 s
+	@# of startup) would only confuse learners in the course's JupyterLab.
+	$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.formgrader \
+		nbgrader.server_extensions.validate_assignment nbgrader.server_extensions.assignment_list \
+		nbgrader.server_extensions.course_list > /dev/null 2>&1
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader > /dev/null 2>&1
 	@touch $(STAMP)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) \
-		--ServerApp.root_dir="$(CURDIR)" $(ROOT_ARGS) $(LAB_ARGS) notebooks/00_start_here.ipynb
+# The printed link opens the first lesson itself (default_url), also where no browser opens by itself.
+lab: workspace
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/$(LEARNER_DIR)/$(START) $(ROOT_ARGS) $(LAB_ARGS)
+
+lab-authors: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
+		--LabApp.default_url=/lab/tree/notebooks/$(START) $(ROOT_ARGS) $(LAB_ARGS)
+
+workspace: student
+	$(BIN)/python tools/learner.py build/student $(LEARNER_DIR)
+
+student: $(STAMP)
+	$(BIN)/python tools/student.py --out build/student
+
+# Runs every student notebook (two at a time): only exercise cells may fail, with "Not done yet".
+student-check: $(STAMP)
+	$(RUN_ENV) $(BIN)/python -m pytest -q -n 2 -m student_run tests/test_student.py
+
+# Slide metadata by tools/slides.py's rule (metadata only: outputs and nbval untouched). NB=... for one.
+slidemeta: $(STAMP)
+	$(BIN)/python tools/slides.py $(NB)
+
+# Static reveal.js decks that open offline (reveal.js from the jupyterlab-rise wheel; see tools/make_slides.py).
+slides: $(STAMP)
+	$(BIN)/python tools/make_slides.py --out build/slides $(NB)
+
+# The course as static HTML from the committed outputs (no re-execution), explorers from saved state.
+site: $(STAMP)
+	$(BIN)/python tools/build_site.py --out build/site
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_utils tests tools notebooks
 
 unit: $(STAMP)
-	$(RUN_ENV) $(BIN)/python -m pytest -q tests --ignore=tests/e2e
+	$(RUN_ENV) $(BIN)/python -m pytest -q tests --ignore=tests/e2e -m "not student_run"
 
 e2e: $(STAMP)
 	$(RUN_ENV) $(BIN)/python -m pytest -q -rs tests/e2e
 
 nbval: $(STAMP)
-	$(RUN_ENV) $(BIN)/python -m pytest -q $(NBVAL_ARGS) $(NB)
+	$(RUN_ENV) $(BIN)/python -m pytest -q $(NBVAL_PARALLEL) $(NBVAL_ARGS) $(NB)
 
-test: lint unit nbval e2e
+test: lint unit nbval student-check e2e
 
 regen: $(STAMP)
 	$(RUN_ENV) $(BIN)/python tools/regen.py $(NB)

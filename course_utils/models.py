@@ -35,6 +35,7 @@ def make_mlp(
     gain: float = 1.0,
     std: float = 0.01,
     reference_layers: bool = False,
+    fast: bool = False,
     seed: int | None = None,
     block: tuple[str, ...] | list[str] = DEFAULT_BLOCK,
     linear_bias: bool = True,
@@ -54,6 +55,9 @@ def make_mlp(
             'kaiming' (std = gain*sqrt(2/fan_in)) or 'normal' (std = gain*``std``).
         gain: multiplies the init's standard deviation (0.5 = "too small", 2 = "too large").
         reference_layers: use the course's own ``course_utils.nn`` layers instead of torch.nn.
+        fast: with ``reference_layers=True``, pin the course's BatchNorm/LayerNorm to their fast path
+            (same numbers, hand-written backward: see ``course_utils.nn.fast_path``), for notebooks
+            that train many models.
         seed: if given, the weights are drawn from ``torch.manual_seed(seed)``.
         block: the order of what follows each hidden Linear, a permutation of
             ``("norm", "activation", "dropout")`` (parts that are switched off are skipped). The default is
@@ -87,6 +91,11 @@ def make_mlp(
     check_positive("gain", gain)
     check_positive("std", std)
     reference_layers = check_bool("reference_layers", reference_layers)
+    if check_bool("fast", fast) and not reference_layers:
+        raise ValueError(
+            "fast=True only applies to the course's own layers: pass reference_layers=True as well "
+            "(torch.nn's layers are already fast)."
+        )
     if seed is not None:
         torch.manual_seed(check_int("seed", seed, minimum=0))
 
@@ -106,6 +115,10 @@ def make_mlp(
                 layers.append(layers_mod.Dropout(dropout))
         width = h
     layers.append(nn.Linear(width, out_features))
+    if fast:
+        for layer in layers:
+            if hasattr(type(layer), "fast"):
+                layer.fast = True
     model = nn.Sequential(*layers)
     if init != "default" or gain != 1.0:
         initialize(model, init=init, gain=gain, std=std)

@@ -8,11 +8,32 @@ so you can read the forward pass line by line and autograd derives the backward 
 
 The error messages are deliberately more helpful than torch's: they name the offending argument and
 say how to fix it.
+
+Two paths: readable and fast
+----------------------------
+The ``forward`` you read is written for people: one line per formula, and autograd records every
+step. That makes it several times slower than torch.nn (each step allocates a full-size tensor that
+autograd keeps), which hurts when a notebook trains dozens of models. So BatchNorm1d/2d and LayerNorm
+also have a *fast path*: a ``torch.autograd.Function`` whose backward is the compact formula derived in
+the BatchNorm notebook,
+
+    dx = (1/N) * gamma * rstd * (N * dy - sum(dy) - x_hat * sum(dy * x_hat)),
+
+computed with in-place operations and reused scratch buffers (GroupNorm, RMSNorm and InstanceNorm
+have the readable path only). Both paths give the same values,
+gradients and running statistics (tests/test_nn_fast.py checks them against each other and torch).
+Choose it with ``with course_utils.nn.fast_path(): ...``, ``course_utils.nn.set_fast_path(True)``,
+per layer with ``layer.fast = True`` (``False`` pins the readable path), or
+``make_mlp(..., reference_layers=True, fast=True)``. The switch is not a constructor argument, so the
+signature, ``repr`` and ``state_dict`` stay exactly torch's. The fast path cannot be differentiated
+twice (``create_graph=True`` then a second backward); it says so and the readable path can.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -20,7 +41,19 @@ from torch import Tensor, nn
 
 from .validation import check_bool, check_int, check_number
 
-__all__ = ["Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+__all__ = [
+    "Dropout",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "GroupNorm",
+    "RMSNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "fast_path",
+    "set_fast_path",
+    "fast_path_enabled",
+]
 
 
 def _check_bool(name: str, value: object) -> bool:
@@ -51,6 +84,221 @@ def _check_same_dtype(name: str, value: Tensor, module: nn.Module) -> None:
                 f"{name} has dtype {value.dtype} but the layer's parameters and buffers are {tensor.dtype}. "
                 f"Convert one of them: {name}.to({tensor.dtype}) or layer.to({value.dtype})."
             )
+
+
+# ------------------------------------------------------------------------------------------ fast path
+# The classes below are written for reading: autograd records every step and derives the backward
+# pass. The fast path computes the same thing with a hand-derived backward (the compact formula of
+# notebook 03) in a torch.autograd.Function that reuses its buffers. See the module docstring.
+
+_FAST_PATH = False
+
+
+class fast_path:  # noqa: N801 - used like a function: ``with fast_path():``
+    """Switch the norm layers of this module to their fast path inside a ``with`` block.
+
+        with course_utils.nn.fast_path():      # every BatchNorm/LayerNorm of course_utils.nn inside
+            train(model, ...)
+        course_utils.nn.set_fast_path(True)    # or from now on
+
+    A layer's own ``fast`` attribute wins over the switch: ``layer.fast = True`` / ``False`` pins it,
+    ``None`` (the default) follows the switch. Values, gradients and running statistics are the same
+    either way (up to float rounding); double backward (differentiating a gradient again, after
+    ``create_graph=True``) needs the readable path and raises a clear error on the fast one.
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = check_bool("enabled", enabled)
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> fast_path:
+        self._previous.append(_FAST_PATH)
+        set_fast_path(self.enabled)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        set_fast_path(self._previous.pop())
+
+
+def set_fast_path(enabled: bool) -> None:
+    """Turn the module-level fast-path switch on or off for good (see :class:`fast_path`)."""
+    global _FAST_PATH
+    _FAST_PATH = check_bool("enabled", enabled)
+
+
+def fast_path_enabled(module: nn.Module | None = None) -> bool:
+    """Whether ``module`` (or, without one, the module-level switch) uses the fast path now."""
+    pinned = getattr(module, "fast", None)
+    return _FAST_PATH if pinned is None else bool(pinned)
+
+
+_NO_DOUBLE_BACKWARD = (
+    "the fast path of course_utils.nn's {name} has a hand-written backward that cannot be differentiated "
+    "again (double backward / create_graph=True). Use the readable path: layer.fast = False (or leave the "
+    "course_utils.nn.fast_path() block)."
+)
+
+
+def _guard_double_backward(name: str, grads: tuple) -> tuple:
+    # Backward runs with grad mode on only under create_graph=True. The gradients are still returned
+    # (plain first derivatives are correct); differentiating *them* raises the error with the fix.
+    if not torch.is_grad_enabled():
+        return grads
+    real = [g for g in grads if g is not None]
+    if not real:
+        return grads
+    # Same trick as torch.autograd.function.once_differentiable: a node that raises when reached.
+    error = torch._C._functions.DelayedError(_NO_DOUBLE_BACKWARD.format(name=name), len(real))
+    wrapped = iter(error(*[g.detach().requires_grad_(True) for g in real]))
+    return tuple(None if g is None else next(wrapped) for g in grads)
+
+
+_WORKSPACES: dict[tuple, Tensor] = {}
+
+
+def _workspace(like: Tensor, slot: int = 0) -> Tensor:
+    """A scratch tensor shaped like ``like``, reused from call to call (``slot`` tells apart several
+    needed at once).
+
+    Only for temporaries that die inside one forward or one backward (never for anything returned or
+    saved for backward): a fresh full-size tensor costs more than the arithmetic done in it (the
+    memory is handed back to the system when freed and faulted in again page by page next time).
+    """
+    key = (slot, like.shape, like.stride(), like.dtype, like.device)
+    buffer = _WORKSPACES.get(key)
+    if buffer is None:
+        if len(_WORKSPACES) >= 8:  # a handful of shapes is what a course model uses; forget the oldest
+            _WORKSPACES.pop(next(iter(_WORKSPACES)))
+        buffer = _WORKSPACES[key] = torch.empty_like(like)
+    return buffer
+
+
+class _BatchNormFunction(torch.autograd.Function):
+    r"""BatchNorm (1d and 2d) with the compact backward, per channel over its ``n`` values:
+
+    .. math::
+        \frac{\partial L}{\partial x} = \frac{\gamma \cdot \mathrm{rstd}}{n}
+        \Big(n\,dy - \textstyle\sum dy - \hat{x} \sum (dy \cdot \hat{x})\Big),
+        \qquad \hat{x} = (x - \mu)\,\mathrm{rstd}
+
+    With ``running_mean``/``running_var`` given (eval mode) they replace the batch statistics and the
+    backward is just ``dy * gamma * rstd``. Returns ``(out, mean, biased_var)``; the statistics are
+    not differentiable (they feed the running averages).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, eps: float):
+        dims = [0, *range(2, x.dim())]
+        shape = [1, x.shape[1]] + [1] * (x.dim() - 2)
+        batch_stats = running_mean is None
+        n = x.numel() // x.shape[1]
+        if batch_stats:
+            mean = x.sum(dims, keepdim=True).div_(n)  # x.sum(...) is much faster than var_mean here
+            squares = torch.sub(x, mean, out=_workspace(x))
+            var = squares.mul_(squares).sum(dims, keepdim=True).div_(n)
+        else:
+            mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+        rstd = (var + eps).rsqrt_()
+        # out = gamma * (x - mean) * rstd + beta = x * scale + shift: one pass over x.
+        scale = rstd if weight is None else rstd * weight.reshape(shape)
+        shift = -mean * scale
+        if bias is not None:
+            shift += bias.reshape(shape)
+        out = torch.addcmul(shift, x, scale)
+        # x itself is saved (no copy); backward recomputes x - mean in a scratch buffer.
+        ctx.save_for_backward(x, mean, rstd, scale)
+        ctx.batch_stats, ctx.n = batch_stats, n
+        ctx.has_weight, ctx.has_bias = weight is not None, bias is not None
+        stats = (mean.reshape(-1), var.reshape(-1))
+        ctx.mark_non_differentiable(*stats)
+        return out, *stats
+
+    @staticmethod
+    def backward(ctx, dy, _dmean, _dvar):
+        x, mean, rstd, scale = ctx.saved_tensors
+        dims = [0, *range(2, dy.dim())]
+        with torch.no_grad():
+            centered = torch.sub(x, mean, out=_workspace(x))
+            sum_dy = dy.sum(dims, keepdim=True)
+            sum_dy_xhat = torch.mul(dy, centered, out=_workspace(x, 1)).sum(dims, keepdim=True).mul_(rstd)
+            dx = None
+            if ctx.needs_input_grad[0]:
+                if ctx.batch_stats:
+                    # dx = scale * (dy - mean(dy) - x_hat * mean(dy * x_hat)) in two passes:
+                    # dy * scale + (-scale * mean(dy)), then + centered * (-scale * rstd * mean(dy * x_hat)).
+                    n = ctx.n
+                    dx = torch.addcmul(sum_dy * (-1.0 / n) * scale, dy, scale)
+                    dx.addcmul_(centered, sum_dy_xhat * (-1.0 / n) * scale * rstd)
+                else:
+                    dx = torch.mul(dy, scale)
+            dweight = sum_dy_xhat.reshape(-1) if ctx.has_weight and ctx.needs_input_grad[1] else None
+            dbias = sum_dy.reshape(-1) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        grads = _guard_double_backward("BatchNorm", (dx, dweight, dbias))
+        return *grads, None, None, None
+
+
+class _LayerNormFunction(torch.autograd.Function):
+    r"""LayerNorm over the last ``k`` dimensions with the compact backward, per sample over ``D`` values:
+
+    .. math::
+        \frac{\partial L}{\partial x} = \frac{\mathrm{rstd}}{D}
+        \Big(D\,g - \textstyle\sum g - \hat{x} \sum (g \cdot \hat{x})\Big), \qquad g = \gamma \cdot dy
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, k: int, eps: float):
+        d = 1
+        for size in x.shape[x.dim() - k:]:
+            d *= size
+        x2 = x.reshape(-1, d)
+        mean = x2.sum(1, keepdim=True).div_(d)
+        x_hat = torch.sub(x2, mean, out=_workspace(x2))
+        # ||x - mean||^2 / D along contiguous rows: one pass, no temporary (var_mean is slow here).
+        rstd = torch.linalg.vector_norm(x_hat, 2, dim=1, keepdim=True).square_().div_(d).add_(eps).rsqrt_()
+        x_hat.mul_(rstd)
+        w = None if weight is None else weight.reshape(-1)
+        if w is not None and bias is not None:
+            out = torch.addcmul(bias.reshape(-1), x_hat, w)
+        elif w is not None:
+            out = x_hat * w
+        elif bias is not None:
+            out = x_hat + bias.reshape(-1)
+        else:
+            out = x_hat.clone()
+        # x itself is saved (no copy); backward recomputes x_hat in a scratch buffer.
+        ctx.save_for_backward(x2, mean, rstd, weight)
+        ctx.has_bias = bias is not None
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, dy):
+        x2, mean, rstd, weight = ctx.saved_tensors
+        d = x2.shape[1]
+        with torch.no_grad():
+            x_hat = torch.sub(x2, mean, out=_workspace(x2)).mul_(rstd)
+            dy2 = dy.reshape(-1, d)
+            w = None if weight is None else weight.reshape(-1)
+            dweight = dbias = dx = None
+            if w is not None:
+                # dy * x_hat goes into the buffer that becomes dx: no extra full-size temporary.
+                buf = torch.mul(dy2, x_hat)
+                if ctx.needs_input_grad[1]:
+                    dweight = buf.sum(0).reshape(weight.shape)
+                if ctx.has_bias and ctx.needs_input_grad[2]:
+                    dbias = dy2.sum(0).reshape(weight.shape)
+                # Row sums of g = dy * gamma and of g * x_hat as matrix-vector products (one pass each).
+                mean_g = torch.mv(dy2, w).div_(d).unsqueeze(1)
+                mean_gx = torch.mv(buf, w).div_(d).unsqueeze(1)
+            else:
+                buf = torch.empty_like(x_hat)
+                mean_g = dy2.sum(1, keepdim=True).div_(d)
+                mean_gx = torch.mul(dy2, x_hat, out=buf).sum(1, keepdim=True).div_(d)
+            if ctx.needs_input_grad[0]:
+                # dx = rstd * (g - mean(g) - x_hat * mean(g * x_hat)), built in place in buf.
+                dx = torch.mul(x_hat, mean_gx.neg_(), out=buf)
+                dx = (dx.add_(dy2) if w is None else dx.addcmul_(dy2, w)).sub_(mean_g).mul_(rstd).reshape(dy.shape)
+        grads = _guard_double_backward("LayerNorm", (dx, dweight, dbias))
+        return *grads, None, None
 
 
 class Dropout(nn.Module):
@@ -116,6 +364,7 @@ class _BatchNorm(nn.Module):
     _allowed_dims: tuple[int, ...] = ()
     _shape_hint: str = ""
 
+    fast: bool | None = None  # True/False pins the fast/readable path; None follows fast_path()
     num_features: int
     eps: float
     momentum: float | None
@@ -209,24 +458,25 @@ class _BatchNorm(nn.Module):
 
     def forward(self, input: Tensor) -> Tensor:
         self._check_input(input)
+        # Mini-batch statistics in training; also in eval when no running statistics exist.
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        if use_batch_stats and self.eps <= 0:
+            # Same rule (and wording) as torch: a constant channel has variance 0, and 0 / sqrt(0 + eps)
+            # is NaN unless eps > 0. In eval mode the running variance is used instead, so eps = 0 is allowed.
+            raise ValueError(
+                f"batch_norm eps must be positive during training, but got {self.eps}. "
+                "Create the layer with eps > 0 (default 1e-5), e.g. "
+                f"{type(self).__name__}({self.num_features}, eps=1e-5)."
+            )
+        if fast_path_enabled(self) and input.numel() > self.num_features:
+            return self._forward_fast(input)  # same numbers, hand-written backward (see fast_path)
         # Statistics are per channel: average over every dimension except dimension 1 (channels).
         reduce_dims = [0, *range(2, input.dim())]
         # Shape (1, C, 1, ...) so that per-channel vectors broadcast against the input.
         channel_shape = [1, self.num_features] + [1] * (input.dim() - 2)
-
-        # Mini-batch statistics in training; also in eval when no running statistics exist.
-        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         update_running = self.training and self.track_running_stats and self.running_mean is not None
 
         if use_batch_stats:
-            if self.eps <= 0:
-                # Same rule (and wording) as torch: a constant channel has variance 0, and 0 / sqrt(0 + eps)
-                # is NaN unless eps > 0. In eval mode the running variance is used instead, so eps = 0 is allowed.
-                raise ValueError(
-                    f"batch_norm eps must be positive during training, but got {self.eps}. "
-                    "Create the layer with eps > 0 (default 1e-5), e.g. "
-                    f"{type(self).__name__}({self.num_features}, eps=1e-5)."
-                )
             n = input.numel() // self.num_features  # values per channel
             if n == 1:
                 raise ValueError(
@@ -252,6 +502,14 @@ class _BatchNorm(nn.Module):
             out = out * self.weight.reshape(channel_shape)
         if self.bias is not None:
             out = out + self.bias.reshape(channel_shape)
+        return out
+
+    def _forward_fast(self, input: Tensor) -> Tensor:
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        running = (None, None) if use_batch_stats else (self.running_mean, self.running_var)
+        out, mean, var = _BatchNormFunction.apply(input, self.weight, self.bias, *running, self.eps)
+        if use_batch_stats and self.training and self.track_running_stats and self.running_mean is not None:
+            self._update_running_stats(mean, var, input.numel() // self.num_features)
         return out
 
     def _update_running_stats(self, mean: Tensor, var: Tensor, n: int) -> None:
@@ -327,6 +585,9 @@ class BatchNorm1d(_BatchNorm):
         track_running_stats: keep running averages for eval mode. Default True.
         device, dtype: where and in which precision to create parameters and buffers.
         bias: (keyword only, as in torch 2.13) learn beta when ``affine``. Default True.
+
+    Speed: ``layer.fast = True`` (or ``with course_utils.nn.fast_path():``) switches to the same
+    computation with a hand-written backward, close to torch's speed; see the module docstring.
     """
 
     _allowed_dims = (2, 3)
@@ -365,8 +626,12 @@ class LayerNorm(nn.Module):
         elementwise_affine: learn gamma and beta. Default True.
         bias: learn beta (only when ``elementwise_affine``). Default True.
         device, dtype: where and in which precision to create the parameters.
+
+    Speed: ``layer.fast = True`` (or ``with course_utils.nn.fast_path():``) switches to the same
+    computation with a hand-written backward, close to torch's speed; see the module docstring.
     """
 
+    fast: bool | None = None  # True/False pins the fast/readable path; None follows fast_path()
     normalized_shape: tuple[int, ...]
     eps: float
     elementwise_affine: bool
@@ -425,6 +690,8 @@ class LayerNorm(nn.Module):
                 f"input or build LayerNorm({tuple(input.shape[-k:]) if input.dim() >= k else '...'})."
             )
         _check_same_dtype("input", input, self)
+        if fast_path_enabled(self) and input.numel() > 0:
+            return _LayerNormFunction.apply(input, self.weight, self.bias, k, self.eps)  # see fast_path
         dims = tuple(range(-k, 0))
         mean = input.mean(dim=dims, keepdim=True)
         centered = input - mean
@@ -442,3 +709,470 @@ class LayerNorm(nn.Module):
             f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
             f"bias={self.bias is not None}"
         )
+
+
+# ------------------------------------------------------------------------------ the normalization family
+# GroupNorm, RMSNorm, InstanceNorm1d/2d: the same "subtract a mean, divide by a spread" as the layers above,
+# with the statistics taken over different axes (Wu & He 2018, Fig. 2). Notebook 04 compares them.
+
+
+def _check_positive_eps(eps: object) -> float:
+    # eps <= 0 lets a constant group (variance 0) divide by zero and fill the output with NaN/inf,
+    # which is an error far from its cause; refuse it where the layer is built.
+    if check_number("eps", eps) <= 0:
+        raise ValueError(
+            f"eps must be > 0, got {eps!r}. It is added to the variance (or mean square) before the sqrt "
+            "so that a constant input does not divide by zero; the usual value is 1e-5."
+        )
+    return eps  # type: ignore[return-value]  (stored as given, so repr() matches torch)
+
+
+def _normalized_shape_tuple(normalized_shape: object) -> tuple[int, ...]:
+    if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
+        normalized_shape = (normalized_shape,)
+    if not isinstance(normalized_shape, Sequence) or len(normalized_shape) == 0:
+        raise TypeError(
+            f"normalized_shape must be an int or a non-empty tuple of ints (the trailing dimensions to "
+            f"normalize over), got {normalized_shape!r}."
+        )
+    return tuple(
+        check_int(f"normalized_shape[{i}]", size, minimum=1) for i, size in enumerate(normalized_shape)
+    )
+
+
+class GroupNorm(nn.Module):
+    r"""Group normalization: split the C channels of each sample into groups and normalize each group.
+
+    For an input of shape (N, C, \*) the channels are split into ``num_groups`` groups of
+    ``C // num_groups`` consecutive channels; mean and biased variance are taken per sample and per group,
+    over the group's channels and all spatial positions:
+
+    .. math::
+        \hat{x} = \frac{x - \mu_{n,g}}{\sqrt{\sigma^2_{n,g} + \epsilon}}, \qquad y = \gamma_c \hat{x} + \beta_c
+
+    The two ends of the family are special cases: ``num_groups=1`` is LayerNorm over (C, \*) with one
+    gamma/beta per channel, ``num_groups=C`` is InstanceNorm. Like LayerNorm nothing depends on the other
+    samples in the batch (Wu & He 2018), so the layer behaves the same in train and eval mode and with any
+    batch size.
+
+    Args:
+        num_groups: number of groups G; must divide ``num_channels``.
+        num_channels: number of channels C (dimension 1 of the input).
+        eps: added to the variance before the square root; must be > 0. Default 1e-5.
+        affine: learn a per-channel gamma (``weight``) and beta (``bias``). Default True.
+        device, dtype: where and in which precision to create the parameters.
+        bias: (keyword only) learn beta when ``affine``. Default True.
+    """
+
+    num_groups: int
+    num_channels: int
+    eps: float
+    affine: bool
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        """Create the layer; see the class docstring for the arguments."""
+        super().__init__()
+        self.num_groups = check_int("num_groups", num_groups, minimum=1)
+        self.num_channels = check_int("num_channels", num_channels, minimum=1)
+        if num_channels % num_groups != 0:
+            divisors = [g for g in range(1, num_channels + 1) if num_channels % g == 0]
+            raise ValueError(
+                f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups}): every group "
+                f"holds the same number of channels. Choose num_groups from {divisors}."
+            )
+        self.eps = _check_positive_eps(eps)
+        self.affine = _check_bool("affine", affine)
+        _check_bool("bias", bias)
+        factory = {"device": device, "dtype": dtype}
+        if self.affine:
+            self.weight = nn.Parameter(torch.ones(num_channels, **factory))
+            if bias:
+                self.bias = nn.Parameter(torch.zeros(num_channels, **factory))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        """Set weight (gamma) to 1 and bias (beta) to 0."""
+        if self.weight is not None:
+            nn.init.ones_(self.weight)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_float_tensor("input", input)
+        if input.dim() < 2:
+            raise ValueError(
+                f"GroupNorm expects input of shape (N, C, *), got a {input.dim()}D input of shape "
+                f"{tuple(input.shape)}. Add the batch dimension: input.unsqueeze(0)."
+            )
+        n, c = input.shape[0], input.shape[1]
+        if c != self.num_channels:
+            raise ValueError(
+                f"input has {c} channels in dimension 1 (shape {tuple(input.shape)}) but GroupNorm was built "
+                f"with num_channels={self.num_channels}. Channels must be dimension 1; either permute the "
+                f"input or create GroupNorm(num_groups, {c})."
+            )
+        _check_same_dtype("input", input, self)
+        per_group = (c // self.num_groups) * math.prod(input.shape[2:])
+        if n * per_group == 1:
+            # Same condition and wording as torch: one sample whose group holds a single value.
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {list(input.shape)}. "
+                "Each group holds a single value, whose variance is 0: use fewer groups or more channels."
+            )
+        # (N, G, values of one group): the group's channels and all spatial positions are contiguous
+        # in memory order, so a reshape (not a permute) gathers them.
+        x = input.reshape(n, self.num_groups, per_group)
+        mean = x.mean(dim=-1, keepdim=True)
+        centered = x - mean
+        var = (centered * centered).mean(dim=-1, keepdim=True)
+        out = (centered * torch.rsqrt(var + self.eps)).reshape(input.shape)
+        channel_shape = [1, c] + [1] * (input.dim() - 2)
+        if self.weight is not None:
+            out = out * self.weight.reshape(channel_shape)
+        if self.bias is not None:
+            out = out + self.bias.reshape(channel_shape)
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class RMSNorm(nn.Module):
+    r"""Root-mean-square normalization (Zhang & Sennrich 2019): LayerNorm without the re-centering.
+
+    .. math::
+        y = \frac{x}{\sqrt{\mathrm{mean}(x^2) + \epsilon}} \odot \gamma
+
+    The mean square is taken per sample over the last ``len(normalized_shape)`` dimensions. There is no
+    mean subtraction and no beta: cheaper than LayerNorm, and in practice about as good, which is why
+    current large language models (LLaMA, Mistral, ...) use it.
+
+    Args:
+        normalized_shape: size of the last dimension (int) or of the last few dimensions (tuple).
+        eps: added to the mean square before the square root, > 0; ``None`` (the default, as in torch)
+            means ``torch.finfo(input.dtype).eps``.
+        elementwise_affine: learn gamma (``weight``). Default True.
+        device, dtype: where and in which precision to create the parameters.
+    """
+
+    normalized_shape: tuple[int, ...]
+    eps: float | None
+    elementwise_affine: bool
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int] | torch.Size,
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        """Create the layer; see the class docstring for the arguments."""
+        super().__init__()
+        self.normalized_shape = _normalized_shape_tuple(normalized_shape)
+        self.eps = None if eps is None else _check_positive_eps(eps)
+        self.elementwise_affine = _check_bool("elementwise_affine", elementwise_affine)
+        if self.elementwise_affine:
+            self.weight = nn.Parameter(torch.ones(self.normalized_shape, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def reset_parameters(self) -> None:
+        """Set weight (gamma) to 1."""
+        if self.weight is not None:
+            nn.init.ones_(self.weight)
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_float_tensor("input", input)
+        k = len(self.normalized_shape)
+        if input.dim() < k or tuple(input.shape[-k:]) != self.normalized_shape:
+            raise ValueError(
+                f"input of shape {tuple(input.shape)} does not end with normalized_shape="
+                f"{self.normalized_shape}. RMSNorm normalizes over the *last* dimensions: permute the "
+                f"input or build RMSNorm({tuple(input.shape[-k:]) if input.dim() >= k else '...'})."
+            )
+        _check_same_dtype("input", input, self)
+        eps = torch.finfo(input.dtype).eps if self.eps is None else self.eps
+        dims = tuple(range(-k, 0))
+        out = input * torch.rsqrt((input * input).mean(dim=dims, keepdim=True) + eps)
+        if self.weight is not None:
+            out = out * self.weight
+        return out
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class _InstanceNorm(_BatchNorm):
+    r"""Shared code of InstanceNorm1d/2d: BatchNorm's parameters and buffers, statistics per sample."""
+
+    _spatial_dims: int = 1  # dimensions after C: 1 for (N, C, L), 2 for (N, C, H, W)
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        """Create the layer; see the class docstring for the arguments."""
+        _check_positive_eps(eps)
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
+
+    def forward(self, input: Tensor) -> Tensor:
+        _check_float_tensor("input", input)
+        name = type(self).__name__
+        batched = self._spatial_dims + 2
+        if input.dim() not in (batched - 1, batched):
+            raise ValueError(
+                f"{name} expects input of shape {self._shape_hint} (or the same without N), got a "
+                f"{input.dim()}D input of shape {tuple(input.shape)}. Reshape the input or use the "
+                "InstanceNorm class for your input's rank."
+            )
+        if input.dim() == batched - 1:
+            # Unbatched input: torch treats it as a batch of one.
+            return self.forward(input.unsqueeze(0)).squeeze(0)
+        if input.shape[1] != self.num_features:
+            if self.affine or self.track_running_stats:
+                # torch raises too (a ValueError for affine, a RuntimeError deep in the kernel for the stats).
+                uses = (
+                    "affine=True (one gamma and beta" if self.affine else "track_running_stats=True (one running mean"
+                )
+                raise ValueError(
+                    f"input has {input.shape[1]} channels in dimension 1 (shape {tuple(input.shape)}) but "
+                    f"{name} was built with num_features={self.num_features} and {uses} per channel). "
+                    f"Permute the input or create {name}({input.shape[1]}, ...)."
+                )
+            # Without affine parameters num_features is unused; torch only warns, and so do we.
+            warnings.warn(
+                f"input's size at dim=1 does not match num_features ({self.num_features}) of {name}; "
+                "it is not used because affine=False.",
+                stacklevel=2,
+            )
+        _check_same_dtype("input", input, self)
+        n, c = input.shape[0], input.shape[1]
+        use_input_stats = self.training or not self.track_running_stats
+        spatial = [2 + i for i in range(self._spatial_dims)]
+        channel_shape = [1, c] + [1] * self._spatial_dims
+        if use_input_stats:
+            count = math.prod(input.shape[2:])
+            if count == 1:
+                raise ValueError(
+                    f"Expected more than 1 spatial element when training, got input size {input.size()}. "
+                    "InstanceNorm normalizes each channel of each sample over its positions; a single "
+                    "position has variance 0. Use BatchNorm or LayerNorm for inputs without positions."
+                )
+            # Statistics per sample AND per channel, over the positions only.
+            mean = input.mean(dim=spatial, keepdim=True)
+            centered = input - mean
+            var = (centered * centered).mean(dim=spatial, keepdim=True)
+            if self.training and self.track_running_stats and n > 0:
+                with torch.no_grad():
+                    # torch averages the per-instance statistics over the batch, stores the unbiased
+                    # variance, and passes momentum=None as 0 (so the running stats then never move)
+                    # without counting batches.
+                    factor = 0.0 if self.momentum is None else float(self.momentum)
+                    unbiased = var * (count / (count - 1))
+                    self.running_mean.mul_(1 - factor).add_(mean.reshape(n, c).mean(0), alpha=factor)
+                    self.running_var.mul_(1 - factor).add_(unbiased.reshape(n, c).mean(0), alpha=factor)
+        else:
+            mean = self.running_mean.reshape(channel_shape)
+            var = self.running_var.reshape(channel_shape)
+            centered = input - mean
+        out = centered * torch.rsqrt(var + self.eps)
+        if self.weight is not None:
+            out = out * self.weight.reshape(channel_shape)
+        if self.bias is not None:
+            out = out + self.bias.reshape(channel_shape)
+        return out
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        # Same rule as torch: a checkpoint from before torch 0.4 (no version) may carry running stats
+        # although InstanceNorm no longer tracks them by default; drop them with an explanation.
+        version = local_metadata.get("version", None)
+        if version is None and not self.track_running_stats:
+            keys = [prefix + k for k in ("running_mean", "running_var") if prefix + k in state_dict]
+            if keys:
+                error_msgs.append(
+                    f"Unexpected running stats buffer(s) {' and '.join(repr(k) for k in keys)} for "
+                    f"{type(self).__name__} with track_running_stats=False. Remove these keys from the "
+                    "state_dict, or build the layer with track_running_stats=True if you need them."
+                )
+                for key in keys:
+                    state_dict.pop(key)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+
+class InstanceNorm1d(_InstanceNorm):
+    r"""Instance normalization over a (N, C, L) or unbatched (C, L) input: per sample and per channel.
+
+    .. math::
+        \hat{x}_{n,c,l} = \frac{x_{n,c,l} - \mu_{n,c}}{\sqrt{\sigma^2_{n,c} + \epsilon}}
+
+    Mean and biased variance are taken over the positions L of one channel of one sample: GroupNorm
+    with one channel per group. Made for style transfer (Ulyanov et al. 2016), where the contrast of
+    each image should be removed. Note torch's defaults, which differ from BatchNorm's:
+    ``affine=False`` and ``track_running_stats=False`` (so train and eval behave the same). With
+    ``track_running_stats=True`` the batch-averaged instance statistics are tracked like BatchNorm's
+    and eval mode uses them (``momentum=None`` then leaves them unchanged, as in torch).
+
+    Args:
+        num_features: number of channels C.
+        eps: added to the variance before the square root; must be > 0. Default 1e-5.
+        momentum: weight of the newest batch in the running averages. Default 0.1.
+        affine: learn per-channel gamma and beta. Default False.
+        track_running_stats: keep running averages for eval mode. Default False.
+        device, dtype: where and in which precision to create parameters and buffers.
+        bias: (keyword only) learn beta when ``affine``. Default True.
+    """
+
+    _spatial_dims = 1
+    _shape_hint = "(N, C, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    r"""Instance normalization over a (N, C, H, W) or unbatched (C, H, W) input: per sample and channel.
+
+    Same as :class:`InstanceNorm1d` (see there for the formula and the arguments), with the statistics
+    of each channel of each image taken over its H x W pixels.
+    """
+
+    _spatial_dims = 2
+    _shape_hint = "(N, C, H, W)"
+
+
+# ----------------------------------------------------------------------------- synchronized BatchNorm
+# Appended by notebook 03 (data-parallel training). Self-contained apart from _BatchNorm above.
+
+__all__ += ["SyncBatchNorm", "all_reduce_sum"]
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """A differentiable all-reduce (sum): forward sums a tensor over all processes; backward sums the
+    incoming gradients over all processes too, because every process's loss depends on the sum and
+    so on every process's contribution to it."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor, group) -> Tensor:
+        import torch.distributed as dist
+
+        ctx.group = group
+        out = tensor.clone()
+        dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        import torch.distributed as dist
+
+        grad = grad_output.clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
+        return grad, None
+
+
+def all_reduce_sum(tensor: Tensor, group=None) -> Tensor:
+    """Sum ``tensor`` over every process of ``group`` (default: all), differentiably."""
+    return _AllReduceSum.apply(tensor, group)
+
+
+class SyncBatchNorm(_BatchNorm):
+    r"""BatchNorm whose batch statistics are taken over the whole *global* batch of a data-parallel job.
+
+    Same constructor as ``torch.nn.SyncBatchNorm`` (which refuses CPU tensors). In training, each
+    process computes, per channel, the sum of its values, the sum of their squares and their count;
+    **one** all-reduce adds these three vectors over all processes, so every process gets the global
+
+    .. math::
+        \mu = \frac{\sum x}{n}, \qquad \sigma^2 = \frac{\sum x^2}{n} - \mu^2
+
+    and normalizes its own examples with them, exactly as one process holding the full batch would.
+    The all-reduce is differentiable (its backward is another all-reduce of the gradients of the three
+    vectors), so gradients also match the full batch. (The one-pass formula E[x^2] - E[x]^2 loses
+    precision when the mean is large compared with the spread; it is what makes a single all-reduce
+    possible.) Outside a distributed job, or in eval mode, it is an ordinary BatchNorm.
+    """
+
+    _allowed_dims = (2, 3, 4, 5)
+    _shape_hint = "(N, C, ...)"
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        process_group=None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        """Create the layer; see the class docstring for the arguments."""
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+        self.process_group = process_group
+
+    def _world_size(self) -> int:
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return 1
+        return dist.get_world_size(self.process_group)
+
+    def forward(self, input: Tensor) -> Tensor:
+        use_batch_stats = self.training or self.running_mean is None
+        if not use_batch_stats or self._world_size() == 1:
+            return super().forward(input)
+        self._check_input(input)
+        reduce_dims = [0, *range(2, input.dim())]
+        shape = [1, self.num_features] + [1] * (input.dim() - 2)
+        local_n = input.numel() // self.num_features
+        count = input.new_full((1,), float(local_n))
+        # One message: [sum x (C) | sum x^2 (C) | count (1)].
+        stats = torch.cat([input.sum(dim=reduce_dims), (input * input).sum(dim=reduce_dims), count])
+        stats = all_reduce_sum(stats, self.process_group)
+        c = self.num_features
+        n = stats[2 * c]
+        mean = stats[:c] / n
+        var = (stats[c : 2 * c] / n - mean * mean).clamp_min(0)
+        n_total = int(round(float(n.detach())))
+        if n_total <= 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel over all processes when training, got {n_total}."
+            )
+        if self.training and self.track_running_stats and self.running_mean is not None:
+            self._update_running_stats(mean.detach(), var.detach(), n_total)
+        out = (input - mean.reshape(shape)) * torch.rsqrt(var.reshape(shape) + self.eps)
+        if self.weight is not None:
+            out = out * self.weight.reshape(shape)
+        if self.bias is not None:
+            out = out + self.bias.reshape(shape)
+        return out

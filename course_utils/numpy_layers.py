@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .validation import check_bool, check_float_array, check_number, check_probability, check_shape
+from .validation import check_bool, check_float_array, check_int, check_number, check_probability, check_shape
 
 __all__ = [
     "DropoutCache",
@@ -28,6 +28,12 @@ __all__ = [
     "batchnorm_backward_naive",
     "layernorm_forward",
     "layernorm_backward",
+    "GroupNormCache",
+    "RMSNormCache",
+    "groupnorm_forward",
+    "groupnorm_backward",
+    "rmsnorm_forward",
+    "rmsnorm_backward",
 ]
 
 
@@ -360,3 +366,145 @@ def layernorm_backward(dout: np.ndarray, cache: LayerNormCache) -> tuple[np.ndar
         )
     )
     return dx, dgamma, dbeta
+
+
+# ------------------------------------------------------------------------------------ groupnorm, rmsnorm
+
+
+class GroupNormCache(NamedTuple):
+    """Intermediate values of groupnorm_forward that groupnorm_backward reuses."""
+
+    x_hat: np.ndarray
+    inv_std: np.ndarray
+    gamma: np.ndarray
+    groups: int
+
+
+class RMSNormCache(NamedTuple):
+    """Intermediate values of rmsnorm_forward that rmsnorm_backward reuses."""
+
+    x: np.ndarray
+    inv_rms: np.ndarray
+    gamma: np.ndarray
+
+
+def _check_positive_eps(eps: Any) -> float:
+    eps = check_number("eps", eps)
+    if eps <= 0:
+        raise ValueError(
+            f"eps must be > 0, got {eps!r}. It is added under the sqrt so that a constant input does not "
+            "divide by zero; the usual value is 1e-5."
+        )
+    return eps
+
+
+def groupnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, groups: int, eps: float = 1e-5
+) -> tuple[np.ndarray, GroupNormCache]:
+    r"""Group normalization of an (N, C, ...) array: per sample, per group of ``C // groups`` channels.
+
+    .. math::
+        \hat{x} = \frac{x - \mu_{n,g}}{\sqrt{\sigma^2_{n,g} + \epsilon}}, \qquad \text{out} = \gamma_c \hat{x} + \beta_c
+
+    Mean and biased variance of each group are taken over its channels and all positions. ``groups=1``
+    is LayerNorm over (C, ...) and ``groups=C`` is InstanceNorm.
+
+    Args:
+        x: array of shape (N, C) or (N, C, ...).
+        gamma, beta: arrays of shape (C,): one scale and shift per channel.
+        groups: number of groups; must divide C.
+        eps: added to the variance before the square root, > 0.
+
+    Returns:
+        ``(out, cache)``; pass the cache to :func:`groupnorm_backward`.
+    """
+    x = check_float_array("x", x)
+    if x.ndim < 2:
+        raise ValueError(f"x must have shape (N, C, ...), got shape {x.shape}. Add the batch axis: x[None].")
+    n, c = x.shape[:2]
+    for name, array in (("gamma", gamma), ("beta", beta)):
+        check_shape(name, check_float_array(name, array), (c,))
+    groups = check_int("groups", groups, minimum=1)
+    if c % groups:
+        divisors = [g for g in range(1, c + 1) if c % g == 0]
+        raise ValueError(f"groups ({groups}) must divide the number of channels C={c}; choose one of {divisors}.")
+    eps = _check_positive_eps(eps)
+    per_group = (c // groups) * int(np.prod(x.shape[2:]))
+    grouped = x.reshape(n, groups, per_group)
+    mean = grouped.mean(axis=-1, keepdims=True)
+    centered = grouped - mean
+    var = (centered**2).mean(axis=-1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (centered * inv_std).reshape(x.shape)
+    channel = (1, c) + (1,) * (x.ndim - 2)
+    return gamma.reshape(channel) * x_hat + beta.reshape(channel), GroupNormCache(x_hat, inv_std, gamma, groups)
+
+
+def groupnorm_backward(dout: np.ndarray, cache: GroupNormCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Backward pass of groupnorm_forward: returns ``(dx, dgamma, dbeta)``.
+
+    Within each group it is the LayerNorm backward with M = values per group:
+
+    .. math::
+        dx = \frac{1}{M\sqrt{\sigma^2+\epsilon}}
+             \Big(M\,d\hat{x} - \sum_{j \in g} d\hat{x}_j - \hat{x} \sum_{j \in g} d\hat{x}_j \hat{x}_j\Big),
+        \qquad d\hat{x} = \text{dout} \cdot \gamma_c
+
+    gamma and beta are per channel, so their gradients sum over the batch and all positions.
+    """
+    dout = _check_backward_inputs(dout, cache, GroupNormCache, "groupnorm_forward")
+    n, c = dout.shape[:2]
+    other_axes = (0, *range(2, dout.ndim))
+    dbeta = dout.sum(axis=other_axes)
+    dgamma = (dout * cache.x_hat).sum(axis=other_axes)
+    channel = (1, c) + (1,) * (dout.ndim - 2)
+    m = (c // cache.groups) * int(np.prod(dout.shape[2:]))  # values per group
+    dx_hat = (dout * cache.gamma.reshape(channel)).reshape(n, cache.groups, m)
+    x_hat = cache.x_hat.reshape(n, cache.groups, m)
+    dx = (1.0 / m) * cache.inv_std * (
+        m * dx_hat - dx_hat.sum(axis=-1, keepdims=True) - x_hat * (dx_hat * x_hat).sum(axis=-1, keepdims=True)
+    )
+    return dx.reshape(dout.shape), dgamma, dbeta
+
+
+def rmsnorm_forward(x: np.ndarray, gamma: np.ndarray, eps: float = 1e-5) -> tuple[np.ndarray, RMSNormCache]:
+    r"""RMS normalization over the last axis (Zhang & Sennrich 2019): LayerNorm without re-centering.
+
+    .. math::
+        r = \sqrt{\mathrm{mean}(x^2) + \epsilon}, \qquad \text{out} = \gamma \frac{x}{r}
+
+    Args:
+        x: array of shape (..., D).
+        gamma: array of shape (D,). (No beta: RMSNorm has no shift.)
+        eps: added to the mean square before the square root, > 0.
+
+    Returns:
+        ``(out, cache)``; pass the cache to :func:`rmsnorm_backward`.
+    """
+    x = check_float_array("x", x)
+    if x.ndim == 0:
+        raise ValueError("x must have at least 1 dimension (the features), got a 0-d array. Use x.reshape(1, -1).")
+    check_shape("gamma", check_float_array("gamma", gamma), (x.shape[-1],))
+    eps = _check_positive_eps(eps)
+    inv_rms = 1.0 / np.sqrt((x**2).mean(axis=-1, keepdims=True) + eps)
+    return gamma * x * inv_rms, RMSNormCache(x, inv_rms, gamma)
+
+
+def rmsnorm_backward(dout: np.ndarray, cache: RMSNormCache) -> tuple[np.ndarray, np.ndarray]:
+    r"""Backward pass of rmsnorm_forward: returns ``(dx, dgamma)``.
+
+    With :math:`\hat{x} = x / r` and :math:`d\hat{x} = \text{dout} \cdot \gamma`, only one path runs
+    through the shared statistic r (there is no mean to subtract):
+
+    .. math::
+        dx = \frac{1}{r}\Big(d\hat{x} - \hat{x}\,\frac{1}{D}\sum_j d\hat{x}_j \hat{x}_j\Big)
+    """
+    if not isinstance(cache, RMSNormCache):
+        _check_cache(cache, RMSNormCache, "rmsnorm_forward")
+    dout = check_shape("dout", check_float_array("dout", dout), cache.x.shape)
+    d = dout.shape[-1]
+    x_hat = cache.x * cache.inv_rms
+    dgamma = (dout * x_hat).reshape(-1, d).sum(axis=0)
+    dx_hat = dout * cache.gamma
+    dx = cache.inv_rms * (dx_hat - x_hat * (dx_hat * x_hat).mean(axis=-1, keepdims=True))
+    return dx, dgamma

@@ -40,3 +40,34 @@ def test_explorer_redraws_when_a_slider_moves():
     explorer.controls["std"].value = 100.0
     assert explorer.redraws == 3
     assert np.isclose(explorer.values()["std"], 100.0)
+
+
+def test_gradient_descent_panel_gets_slower_as_the_feature_moves_away_from_mean_0_std_1():
+    from course_utils.plots.basics import gd_on_problem, two_feature_problem
+
+    easy = gd_on_problem(*two_feature_problem(0.0, 1.0))
+    shifted = gd_on_problem(*two_feature_problem(50.0, 10.0))
+    assert easy["kappa"] < 2 and shifted["kappa"] > 100
+    assert easy["gap"] < 1e-6 < shifted["gap"]
+    assert np.array_equal(easy["path"][0], [0.0, 0.0]) and np.array_equal(shifted["path"][0], [0.0, 0.0])
+
+
+def test_panel_titles_report_the_condition_numbers():
+    from course_utils.plots.basics import StandardizePanel
+
+    fig = StandardizePanel().update(0.0, 1.0)
+    texts = [t.get_text() for t in fig.texts] + [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any("x2 standardized: condition" in t for t in texts)
+    assert any(t.startswith("standardized: mean 0.00, std 1.00") for t in texts)
+
+
+@pytest.mark.parametrize(("mean", "std", "match"), [(1e300, 1.0, "mean must be between"),
+                                                    (0.0, 1e300, "std must be between"),
+                                                    (float("nan"), 1.0, "mean"), (0.0, -1.0, "std")])
+def test_extreme_values_get_a_clear_error(mean, std, match):
+    from course_utils.plots.basics import StandardizePanel
+
+    with pytest.raises(ValueError, match=match):
+        StandardizePanel().update(mean, std)
+    with pytest.raises(ValueError, match=match):
+        build_standardize_explorer(mean, std)

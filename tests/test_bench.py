@@ -15,3 +15,155 @@ def test_every_build_function_is_benchmarked():
     missing = sorted(f.__qualname__ for f in builders - benchmarked)
     assert not missing, f"explorers missing from course_utils.widgets.BENCHMARKS: {missing}"
 
+
+
+# ------------------------------------------------------------------- tools/bench.py plumbing (fast fakes)
+import json  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import ipywidgets as w  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from course_utils import nn as cnn  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import bench  # noqa: E402
+
+
+def test_summary_uses_the_nearest_rank_p95():
+    assert bench.summary(range(1, 21)) == {"n": 20, "median_ms": 10.5, "p95_ms": 19}
+    assert bench.summary([5.0]) == {"n": 1, "median_ms": 5.0, "p95_ms": 5.0}
+
+
+def test_walk_visits_new_settings_one_control_at_a_time_and_bridges_dead_ends():
+    reachable = {"a": [0, 1, 2], "b": ["x", "y"], "c": [True, False]}  # 12 settings
+    start = {"a": 0, "b": "x", "c": True}
+    for seed in range(5):
+        moves = bench.walk(reachable, start, 11, seed=seed)
+        current, seen = dict(start), {tuple(start.values())}
+        for name, value, new in moves:
+            assert current[name] != value
+            current[name] = value
+            setting = tuple(current.values())
+            assert new == (setting not in seen)
+            seen.add(setting)
+        assert sum(new for *_, new in moves) == 11 and len(seen) == 12  # every setting, whatever the dead ends
+    short = bench.walk({"a": [0, 1, 2]}, {"a": 0}, 20)  # fewer settings than asked for: all of them
+    assert sorted(v for _n, v, _new in short) == [1, 2]
+
+
+def fake_benchmark(draws: list):
+    def build():
+        controls = {"k": w.IntSlider(value=0, min=0, max=30), "kind": w.Dropdown(options=["a", "b"], value="a")}
+
+        def draw(k, kind):
+            draws.append((k, kind))
+            fig = Figure(figsize=(1, 1))
+            fig.subplots().set_title(f"{k}{kind}")
+            return fig
+
+        return bench_explorer_type()(controls=controls, draw=draw)
+
+    from course_utils.widgets import ExplorerBenchmark
+
+    return ExplorerBenchmark("fake", build, (("k", 5),), budget_ms=1e6)
+
+
+def bench_explorer_type():
+    from course_utils.widgets import Explorer
+
+    return Explorer
+
+
+def test_bench_widgets_times_20_cold_never_seen_and_20_warm_moves():
+    draws: list = []
+    result = bench.bench_widgets([fake_benchmark(draws)], n_cold=20, n_warm=20)
+    row = result["fake"]
+    assert row["cold"]["n"] == 20 and row["warm"]["n"] == 20
+    assert set(row["cold"]) == {"n", "median_ms", "p95_ms", "cpu_p95_ms"} and row["ok"] is True
+    initial, cold, warm = draws[0], draws[1:21], draws[21:]
+    assert cold[0] == (5, "a")  # the hand-named change comes first
+    assert len(set(cold) | {initial}) == 21  # every cold setting is new
+    assert set(warm) <= set(cold) and len(warm) == 20
+
+
+def test_every_real_explorer_reaches_20_never_seen_settings():
+    from course_utils.widgets import BENCHMARKS
+    from course_utils.widgets.dropout import build_dropout_explorer
+
+    small = {"p_values": (0.0, 0.5), "sizes": (50, 100), "seeds": (0,), "steps": 20, "hidden": (8,)}
+    for b in BENCHMARKS:
+        explorer = build_dropout_explorer(**small) if b.build is build_dropout_explorer else b.build()
+        reachable = b.reachable(explorer)
+        assert set(reachable) == set(explorer.controls), b.name
+        total = math.prod(len(values) for values in reachable.values())
+        new = sum(new for *_, new in bench.walk(reachable, explorer.values(), 20))
+        assert new == min(20, total - 1), b.name
+
+
+def test_ratios_cover_every_nn_layer_with_a_torch_namesake_and_the_numpy_layers(monkeypatch):
+    class GroupNorm(torch.nn.GroupNorm):  # stands in for a family class added to course_utils.nn later
+        pass
+
+    monkeypatch.setattr(cnn, "GroupNorm", GroupNorm, raising=False)
+    monkeypatch.setattr(cnn, "__all__", [*cnn.__all__, "GroupNorm"])
+    monkeypatch.setattr(bench, "interleaved", lambda fns, repeats, warmup: [fn() or 2.0 for fn in fns][:1] + [4.0])
+    rows = bench.bench_ratios(repeats=1, warmup=0, scale=0.01)
+    classes = bench.layer_classes()
+    assert {"Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"} <= set(classes)
+    for name in classes:
+        assert rows[name]["ratio"] == 0.5
+    fast_rows = {name.removesuffix(" (fast)") for name in rows if name.endswith(" (fast)")}
+    assert {"BatchNorm1d", "BatchNorm2d", "LayerNorm"} <= fast_rows
+    assert not fast_rows & {"Dropout", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d"}  # no fast path there
+    assert {"numpy batchnorm", "numpy layernorm", "numpy dropout"} <= set(rows)
+    assert all({"shape", "ours_ms", "torch_ms", "ratio"} <= set(r) for r in rows.values())
+
+
+def test_browser_part_is_skipped_without_chromium(monkeypatch):
+    monkeypatch.setenv("NORMCOURSE_CHROMIUM", "/nonexistent/chromium")
+    assert "skipped" in bench.bench_browser(["anything"])
+
+
+def test_main_writes_the_json_and_prints_the_table(tmp_path, monkeypatch, capsys):
+    fake_ratio = {"BatchNorm1d": {"shape": [4, 2], "ours_ms": 2.0, "torch_ms": 1.0, "ratio": 2.0}}
+    monkeypatch.setattr(bench, "bench_ratios", lambda: fake_ratio)
+    out = tmp_path / "bench.json"
+    assert bench.main(["--only", "ratios", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["ratios"] == fake_ratio
+    assert result["threads"] == 1 and result["torch"] == torch.__version__
+    assert "2.00x" in capsys.readouterr().out
+
+
+def test_time_notebook_reports_seconds_budget_and_peak_rss(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["normcourse"] = {"budget_seconds": 99}
+    nb.cells = [nbformat.v4.new_code_cell("x = bytearray(50 * 2**20)")]
+    (tmp_path / "notebooks").mkdir()
+    path = tmp_path / "notebooks" / "tiny.ipynb"
+    nbformat.write(nb, path)
+    row = bench.bench_notebooks([path])
+    assert row["tiny.ipynb"]["budget_s"] == 99
+    assert row["tiny.ipynb"]["peak_rss_mb"] > 50
+    assert row["total_s"] == row["tiny.ipynb"]["seconds"] > 0
+
+
+def test_reachable_values_of_the_usual_controls_and_a_settings_override():
+    from course_utils.widgets import ExplorerBenchmark, reachable_values
+
+    assert reachable_values(w.IntSlider(value=2, min=1, max=4)) == [1, 2, 3, 4]
+    assert reachable_values(w.FloatLogSlider(value=1, base=10, min=-1, max=1, step=1)) == [0.1, 1.0, 10.0]
+    assert reachable_values(w.Dropdown(options=[("one", 1), ("two", 2)], value=1)) == [1, 2]
+    assert len(reachable_values(w.BoundedIntText(value=0, min=0, max=10**6))) == 64
+    with pytest.raises(TypeError, match="settings="):
+        reachable_values(w.Text(value="free text"))
+    custom = ExplorerBenchmark("x", lambda: None, (), 100, settings=lambda explorer: {"k": range(3)})
+    assert custom.reachable(None) == {"k": [0, 1, 2]}

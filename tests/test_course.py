@@ -23,7 +23,6 @@ def test_every_existing_notebook_is_in_the_catalog():
         assert lesson(path.name).notebook == path.stem
 
 
-@pytest.mark.xfail(reason="notebooks 01/02 state their new times with the #8 revision; remove then", strict=False)
 def test_a_notebook_states_the_catalog_time():
     for entry in LESSONS:
         path = ROOT / "notebooks" / f"{entry.notebook}.ipynb"
@@ -47,3 +46,12 @@ def test_unknown_notebook_is_refused():
         lesson("07_nope")
     with pytest.raises(TypeError):
         lesson(7)
+
+
+def test_notebook_00_shows_the_generated_course_map():
+    cells = json.loads((ROOT / "notebooks" / "00_start_here.ipynb").read_text())["cells"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    assert any("course_map_markdown(" in s for s in sources), "00 displays course_utils.course.course_map_markdown()"
+    outputs = [o for c in cells if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    shown = ["".join(o.get("data", {}).get("text/markdown", "")) for o in outputs]
+    assert course_map_markdown(current="00_start_here") in shown, "00's course map is stale: make regen NB=..."

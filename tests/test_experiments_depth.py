@@ -69,3 +69,13 @@ def test_train_deep_kaiming_beats_too_small():
     good = train_deep("kaiming", steps=60, depth=6, width=32)
     bad = train_deep("small", steps=60, depth=6, width=32)
     assert good.final()["train_loss"] < 0.9 * bad.final()["train_loss"]
+
+
+def test_std_decay_is_the_per_layer_geometric_factor():
+    from types import SimpleNamespace
+
+    from course_utils.experiments.depth import std_decay_per_layer
+
+    # 4 layers halving: 3 steps of 0.5 (the (depth - 1)-th root of last/first, not the depth-th root)
+    assert std_decay_per_layer(SimpleNamespace(std=np.array([1.0, 0.5, 0.25, 0.125]))) == pytest.approx(0.5)
+    assert std_decay_per_layer(SimpleNamespace(std=np.array([2.0, 4.0]))) == pytest.approx(2.0)

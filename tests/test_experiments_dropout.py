@@ -141,3 +141,76 @@ def test_placement_relu_exact_sigmoid_not():
     assert not torch.allclose(a, b)
     with pytest.raises(TypeError, match="x must be"):
         E.placement_outputs(np.ones(3), 0.5)
+
+
+# ---------------------------------------------------- functions the notebook relies on, tested directly
+
+
+def test_mc_probabilities_really_turn_dropout_on():
+    # A model whose output depends only on the dropout mask: with dropout ON, the k passes must differ.
+    model = make_mlp(8, [64], 3, dropout=0.5, seed=0)
+    X = torch.ones(4, 8)
+    probs = E.mc_probabilities(model, X, k=5, seed=0)
+    assert probs.shape == (5, 4, 3)
+    assert np.ptp(probs, axis=0).max() > 1e-3, "MC passes identical: dropout was left off"
+    model.train()
+    E.mc_probabilities(model, X, k=2)
+    assert model.training   # the mode is restored
+
+
+def test_mutual_information_is_zero_when_the_masks_agree_and_positive_otherwise():
+    same = np.tile(np.array([[[0.7, 0.2, 0.1]]]), (4, 1, 1))
+    assert E.mutual_information(same) == pytest.approx([0.0], abs=1e-12)
+    disagree = np.array([[[1.0, 0.0]], [[0.0, 1.0]]])
+    assert E.mutual_information(disagree) == pytest.approx([np.log(2)], rel=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        E.mutual_information(np.ones((3, 2)))
+
+
+def test_gap_acc_is_train_minus_val(grid):
+    rows = E.compare_runs(grid, 50, p=0.5)
+    for r in rows.values():
+        assert r["gap_acc"] == pytest.approx(r["train_acc"] - r["val_acc"])
+        assert r["gap_loss"] == pytest.approx(r["val_loss"] - r["train_loss"])
+
+
+def test_dropout_variance_matches_x2_p_over_1_minus_p():
+    x = np.array([0.5, 1.0, 2.0])
+    for p in (0.2, 0.5):
+        measured, predicted = E.dropout_variance(x, p, n_masks=40_000, seed=1)
+        assert predicted == pytest.approx(x**2 * p / (1 - p))
+        assert np.abs(measured / predicted - 1).max() < 0.05
+
+
+def test_weight_scaling_is_exact_only_for_a_single_softmax_layer():
+    single = E.weight_scaling_gaps(None, p=0.5, n_inputs=8)
+    deep = E.weight_scaling_gaps(16, p=0.5, n_inputs=8)
+    assert single["geometric"] < 1e-12
+    assert single["arithmetic"] > 1e-3 and deep["geometric"] > 1e-3
+
+
+def test_placement_gaps_dropped_and_kept_units():
+    z = torch.randn(64, 32, generator=torch.Generator().manual_seed(0))
+    relu, tanh, sig = (E.placement_gaps(z, 0.5, a) for a in ("relu", "tanh", "sigmoid"))
+    assert relu == {"dropped": 0.0, "kept": 0.0}
+    assert tanh["dropped"] == 0.0 and tanh["kept"] > 0.1
+    assert sig["dropped"] == pytest.approx(0.5) and sig["kept"] > 0.1
+
+
+def test_long_runs_are_paired_and_paired_metric_orients_losses(grid):
+    runs = E.long_runs(50, 0.5, seeds=(0, 1), steps=30, hidden=(16,))
+    assert list(runs) == ["no dropout", "dropout p=0.5"]
+    assert [r.seed for r in runs["no dropout"]] == [r.seed for r in runs["dropout p=0.5"]] == [0, 1]
+    loss = E.paired_metric(runs, "val_loss")
+    assert loss.a == "dropout p=0.5" and loss.higher_is_better is False
+    acc = E.grid_paired(grid, 50, 0.5, "val_acc")
+    assert acc.higher_is_better and acc.seeds == grid.seeds
+    assert E.train_mode_loss(runs["no dropout"][0], last=5) > 0
+
+
+def test_uncertainty_by_seed_shapes(grid):
+    scores = E.uncertainty_by_seed(grid, n_train=100, p=0.5, k=3)
+    assert set(scores) == {"softmax", "softmax (dropout net)", "MC entropy", "MC mutual information"}
+    for by_input in scores.values():
+        assert set(by_input) == {"test digits", "inverted digits", "uniform noise"}
+        assert all(len(v) == len(grid.seeds) for v in by_input.values())

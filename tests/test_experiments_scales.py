@@ -59,7 +59,7 @@ def test_sweep_result_lookup(wine):
 
 
 def test_lr_grid_is_clean():
-    assert LR_GRID[0] == 1e-7 and LR_GRID[-1] == 30.0 and 3e-5 in LR_GRID
+    assert LR_GRID[0] == 1e-7 and LR_GRID[-1] == 3000.0 and 3e-5 in LR_GRID and 30.0 in LR_GRID
 
 
 def test_raw_weight_changes_span_orders_of_magnitude(wine):

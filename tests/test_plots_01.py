@@ -63,3 +63,16 @@ def test_depth_panel_updates_in_place():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_lr_sweep_series_never_share_a_colour():
+    from course_utils.data import load_wine
+    from course_utils.experiments.scales import lr_sweep
+    from course_utils.plots.scales import plot_lr_sweeps
+
+    std = load_wine(standardize=True)
+    sweeps = {"standardized, logistic regression": lr_sweep(std, [], (0.1, 1.0), steps=5),
+              "standardized, MLP [32]": lr_sweep(std, [32], (0.1, 1.0), steps=5)}
+    ax = plot_lr_sweeps(sweeps).axes[0]
+    labelled = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert len({line.get_color() for line in labelled}) == len(labelled) == 2

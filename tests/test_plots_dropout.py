@@ -56,3 +56,21 @@ def test_mask_on_digit():
     assert np.allclose(out[kept], 2 * image[kept])
     with pytest.raises(ValueError, match="p must be in"):
         P.draw_mask_on_digit(ax, image, 1.0, seed=1)
+
+
+def test_new_02_figures(grid):
+    _ok(P.plot_paired_sweep(grid))
+    _ok(P.plot_paired_sweep(grid, "val_loss"))
+    runs = E.long_runs(50, 0.5, seeds=(0, 1), steps=30, hidden=(16,))
+    _ok(P.plot_long_runs(runs))
+    scores = E.uncertainty_by_seed(grid, n_train=100, p=0.5, k=3)
+    _ok(P.plot_uncertainty_scores(scores))
+    z = __import__("torch").randn(16, 8)
+    _ok(P.plot_placement({a: E.placement_gaps(z, 0.5, a) for a in ("relu", "tanh", "sigmoid")}))
+
+
+def test_sweep_plot_uses_an_ordered_palette_and_labels_axes(grid):
+    fig = P.plot_sweeps(grid)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() and ax.get_ylabel()
+    assert ax.get_ylim()[1] - ax.get_ylim()[0] >= 0.5   # not zoomed onto a 1-point difference

@@ -86,6 +86,16 @@ def test_eps_zero_is_refused_in_training_like_torch(cls, shape, eps):
     assert torch.isfinite(layer(constant)).all()
 
 
+@pytest.mark.parametrize("cls, shape", [(cnn.BatchNorm1d, (4, 3)), (cnn.BatchNorm2d, (4, 3, 2, 2))])
+def test_eps_zero_is_refused_on_the_fast_path_too(cls, shape):
+    layer = cls(3, eps=0.0)
+    layer.fast = True
+    with pytest.raises(ValueError, match="eps must be positive during training"):
+        layer(torch.ones(shape))
+    layer.eval()
+    assert torch.isfinite(layer(torch.ones(shape))).all()
+
+
 def test_eps_zero_is_refused_without_running_stats_even_in_eval():
     layer = cnn.BatchNorm1d(3, eps=0.0, track_running_stats=False).eval()  # eval uses batch statistics here
     with pytest.raises(ValueError, match="eps must be positive"):

@@ -43,3 +43,11 @@ def test_bad_input_to_draw():
         draw_depth(depth=0, init="kaiming", gain=1.0, activation="relu", input_scale=1.0)
     with pytest.raises(ValueError, match="gain"):
         draw_depth(depth=3, init="kaiming", gain=-0.5, activation="relu", input_scale=1.0)
+
+
+@pytest.mark.parametrize(("gain", "input_scale", "match"), [(1e300, 1.0, "gain must be between"),
+                                                            (1.0, 1e300, "input_scale must be between"),
+                                                            (1e-300, 1.0, "gain must be between")])
+def test_extreme_values_are_refused_before_anything_overflows(gain, input_scale, match):
+    with pytest.raises(ValueError, match=match):
+        draw_depth(depth=3, init="kaiming", gain=gain, activation="relu", input_scale=input_scale)

@@ -50,3 +50,50 @@ def test_bad_arguments():
         build_dropout_explorer(grid="not a grid")
     with pytest.raises(ValueError, match="digit_index"):
         make_draw(None, digit_index=-1)
+
+
+def test_button_wraps_around_at_the_maximum_seed(explorer):
+    button = next(x for x in explorer.extra if isinstance(x, w.Button))
+    seed = explorer.controls["mask_seed"]
+    explorer.controls["p"].value = 0.5
+    seed.value = seed.max
+    before = bytes(explorer.image.value)
+    button.click()
+    assert seed.value == seed.min and bytes(explorer.image.value) != before
+
+
+def test_out_of_range_digit_index_is_named():
+    from course_utils.experiments import dropout as E
+
+    grid = E.sweep_grid(**SMALL)
+    with pytest.raises(ValueError, match="digit_index"):
+        make_draw(grid, digit_index=10_000)
+    with pytest.raises(ValueError, match="digit_index"):
+        build_dropout_explorer(grid, digit_index=359)
+
+
+def test_grid_without_the_default_p_or_without_p0_still_builds():
+    from course_utils.experiments import dropout as E
+
+    grid = E.sweep_grid(p_values=(0.2, 0.8), sizes=(50,), seeds=(0, 1), steps=20, hidden=(16,))
+    explorer = build_dropout_explorer(grid)
+    assert explorer.controls["p"].value == 0.8
+    explorer.controls["p"].value = 0.2          # the baseline itself
+    assert explorer.redraws == 2
+
+
+def test_panel_shows_hidden_units_and_every_seed():
+    from course_utils.experiments import dropout as E
+    from course_utils.plots.dropout import DropoutPanel
+
+    grid = E.sweep_grid(p_values=(0.0, 0.5), sizes=(50,), seeds=(0, 1), steps=20, hidden=(16,))
+    panel = DropoutPanel(grid, E._digits().X_test[0])
+    panel.update(0.5, 50, 3)
+    assert panel.units.get_array().shape == (4, 4)                 # one square per hidden unit
+    assert len(panel.seed_dots.get_xdata()) == 2 * 2               # every seed at every p
+    dropped = len(panel.crosses.get_offsets())
+    assert 0 < dropped < 16
+    panel.update(0.0, 50, 3)
+    assert len(panel.crosses.get_offsets()) == 0                   # p = 0 drops nothing
+    with pytest.raises(ValueError, match="p must be one of|p"):
+        panel.update(0.3, 50, 0)

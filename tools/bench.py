@@ -1,90 +1,569 @@
-"""Benchmark table: notebook run times and widget update latency, each against its budget.
+"""Benchmark table: notebook run times, explorer latency (kernel and browser), layer speed vs torch.nn.
 
-    make bench            # all notebooks and explorers
-    make bench ARGS=--no-notebooks
+    make bench                                  # everything; writes build/bench.json
+    make bench ARGS="--no-notebooks --no-browser"
+    make bench ARGS="--only ratios"             # one part: notebooks, widgets, browser, ratios
 
-Notebook budgets live in each notebook's metadata (``metadata.normcourse.budget_seconds``);
-explorer budgets in ``course_utils.widgets.BENCHMARKS``. Notebooks run on a temporary copy,
-so nothing committed is rewritten. Exit code 1 if any budget is exceeded.
+Parts of build/bench.json:
+  notebooks  seconds per notebook (nbclient, a fresh kernel each, on a temporary copy so nothing
+             committed is rewritten), the kernel's peak RSS, the budget from the notebook's metadata
+             (``normcourse.budget_seconds``) and ``total_s``.
+  widgets    per explorer in course_utils.widgets.BENCHMARKS: a walk moving one control at a time
+             through >= 20 settings never seen before (cold) and >= 20 moves between seen ones (warm);
+             median and p95 ms of one update in the kernel (compute + draw + PNG), wall clock, and
+             the p95 of the kernel thread's CPU time (what the update costs without other load).
+  browser    per explorer, in JupyterLab + headless Chromium (Playwright): median and p95 ms from a
+             key press on a slider to the new image decoded on the page. Skipped without Chromium.
+  ratios     ours / torch.nn time of forward + backward, interleaved in one process, one thread,
+             median of >= 30 repeats after warm-up, in CPU time of the thread: every layer class in
+             course_utils.nn with a torch.nn namesake (readable and, where there is one, fast path)
+             and the numpy layers.
+Exit code 1 if a budget is exceeded (notebook budget, explorer cold p95, browser p95).
+Timings depend on the machine's load; judge a budget on a quiet machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
+import math
+import os
+import platform
+import random
+import re
 import shutil
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-
-import nbformat
-from nbclient import NotebookClient
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "build" / "bench.json"
+BROWSER_BUDGET_MS = 150.0
+PARTS = ("notebooks", "widgets", "browser", "ratios")
 
 
-def time_notebook(path: Path) -> tuple[float, float | None]:
+def summary(samples: Sequence[float]) -> dict[str, float]:
+    """n, median and p95 (nearest rank) of ``samples`` (ms), rounded for the table."""
+    ordered = sorted(samples)
+    p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]  # nearest rank
+    return {"n": len(ordered), "median_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2)}
+
+
+# ---------------------------------------------------------------------------------------------- notebooks
+RSS_PROBE = "import resource as _r; print('__peak_rss_kb__', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+
+
+def time_notebook(path: Path) -> dict[str, Any]:
+    """Run one notebook top to bottom in a fresh kernel; seconds, peak RSS (MB) and budget."""
+    import nbformat
+    from nbclient import NotebookClient
+
     nb = nbformat.read(path, as_version=4)
     budget = nb.metadata.get("normcourse", {}).get("budget_seconds")
+    nb.cells.append(nbformat.v4.new_code_cell(RSS_PROBE))
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / "notebooks"
         shutil.copytree(path.parent, copy)
+        for extra in ("imgs", "data"):
+            if (path.parent.parent / extra).is_dir():
+                shutil.copytree(path.parent.parent / extra, Path(tmp) / extra)
         client = NotebookClient(nb, kernel_name="python3", timeout=900, resources={"metadata": {"path": str(copy)}})
         start = time.perf_counter()
         client.execute()
-        return time.perf_counter() - start, budget
+        seconds = time.perf_counter() - start
+    text = "".join(out.get("text", "") for out in nb.cells[-1].outputs)
+    match = re.search(r"__peak_rss_kb__ (\d+)", text)
+    return {
+        "seconds": round(seconds, 2),
+        "budget_s": budget,
+        "peak_rss_mb": round(int(match.group(1)) / 1024, 1) if match else None,
+    }
 
 
-def time_explorers(repeats: int = 5) -> list[tuple[str, float, float, float]]:
-    """Per control change: the first (cold: nothing cached for that setting yet) and the median of
-    ``repeats`` later changes (warm), in ms, with the budget."""
+def bench_notebooks(paths: Iterable[Path]) -> dict[str, Any]:
+    rows = {path.name: time_notebook(path) for path in paths}
+    return {**rows, "total_s": round(sum(r["seconds"] for r in rows.values()), 2)}
+
+
+# ---------------------------------------------------------------------------------------------- widgets
+def walk(reachable: dict[str, list[Any]], start: dict[str, Any], n: int, seed: int = 0,
+         seen: set | None = None) -> list[tuple[str, Any, bool]]:
+    """Moves of one control each, ``(control, value, new)``, until ``n`` of them landed on a setting
+    not in ``seen`` (``new``; ``seen`` starts with ``start`` and is updated). A learner moves one control
+    at a time, and a setting never seen is one nothing is cached for. Where no new setting is one move
+    away, the walk crosses seen settings (``new`` False) to one that has a new neighbour; it stops
+    early when every setting the controls can reach has been seen."""
+    rng = random.Random(seed)
+    key = tuple(sorted(reachable))
+
+    def as_tuple(setting: dict) -> tuple:
+        return tuple(setting[k] for k in key)
+
+    def neighbours(setting: dict):
+        for name in key:
+            for value in reachable[name]:
+                if value != setting[name]:
+                    yield name, value, {**setting, name: value}
+
+    seen = set() if seen is None else seen
+    current = dict(start)
+    seen.add(as_tuple(current))
+    moves: list[tuple[str, Any, bool]] = []
+    found = 0
+    while found < n:
+        options = [(name, value) for name, value, nxt in neighbours(current) if as_tuple(nxt) not in seen]
+        if options:
+            name, value = rng.choice(options)
+            current[name] = value
+            seen.add(as_tuple(current))
+            moves.append((name, value, True))
+            found += 1
+            continue
+        # Breadth-first through seen settings to the nearest one with an unseen neighbour.
+        queue, visited, bridge = [(current, [])], {as_tuple(current)}, None
+        while queue and bridge is None:
+            setting, path = queue.pop(0)
+            for name, value, nxt in neighbours(setting):
+                if as_tuple(nxt) not in seen:
+                    bridge = path
+                    current = setting
+                    break
+                if as_tuple(nxt) not in visited:
+                    visited.add(as_tuple(nxt))
+                    queue.append((nxt, [*path, (name, value, False)]))
+        if bridge is None:
+            break  # every reachable setting has been seen
+        moves.extend(bridge)
+    return moves
+
+
+def time_moves(explorer, moves: Sequence[tuple[str, Any]]) -> tuple[list[float], list[float]]:
+    """Set each control's value in turn (this redraws synchronously): wall-clock ms per move (what a
+    learner waits) and CPU ms of this thread (the work itself, hardly changed by other load)."""
+    wall, cpu = [], []
+    for name, value in moves:
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        explorer.controls[name].value = value
+        wall.append(1000 * (time.perf_counter() - start))
+        cpu.append(1000 * (time.thread_time() - start_cpu))
+    return wall, cpu
+
+
+def bench_explorer(bench, n_cold: int = 20, n_warm: int = 20, seed: int = 0) -> dict[str, Any]:
+    """Time one explorer: >= ``n_cold`` moves to never-seen settings (fewer only if the controls reach
+    fewer) and ``n_warm`` moves back and forth between the last two settings drawn."""
+    explorer = bench.build()
+    reachable = bench.reachable(explorer)
+    start = explorer.values()
+    key = tuple(sorted(reachable))
+    seen = {tuple(start[k] for k in key)}
+    current = dict(start)
+    moves: list[tuple[str, Any, bool]] = []
+    for name, value in bench.changes:  # the hand-named changes first, while they lead somewhere new
+        setting = tuple(value if k == name else current[k] for k in key)
+        if value == current[name] or setting in seen:
+            break
+        current[name] = value
+        seen.add(setting)
+        moves.append((name, value, True))
+    moves += walk(reachable, current, max(0, n_cold - len(moves)), seed=seed, seen=seen)
+    wall, cpu = time_moves(explorer, [(name, value) for name, value, _new in moves])
+    cold = [t for t, (_n, _v, new) in zip(wall, moves, strict=True) if new]
+    cold_cpu = [t for t, (_n, _v, new) in zip(cpu, moves, strict=True) if new]
+    # Warm: back and forth along the last move (both settings were just drawn, so cached).
+    last_name, last_value, _new = moves[-1]
+    previous = dict(start)
+    for name, value, _new in moves[:-1]:
+        previous[name] = value
+    back = (last_name, previous[last_name])
+    warm, warm_cpu = time_moves(explorer, [back if i % 2 == 0 else (last_name, last_value) for i in range(n_warm)])
+    cold_s, warm_s = summary(cold), summary(warm)
+    cold_s["cpu_p95_ms"], warm_s["cpu_p95_ms"] = summary(cold_cpu)["p95_ms"], summary(warm_cpu)["p95_ms"]
+    return {"cold": cold_s, "warm": warm_s, "budget_ms": bench.budget_ms,
+            "ok": cold_s["p95_ms"] <= bench.budget_ms and warm_s["p95_ms"] <= bench.budget_ms}
+
+
+def bench_widgets(benchmarks=None, **kwargs) -> dict[str, Any]:
     import course_utils.widgets as widgets
 
-    widgets.import_explorer_modules()
-    rows = []
-    for bench in widgets.BENCHMARKS:
-        explorer = bench.build()
-        for control, value in bench.changes:
-            samples = []
-            for _ in range(repeats + 1):
-                original = explorer.controls[control].value
-                start = time.perf_counter()
-                explorer.controls[control].value = value
-                samples.append(1000 * (time.perf_counter() - start))
-                explorer.controls[control].value = original
-            name = f"{bench.name}: {control} -> {value!r}"
-            rows.append((name, samples[0], statistics.median(samples[1:]), bench.budget_ms))
+    if benchmarks is None:
+        widgets.import_explorer_modules()
+        benchmarks = widgets.BENCHMARKS
+    return {bench.name: bench_explorer(bench, **kwargs) for bench in benchmarks}
+
+
+# ---------------------------------------------------------------------------------------------- ratios
+# Sizes of the issue: (constructor args, input shape). A class of course_utils.nn not listed here gets
+# the first fallback that both it and its torch.nn namesake accept.
+LAYER_CASES: dict[str, tuple[tuple, tuple[int, ...]]] = {
+    "Dropout": ((0.5,), (512, 1024)),
+    "BatchNorm1d": ((1024,), (512, 1024)),
+    "BatchNorm2d": ((64,), (64, 64, 16, 16)),
+    "LayerNorm": ((1024,), (512, 1024)),
+    "GroupNorm": ((8, 64), (64, 64, 16, 16)),
+    "RMSNorm": ((1024,), (512, 1024)),
+    "InstanceNorm1d": ((64,), (64, 64, 256)),
+    "InstanceNorm2d": ((64,), (64, 64, 16, 16)),
+}
+FALLBACK_CASES: tuple[tuple[tuple, tuple[int, ...]], ...] = (
+    ((1024,), (512, 1024)),
+    ((64,), (64, 64, 16, 16)),
+    ((64,), (64, 64, 256)),
+    ((8, 64), (64, 64, 16, 16)),
+)
+
+
+def layer_classes() -> dict[str, tuple[type, type]]:
+    """Every class in course_utils.nn.__all__ that is a torch.nn.Module with a torch.nn namesake."""
+    import torch
+
+    from course_utils import nn as cnn
+
+    out = {}
+    for name in cnn.__all__:
+        ours = getattr(cnn, name)
+        theirs = getattr(torch.nn, name, None)
+        if inspect.isclass(ours) and issubclass(ours, torch.nn.Module) and inspect.isclass(theirs):
+            out[name] = (ours, theirs)
+    return out
+
+
+def layer_case(name: str, ours: type, theirs: type, scale: float = 1.0):
+    """(args, shape) for the layer: the table above, else the first fallback both classes accept.
+    ``scale`` < 1 shrinks the batch (tests use tiny sizes)."""
+    import torch
+
+    candidates = ([LAYER_CASES[name]] if name in LAYER_CASES else []) + list(FALLBACK_CASES)
+    for args, shape in candidates:
+        shape = (max(2, int(shape[0] * scale)), *shape[1:])
+        try:
+            x = torch.randn(shape)
+            ours(*args)(x)
+            theirs(*args)(x)
+        except (TypeError, ValueError, RuntimeError):
+            continue
+        return args, shape
+    raise ValueError(f"no benchmark case fits course_utils.nn.{name}; add it to tools/bench.py LAYER_CASES.")
+
+
+def has_fast_path(cls: type, args: tuple, shape: tuple[int, ...]) -> bool:
+    """Whether ``layer.fast = True`` really switches ``cls`` to a hand-written autograd.Function (a
+    subclass may inherit the attribute but keep its own forward)."""
+    import torch
+
+    if not hasattr(cls, "fast"):
+        return False
+    layer = cls(*args)
+    layer.fast = True
+    out = layer(torch.randn(shape, requires_grad=True))
+    return "Function" in type(out.grad_fn).__name__
+
+
+def interleaved(fns: Sequence[Callable[[], Any]], repeats: int = 30, warmup: int = 5) -> list[float]:
+    """Median ms of each function, run in turn (ours, theirs, ours, ...) so load hits both alike.
+
+    Measured as this thread's CPU time: on a shared machine wall-clock samples also count the time the
+    thread waited for a core, which has nothing to do with either implementation."""
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, out in zip(fns, samples, strict=True):
+            start = time.thread_time()
+            fn()
+            out.append(1000 * (time.thread_time() - start))
+    return [statistics.median(s) for s in samples]
+
+
+def forward_backward(layer, x, gout) -> Callable[[], None]:
+    def step() -> None:
+        xi = x.detach().requires_grad_(True)
+        layer(xi).backward(gout)
+        for p in layer.parameters():
+            p.grad = None
+
+    return step
+
+
+def bench_ratios(repeats: int = 50, warmup: int = 10, scale: float = 1.0) -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    from course_utils import numpy_layers as npl
+
+    torch.manual_seed(0)
+    rows: dict[str, Any] = {}
+    for name, (ours_cls, theirs_cls) in layer_classes().items():
+        args, shape = layer_case(name, ours_cls, theirs_cls, scale)
+        x = torch.randn(shape)
+        gout = torch.randn(shape)
+        theirs = theirs_cls(*args)
+        variants = {name: ours_cls(*args)}
+        if has_fast_path(ours_cls, args, shape):
+            fast = ours_cls(*args)
+            fast.fast = True
+            variants[f"{name} (fast)"] = fast
+        for label, ours in variants.items():
+            ours.load_state_dict(theirs.state_dict())
+            t_ours, t_theirs = interleaved([forward_backward(ours, x, gout), forward_backward(theirs, x, gout)],
+                                           repeats, warmup)
+            rows[label] = {"shape": list(shape), "ours_ms": round(t_ours, 3), "torch_ms": round(t_theirs, 3),
+                           "ratio": round(t_ours / t_theirs, 2)}
+
+    # numpy forward/backward pairs against the torch.nn layer doing the same job.
+    rng = np.random.default_rng(0)
+    n, d = max(2, int(512 * scale)), 1024
+    xn = rng.standard_normal((n, d))  # float64: numpy's natural precision; torch runs in float64 too
+    dout = rng.standard_normal((n, d))
+    gamma, beta = np.ones(d), np.zeros(d)
+    running_mean, running_var = np.zeros(d), np.ones(d)
+    xt, gt = torch.from_numpy(xn), torch.from_numpy(dout)
+
+    def np_batchnorm() -> None:
+        out, cache = npl.batchnorm_forward(xn, gamma, beta, running_mean, running_var, training=True)
+        npl.batchnorm_backward(dout, cache)
+
+    def np_layernorm() -> None:
+        out, cache = npl.layernorm_forward(xn, gamma, beta)
+        npl.layernorm_backward(dout, cache)
+
+    def np_dropout() -> None:
+        out, cache = npl.dropout_forward(xn, 0.5, training=True, rng=0)
+        npl.dropout_backward(dout, cache)
+
+    pairs = {
+        "numpy batchnorm": (np_batchnorm, torch.nn.BatchNorm1d(d, dtype=torch.float64)),
+        "numpy layernorm": (np_layernorm, torch.nn.LayerNorm(d, dtype=torch.float64)),
+        "numpy dropout": (np_dropout, torch.nn.Dropout(0.5)),
+    }
+    for label, (fn, theirs) in pairs.items():
+        t_ours, t_theirs = interleaved([fn, forward_backward(theirs, xt, gt)], repeats, warmup)
+        rows[label] = {"shape": [n, d], "ours_ms": round(t_ours, 3), "torch_ms": round(t_theirs, 3),
+                       "ratio": round(t_ours / t_theirs, 2), "dtype": "float64"}
     return rows
 
 
+# ---------------------------------------------------------------------------------------------- browser
+BROWSER_CELL = """\
+from course_utils import setup_notebook
+setup_notebook(quiet=True)
+import course_utils.widgets as _w
+_w.import_explorer_modules()
+_explorer = next(b for b in _w.BENCHMARKS if b.name == {name!r}).build()
+_explorer"""
+
+# The same path with no work in the kernel: a slider that swaps between two ready PNGs. Its latency
+# is JupyterLab's and the widget messages' share of every explorer's.
+BASELINE_NAME = "(baseline: no kernel work)"
+BASELINE_CELL = """\
+import ipywidgets as _iw
+from matplotlib.figure import Figure
+from course_utils.widgets import figure_to_png
+_pngs = []
+for _c in ("#1f77b4", "#d62728"):
+    _f = Figure(figsize=(8, 3)); _f.subplots().plot([0, 1], color=_c); _pngs.append(figure_to_png(_f))
+_s = _iw.IntSlider(value=0, min=0, max=50, description="x", continuous_update=False)
+_img = _iw.Image(value=_pngs[0], format="png")
+_s.observe(lambda ch: setattr(_img, "value", _pngs[ch["new"] % 2]), names="value")
+_iw.VBox([_s, _img])"""
+
+# In the page: the time of each key press, and when the explorer's image next changed and decoded.
+LATENCY_JS = """
+() => {
+  window.__bench = {t0: null, t1: null};
+  document.addEventListener('keydown', () => { window.__bench.t0 = performance.now(); window.__bench.t1 = null; },
+                            true);
+  new MutationObserver(records => {
+    for (const r of records) {
+      const img = r.target;
+      if (img.tagName !== 'IMG' || window.__bench.t0 === null || window.__bench.t1 !== null) continue;
+      img.decode().catch(() => null).then(() => {
+        if (window.__bench.t1 === null) window.__bench.t1 = performance.now();
+      });
+    }
+  }).observe(document.body, {attributes: true, attributeFilter: ['src'], subtree: true});
+}
+"""
+
+
+def bench_browser(names: Sequence[str], moves: int = 20) -> dict[str, Any]:
+    """Per explorer: open a notebook that shows it in JupyterLab, press arrow keys on its sliders
+    ``moves`` times, and time key press -> new image decoded."""
+    chromium = Path(os.environ.get("NORMCOURSE_CHROMIUM", "/usr/bin/chromium"))
+    if not chromium.is_file():
+        return {"skipped": f"Chromium not found at {chromium} (apt-get install chromium)"}
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return {"skipped": "the playwright package is missing; run make setup"}
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    import e2e_support as support
+    import lab_ui as ui
+
+    support.ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        server = support.start_lab(Path(tmp))
+        try:
+            bench_dir = server.root / "bench"
+            bench_dir.mkdir()
+            for i, name in enumerate(names):
+                nb = nbformat.v4.new_notebook()
+                nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+                source = BASELINE_CELL if name == BASELINE_NAME else BROWSER_CELL.format(name=name)
+                nb.cells = [nbformat.v4.new_code_cell(source)]
+                nbformat.write(nb, bench_dir / f"explorer_{i}.ipynb")
+            pw = sync_playwright().start()
+            try:
+                browser = pw.chromium.launch(executable_path=str(chromium), args=support.CHROMIUM_ARGS,
+                                             headless=True, timeout=60_000)
+                try:
+                    for i, name in enumerate(names):
+                        case = support.NotebookCase(bench_dir / f"explorer_{i}.ipynb", f"bench/explorer_{i}.ipynb")
+                        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+                        try:
+                            results[name] = _browser_explorer(ui, context, server, case, moves)
+                        except Exception as err:  # noqa: BLE001 - one explorer failing must not hide the rest
+                            results[name] = {"error": f"{type(err).__name__}: {err}"[:500]}
+                        finally:
+                            context.close()
+                finally:
+                    browser.close()
+            finally:
+                pw.stop()
+        finally:
+            support.shutdown_lab(server)
+    return results
+
+
+def _browser_explorer(ui, context, server, case, moves: int) -> dict[str, Any]:
+    page = ui.open_notebook(context, server, case, workspace=f"bench-{case.stem}")
+    ui.run_all(page, case, expected=1)
+    target = ui.cell(page, 0)
+    target.locator(".jp-Cell-outputArea img").first.wait_for(state="visible", timeout=60_000)
+    handles = target.locator(".jp-Cell-outputArea .noUi-handle")
+    if handles.count() == 0:
+        return {"skipped": "no slider to move"}
+    page.evaluate(LATENCY_JS)
+    samples = []
+    for i in range(moves):
+        handle = handles.nth(i % handles.count())
+        handle.scroll_into_view_if_needed()
+        handle.click()  # focus (a click may move the slider too: wait for that redraw to finish)
+        ui.wait_kernel_idle(page, timeout=60, settle=0.3)
+        # Right twice then left twice, per slider: the first visits may be cold, later ones cached.
+        key = "ArrowRight" if (i // handles.count()) % 4 < 2 else "ArrowLeft"
+        before = handle.get_attribute("aria-valuenow")
+        page.keyboard.press(key)
+        if handle.get_attribute("aria-valuenow") == before:  # at the end of the range: go the other way
+            page.keyboard.press("ArrowLeft" if key == "ArrowRight" else "ArrowRight")
+        page.wait_for_function("() => window.__bench.t1 !== null", timeout=60_000)
+        samples.append(page.evaluate("() => window.__bench.t1 - window.__bench.t0"))
+    page.close()
+    s = summary(samples)
+    return {**s, "budget_ms": BROWSER_BUDGET_MS, "ok": s["p95_ms"] <= BROWSER_BUDGET_MS}
+
+
+# ---------------------------------------------------------------------------------------------- table
+def table(result: dict[str, Any]) -> list[str]:
+    rows: list[tuple[str, ...]] = [("what", "median", "p95 / value", "budget", "")]
+    for name, r in result.get("widgets", {}).items():
+        for kind in ("cold", "warm"):
+            ok = r[kind]["p95_ms"] <= r["budget_ms"]
+            rows.append((f"explorer {name}: {kind} (n={r[kind]['n']})", f"{r[kind]['median_ms']:.1f} ms",
+                         f"{r[kind]['p95_ms']:.1f} ms (cpu {r[kind].get('cpu_p95_ms', float('nan')):.1f})",
+                         f"{r['budget_ms']:.0f} ms", "ok" if ok else "OVER"))
+    browser = result.get("browser", {})
+    if "skipped" in browser:
+        rows.append(("browser", "-", "-", "-", f"skipped: {browser['skipped']}"))
+    for name, r in browser.items():
+        if not isinstance(r, dict) or "median_ms" not in r:
+            if isinstance(r, dict):
+                rows.append((f"browser {name}", "-", "-", "-", r.get("error") or r.get("skipped", "")))
+            continue
+        rows.append((f"browser {name} (n={r['n']})", f"{r['median_ms']:.0f} ms", f"{r['p95_ms']:.0f} ms",
+                     f"{r['budget_ms']:.0f} ms", "ok" if r["ok"] else "OVER"))
+    for name, r in result.get("ratios", {}).items():
+        rows.append((f"{name} {tuple(r['shape'])} vs torch.nn", f"{r['ours_ms']:.2f} / {r['torch_ms']:.2f} ms",
+                     f"{r['ratio']:.2f}x", "", ""))
+    notebooks = result.get("notebooks", {})
+    for name, r in notebooks.items():
+        if name == "total_s":
+            continue
+        budget = r["budget_s"]
+        ok = budget is None or r["seconds"] <= budget
+        rss = "" if r["peak_rss_mb"] is None else f"{r['peak_rss_mb']:.0f} MB peak"
+        rows.append((f"notebook {name}", f"{r['seconds']:.1f} s", rss, "-" if budget is None else f"{budget:.0f} s",
+                     "ok" if ok else "OVER"))
+    if notebooks:
+        rows.append(("notebooks total", f"{notebooks['total_s']:.1f} s", "", "", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(n) for c, n in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * n for n in widths))
+    return lines
+
+
+def over_budget(result: dict[str, Any]) -> bool:
+    over = any(not r["ok"] for r in result.get("widgets", {}).values())
+    over |= any(isinstance(r, dict) and r.get("ok") is False for name, r in result.get("browser", {}).items()
+                if name != BASELINE_NAME)
+    for name, r in result.get("notebooks", {}).items():
+        if name != "total_s" and r["budget_s"] is not None and r["seconds"] > r["budget_s"]:
+            over = True
+    return over
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-notebooks", action="store_true", help="skip executing notebooks")
-    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--no-browser", action="store_true", help="skip the JupyterLab + Chromium timings")
+    parser.add_argument("--no-widgets", action="store_true", help="skip the kernel-side explorer timings")
+    parser.add_argument("--no-ratios", action="store_true", help="skip the layers vs torch.nn timings")
+    parser.add_argument("--only", choices=PARTS, help="run just this part")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"JSON output (default {OUT.relative_to(ROOT)})")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to time (default: all)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    import torch
+
     from course_utils import setup_notebook
 
     setup_notebook(quiet=True)
-    header = ("what", "first (cold)", "median (warm)", "budget", "")
-    rows: list[tuple[str, ...]] = []
-    over = False
-    for name, cold, warm, budget in time_explorers():
-        ok = max(cold, warm) <= budget
-        over |= not ok
-        rows.append((name, f"{cold:.1f} ms", f"{warm:.1f} ms", f"{budget:.0f} ms", "ok" if ok else "OVER"))
-    if not args.no_notebooks:
-        for path in args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")):
-            seconds, budget = time_notebook(path)
-            ok = budget is None or seconds <= budget
-            over |= not ok
-            budget_text = "-" if budget is None else f"{budget:.0f} s"
-            rows.append((f"notebook {path.name}", f"{seconds:.1f} s", "", budget_text, "ok" if ok else "OVER"))
-    widths = [max(len(r[i]) for r in [*rows, header]) for i in range(len(header))]
-    for row in [header, tuple("-" * n for n in widths), *rows]:
-        print("  ".join(cell.ljust(n) for cell, n in zip(row, widths, strict=True)).rstrip())
-    return 1 if over else 0
+    todo = {part: not getattr(args, f"no_{part}") for part in PARTS}
+    if args.only:
+        todo = {part: part == args.only for part in PARTS}
+    result: dict[str, Any] = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }
+    if todo["ratios"]:
+        result["ratios"] = bench_ratios()
+    if todo["widgets"]:
+        result["widgets"] = bench_widgets()
+    if todo["browser"]:
+        import course_utils.widgets as widgets
+
+        widgets.import_explorer_modules()
+        result["browser"] = bench_browser([BASELINE_NAME] + [b.name for b in widgets.BENCHMARKS])
+    if todo["notebooks"]:
+        result["notebooks"] = bench_notebooks(args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"torch {result['torch']}, {result['threads']} thread(s), load average {result['load_average']}")
+    print("\n".join(table(result)))
+    print(f"(written to {args.out})")
+    return 1 if over_budget(result) else 0
 
 
 if __name__ == "__main__":

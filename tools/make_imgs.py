@@ -19,6 +19,8 @@ IMG_DIR = ROOT / "imgs"
 IMGS: dict[str, str] = {
     "wine_feature_ranges.png": "course_utils.plots.scales:plot_feature_ranges",
     "dropout_diagram.png": "course_utils.plots.dropout:plot_dropout_diagram",
+    "batchnorm_axes.png": "course_utils.plots.batchnorm:plot_bn_diagram",
+    "normalization_axes.png": "course_utils.plots.layernorm:plot_axes_cubes",
 }
 
 

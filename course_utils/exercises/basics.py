@@ -1,21 +1,134 @@
-"""Checks for notebook 00's exercise."""
+"""Checks for notebook 00's exercises: standardize a feature, the parameters of a small MLP, reproducible runs.
+
+Nothing here needs material from later notebooks (no BatchNorm buffers before 03).
+"""
 
 from __future__ import annotations
 
-from . import ok, require
+from collections.abc import Callable
+
+import numpy as np
+
+from ..data import load_digits
+from ..models import make_mlp
+from ..train import train
+from . import ExerciseError, call_learner, ok, require
+
+__all__ = ["check_standardize_feature", "check_mlp_parameters", "check_seeded_run", "RUN_STEPS"]
 
 
-def check_batchnorm_state(parameter_names: list[str], buffer_names: list[str]) -> None:
-    """Exercise 0.1: the learnable parameters and the buffers of a BatchNorm layer."""
-    require(isinstance(parameter_names, list | tuple), "parameter_names should be a list of names (strings).")
-    require(isinstance(buffer_names, list | tuple), "buffer_names should be a list of names (strings).")
+def _reference_standardize(x: np.ndarray, eps: float) -> np.ndarray:
+    return (x - x.mean()) / np.sqrt(x.var() + eps)
+
+
+def check_standardize_feature(standardize: Callable) -> None:
+    """Exercise 0.1: ``standardize(x, eps) -> (x - mean) / sqrt(var + eps)`` for a 1-D array ``x``
+    (population variance, ``eps`` inside the square root)."""
+    rng = np.random.default_rng(3)
+    cases = [
+        (rng.normal(50.0, 10.0, size=200), 1e-5, "a feature with mean 50 and std 10"),
+        (rng.normal(-3.0, 0.004, size=200), 1e-5, "a feature with a tiny spread (std 0.004)"),
+        (rng.normal(2.0, 1.0, size=5), 1e-5, "a feature with only 5 values"),
+        (np.full(10, 7.0), 1e-5, "a constant feature"),
+    ]
+    for x, eps, what in cases:
+        out = call_learner(standardize, x, eps, name="standardize")
+        require(isinstance(out, np.ndarray), f"standardize must return a numpy array, got {type(out).__name__}.")
+        require(out.shape == x.shape, f"Keep the shape: {x.shape} in, got {out.shape} out ({what}).")
+        expected = _reference_standardize(x, eps)
+        if np.allclose(out, expected, rtol=1e-6, atol=1e-9):
+            continue
+        if not np.all(np.isfinite(out)):
+            raise ExerciseError(f"NaN or inf for {what}: add eps to the variance inside the square root, so the "
+                                "division stays finite when the variance is 0.")
+        n = len(x)
+        if np.allclose(out, (x - x.mean()) / np.sqrt(x.var(ddof=1) + eps), rtol=1e-6):
+            raise ExerciseError(f"For {what} you divided by the sample variance (ddof=1). Normalization layers "
+                                "use the population variance (ddof=0, np.var's default): divide by n, not n - 1.")
+        if np.allclose(out, (x - x.mean()) / (x.std() + 1e-300), rtol=1e-6) or np.allclose(
+            out, (x - x.mean()) / (np.sqrt(x.var()) + eps), rtol=1e-6
+        ):
+            raise ExerciseError(f"For {what} the result is off: eps goes *inside* the square root, "
+                                "sqrt(var + eps), not outside or nowhere.")
+        if abs(float(np.mean(out))) > 1e-6 * max(1.0, float(np.abs(out).max())):
+            raise ExerciseError(f"For {what} the result does not have mean 0: subtract x.mean() first.")
+        if n > 1 and np.allclose(out, (x - x.mean()) / (x.var() + eps), rtol=1e-6):
+            raise ExerciseError(f"For {what} you divided by the variance: divide by its square root.")
+        raise ExerciseError(f"For {what} the result is not (x - mean) / sqrt(var + eps) yet.")
+    ok("mean 0 and standard deviation (almost) 1, also for a tiny spread and a constant feature.")
+
+
+def _expected_mlp_parameters() -> tuple[list[str], int]:
+    model = make_mlp(4, [3], 2, seed=0)
+    return sorted(name for name, _ in model.named_parameters()), sum(p.numel() for p in model.parameters())
+
+
+def check_mlp_parameters(names: list[str] | Callable, count: int | None = None) -> None:
+    """Exercise 0.2: the names of the learnable parameters of ``make_mlp(4, [3], 2)`` and how many numbers
+    they hold in total.
+
+    Pass the learner's function ``parameter_summary(model) -> (names, count)`` (it is called on a fresh
+    ``make_mlp(4, [3], 2, seed=0)``), or the two answers themselves.
+    """
+    if callable(names):
+        result = call_learner(names, make_mlp(4, [3], 2, seed=0), name="parameter_summary")
+        require(isinstance(result, tuple) and len(result) == 2,
+                f"Return a pair (names, count), got {type(result).__name__}.")
+        names, count = result
+    require(isinstance(names, list | tuple) and all(isinstance(n, str) for n in names),
+            "names should be a list of parameter names (strings), e.g. from model.named_parameters().")
+    require(isinstance(count, int | np.integer) and not isinstance(count, bool),
+            f"count should be a whole number, got {type(count).__name__}.")
+    expected_names, expected_count = _expected_mlp_parameters()
+    require(len(set(names)) == len(names), "Each parameter name should appear once.")
     require(
-        sorted(parameter_names) == ["bias", "weight"],
-        "Learnable parameters are what the optimizer updates: gamma is stored as 'weight', beta as 'bias'. "
-        "Try bn.named_parameters().",
+        sorted(names) == expected_names,
+        "Not the parameter names of make_mlp(4, [3], 2): each Linear layer has a 'weight' and a 'bias', named "
+        "by the layer's position in the Sequential (ReLU has none). Try model.named_parameters().",
     )
+    weights_only = 4 * 3 + 3 * 2
+    if count == weights_only:
+        raise ExerciseError("That counts the weight matrices only: the biases are learnable parameters too.")
     require(
-        sorted(buffer_names) == ["num_batches_tracked", "running_mean", "running_var"],
-        "Buffers hold the running statistics used at inference (and a counter). Try bn.named_buffers().",
+        count == expected_count,
+        "Not the right total. A Linear(n_in, n_out) holds an n_out x n_in weight matrix and n_out biases; "
+        "add them up, or use sum(p.numel() for p in model.parameters()).",
     )
-    ok("gamma/beta are learned ('weight', 'bias'); running_mean/running_var/num_batches_tracked are buffers.")
+    ok("two Linear layers, each with a weight matrix and a bias vector; ReLU learns nothing.")
+
+
+RUN_STEPS = 40
+"""Training steps of exercise 0.3's run (short: it is called three times)."""
+
+
+def _reference_run(seed: int) -> float:
+    model = make_mlp(64, [32], 10, seed=seed)
+    return train(model, load_digits(), steps=RUN_STEPS, lr=0.1, seed=seed, eval_every=RUN_STEPS,
+                 progress=False).final()["val_loss"]
+
+
+def check_seeded_run(run: Callable) -> None:
+    """Exercise 0.3: ``run(seed) -> final validation loss`` of ``make_mlp(64, [32], 10)`` trained for
+    ``RUN_STEPS`` steps (lr 0.1) on ``load_digits()``, with everything random fixed by ``seed``."""
+    values = {}
+    for seed in (0, 0, 1):
+        value = call_learner(run, seed, name="run")
+        require(isinstance(value, float | int | np.floating) and not isinstance(value, bool),
+                f"run must return a number (the final validation loss), got {type(value).__name__}.")
+        require(np.isfinite(value), "run returned NaN or inf: train with lr=0.1 as the exercise says.")
+        values.setdefault(seed, []).append(float(value))
+    require(values[0][0] == values[0][1],
+            "Two calls with the same seed gave different losses: pass seed to make_mlp (the initial weights) "
+            "and to train (the order of the minibatches).")
+    expected = {seed: _reference_run(seed) for seed in (0, 1)}
+    for seed in (0, 1):
+        if abs(values[seed][0] - expected[seed]) > 1e-6:
+            if values[0][0] == values[1][0]:
+                raise ExerciseError("Seeds 0 and 1 gave the same loss: the seed must reach both make_mlp and "
+                                    "train, otherwise a different seed changes nothing.")
+            raise ExerciseError(
+                f"With seed={seed} the loss differs from make_mlp(64, [32], 10, seed=seed) trained with "
+                f"train(model, load_digits(), steps={RUN_STEPS}, lr=0.1, seed=seed): does the seed reach both, "
+                "and are the steps and learning rate the exercise's?"
+            )
+    ok("the same seed gives the same run, to the last digit; a different seed gives a different one.")

@@ -10,9 +10,11 @@ import numpy as np
 from ..data import Standardizer, load_wine
 from ..experiments.depth import depth_statistics
 from ..experiments.scales import LR_GRID, lr_sweep
-from . import ExerciseError, ok, require
+from . import ExerciseError, call_learner, ok, require
 
-__all__ = ["check_standardize", "check_saturating_init", "check_largest_stable_lr", "SWEEP_HIDDEN"]
+__all__ = [
+    "check_standardize", "check_saturating_init", "check_largest_stable_lr", "check_activation_hook", "SWEEP_HIDDEN",
+]
 
 SWEEP_HIDDEN = [32]
 """The small MLP of the learning-rate exercise: ``make_mlp(13, [32], 3)``."""
@@ -20,45 +22,62 @@ SWEEP_HIDDEN = [32]
 
 def check_standardize(standardize: Callable) -> None:
     """Exercise: ``standardize(X_train, X_other) -> (X_train_std, X_other_std)`` using the *training*
-    mean and std for both."""
-    require(callable(standardize), "Pass the function itself: check_standardize(standardize), without ().")
+    mean and std (population std, ``ddof=0``) for both."""
     rng = np.random.default_rng(1)
     X_train = rng.normal(loc=[1000.0, 1.0, -5.0], scale=[300.0, 0.2, 3.0], size=(50, 3))
     X_other = rng.normal(loc=[1100.0, 1.5, -4.0], scale=[200.0, 0.4, 1.0], size=(20, 3))
-    try:
-        result = standardize(X_train.copy(), X_other.copy())
-    except Exception as err:  # the learner's code failed: say so as a hint, keep the cause
-        raise ExerciseError(f"standardize(X_train, X_other) raised {type(err).__name__}: {err}") from err
+    result = call_learner(standardize, X_train, X_other, name="standardize")
     require(isinstance(result, tuple) and len(result) == 2,
             "Return a pair: (X_train_standardized, X_other_standardized).")
-    train_std, other_std = (np.asarray(r, dtype=float) for r in result)
+    try:
+        train_std, other_std = (np.asarray(r, dtype=float) for r in result)
+    except (TypeError, ValueError):
+        raise ExerciseError("Return two numeric arrays: (X_train_standardized, X_other_standardized).") from None
     require(train_std.shape == X_train.shape and other_std.shape == X_other.shape,
             "Keep the shapes: one row per example, one column per feature.")
+    require(bool(np.all(np.isfinite(train_std)) and np.all(np.isfinite(other_std))),
+            "The result contains NaN or inf: divide by the training std (per feature, axis=0).")
     scaler = Standardizer().fit(X_train)
     expected_train, expected_other = scaler.transform(X_train), scaler.transform(X_other)
+    if np.allclose(train_std, expected_train, atol=1e-4) and np.allclose(other_std, expected_other, atol=1e-4):
+        ok("training statistics only, applied to both parts.")
+        return
+    pooled = np.vstack([X_train, X_other])
+    mean_p, std_p = pooled.mean(0), pooled.std(0)
+    if np.allclose(train_std, (X_train - mean_p) / std_p, atol=1e-4):
+        raise ExerciseError("The statistics come from X_train and X_other pooled together: that leaks the "
+                            "validation/test rows into training. Compute mean and std on X_train only.")
+    if np.allclose(other_std, (X_other - X_other.mean(0)) / X_other.std(0), atol=1e-4):
+        raise ExerciseError("X_other was standardized with its own mean/std: use the *training* statistics for it "
+                            "too (statistics of validation/test data leak information about those rows).")
+    mean_t = X_train.mean(0)
+    if np.allclose(train_std, (X_train - mean_t) / X_train.std(0, ddof=1), atol=1e-4):
+        raise ExerciseError("You divided by the sample std (ddof=1). That is not wrong statistics, but the course "
+                            "(and sklearn's StandardScaler, and the normalization layers) use the population std, "
+                            "ddof=0 (numpy's default): X_train.std(axis=0).")
     require(np.allclose(train_std.mean(0), 0, atol=1e-6),
             "Each training column should have mean 0: subtract X_train.mean(axis=0) (per feature, axis=0).")
     require(np.allclose(train_std.std(0), 1, atol=1e-3),
             "Each training column should have std 1: divide by X_train.std(axis=0) (per feature, axis=0).")
-    leaked = np.allclose(other_std.mean(0), 0, atol=1e-6)
-    require(not leaked,
-            "X_other was standardized with its own mean/std: use the *training* statistics for it too "
-            "(computing them on validation/test data leaks information about those rows into training).")
-    require(np.allclose(train_std, expected_train, atol=1e-4) and np.allclose(other_std, expected_other, atol=1e-4),
-            "Close, but the numbers differ from (X - mean_train) / std_train.")
-    ok("training statistics only, applied to both parts.")
+    raise ExerciseError("Close, but the numbers differ from (X - mean_train) / std_train.")
 
 
-def check_saturating_init(prediction: str, depth: int = 10) -> None:
-    """Exercise: which init scheme ('small', 'large', 'xavier', 'kaiming') saturates a deep tanh net most?"""
+def check_saturating_init(prediction: str | Callable, depth: int = 10) -> None:
+    """Exercise: which init scheme ('small', 'large', 'xavier', 'kaiming') saturates a deep tanh net most?
+
+    ``prediction`` is the answer, or the learner's function ``predict_most_saturating()`` returning it.
+    """
     options = ("small", "large", "xavier", "kaiming")
+    if callable(prediction):
+        prediction = call_learner(prediction, name="predict_most_saturating")
     require(prediction in options, f"Answer with one of {', '.join(map(repr, options))}; got {prediction!r}.")
     measured = {name: float(np.mean(depth_statistics(depth, "tanh", name).saturated)) for name in options}
     answer = max(measured, key=measured.get)
     table = ", ".join(f"{name} {100 * value:.0f}%" for name, value in measured.items())
     require(prediction == answer,
-            f"Measured mean saturation per init: {table}. Hint: a unit saturates when |z| is large, i.e. when "
-            "the weights are too big for the fan-in.")
+            f"Not the one that saturates most. Hint: a unit saturates when |z| is large; the std of z is about "
+            "sqrt(fan-in) x the weight std x the std of the layer's input. Compute it for each scheme (fan-in "
+            f"{256}).")
     ok(f"'{answer}' saturates most ({table}): its pre-activations are far larger than 1, so |tanh| sits near 1.")
 
 
@@ -67,9 +86,15 @@ def _raw_sweep(hidden: tuple[int, ...]):
     return lr_sweep(load_wine(), list(hidden), LR_GRID)
 
 
-def check_largest_stable_lr(lr: float, hidden: list[int] | tuple[int, ...] = tuple(SWEEP_HIDDEN)) -> None:
+def check_largest_stable_lr(lr: float | Callable, hidden: list[int] | tuple[int, ...] = tuple(SWEEP_HIDDEN)) -> None:
     """Exercise: the largest learning rate in ``LR_GRID`` at which ``make_mlp(13, hidden, 3)`` trains
-    stably on *raw* wine features (see ``lr_sweep``)."""
+    stably on *raw* wine features (see ``lr_sweep``).
+
+    ``lr`` is the answer, or the learner's function ``largest_stable_lr(raw) -> lr`` (called on the raw
+    wine split, with a time limit of a minute: it trains up to one model per grid value).
+    """
+    if callable(lr):
+        lr = call_learner(lr, load_wine(), name="largest_stable_lr", time_limit=60)
     require(isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0,
             f"Answer with a positive learning rate (a number from LR_GRID), got {lr!r}.")
     sweep = _raw_sweep(tuple(hidden))
@@ -89,3 +114,54 @@ def _loss_text(sweep, lr: float) -> str:
         return f"{sweep.final_loss_at(lr):.3g}"
     except ValueError:
         return "not in the sweep's grid"
+
+
+def check_activation_hook(record_activation_stats: Callable) -> None:
+    """Exercise: ``record_activation_stats(model, X) -> list of (mean, std)``, one pair per ``nn.ReLU``
+    of ``model`` in order, recorded by forward hooks that are removed afterwards."""
+    import torch
+    from torch import nn
+
+    from ..models import make_mlp
+
+    model = make_mlp(16, [32, 32, 32], 4, seed=0)
+    X = torch.randn(64, 16, generator=torch.Generator().manual_seed(0))
+    reference = make_mlp(16, [32, 32, 32], 4, seed=0)
+    with torch.no_grad():
+        expected_out = reference(X)
+        expected, h = [], X
+        for module in reference:
+            h = module(h)
+            if isinstance(module, nn.ReLU):
+                expected.append((float(h.mean()), float(h.std())))
+        linear_outputs, h = [], X
+        for module in reference:
+            inp, h = h, module(h)
+            if isinstance(module, nn.ReLU):
+                linear_outputs.append((float(inp.mean()), float(inp.std())))
+    result = call_learner(record_activation_stats, model, X, name="record_activation_stats", copy_inputs=False)
+    leftover = sum(len(m._forward_hooks) for m in model.modules())
+    require(leftover == 0, f"{leftover} forward hook(s) are still attached after your function returned: keep the "
+                           "handle that register_forward_hook returns and call handle.remove() (in a finally: block).")
+    with torch.no_grad():
+        require(torch.equal(model(X), expected_out),
+                "The model computes something else after your function ran: a hook must only look, not change "
+                "the output (return None from the hook) or the weights.")
+    try:
+        pairs = [(float(m), float(s)) for m, s in result]
+    except (TypeError, ValueError):
+        raise ExerciseError("Return a list with one (mean, std) pair of numbers per ReLU layer.") from None
+    require(len(pairs) == len(expected),
+            f"Expected one (mean, std) pair per ReLU layer ({len(expected)} of them), got {len(pairs)}. Hook the "
+            "nn.ReLU modules (isinstance(module, nn.ReLU)).")
+    if np.allclose(pairs, linear_outputs, rtol=1e-4, atol=1e-6):
+        raise ExerciseError("These are the statistics of the ReLU's input (the Linear layer's output): record the "
+                            "hook's `output` argument, not `inputs`.")
+    if np.allclose(pairs[0], expected[0], rtol=1e-3, atol=1e-6) and not np.allclose(pairs, expected, rtol=1e-3):
+        raise ExerciseError("Only the first ReLU's numbers are right: a hook that returns a value replaces the "
+                            "layer's output for the layers after it. Return None from the hook, so that it only "
+                            "looks.")
+    if not np.allclose(pairs, expected, rtol=1e-3, atol=1e-6):
+        raise ExerciseError("The numbers differ from the mean and std of each ReLU's output for this batch: "
+                            "compute output.mean() and output.std() inside the hook, over the whole tensor.")
+    ok("one (mean, std) per ReLU, recorded by forward hooks that are gone afterwards.")

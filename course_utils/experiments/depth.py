@@ -20,7 +20,10 @@ from ..models import ACTIVATIONS, make_mlp
 from ..train import History, train
 from ..validation import check_choice, check_int, check_positive
 
-__all__ = ["INIT_SCHEMES", "DepthStats", "init_scheme", "depth_statistics", "std_decay_per_layer", "train_deep"]
+__all__ = [
+    "INIT_SCHEMES", "DepthStats", "init_scheme", "depth_statistics", "std_decay_per_layer", "train_deep",
+    "activation_stats_callback", "drift_table",
+]
 
 # Named initialisations for the notebook and the explorer: (models.make_mlp init, gain, std).
 # "too small"/"too large" are plain N(0, std^2) draws ignoring the fan-in: fine for 1 layer, wrong for 10.
@@ -177,14 +180,51 @@ def train_deep(
     lr: float = 0.05,
     gain: float = 1.0,
     seed: int = 0,
+    callback=None,
 ) -> History:
-    """Train a deep MLP on standardized digits with a named ``init`` scheme (short training comparison)."""
+    """Train a deep MLP on standardized digits with a named ``init`` scheme (short training comparison).
+
+    ``callback`` goes to :func:`course_utils.train.train` (e.g. :func:`activation_stats_callback`)."""
     depth = check_int("depth", depth, minimum=1, maximum=50)
     scheme, base_gain, std = init_scheme(init)
     split = _digits()
     model = make_mlp(split.n_features, [width] * depth, split.n_classes, activation=activation, init=scheme,
                      gain=base_gain * check_positive("gain", gain), std=std, seed=seed)
-    return train(model, split, steps=steps, lr=lr, batch_size=64, eval_every=25, seed=seed)
+    if callback is not None:
+        callback(0, model, None)  # the statistics at initialization, before the first step
+    return train(model, split, steps=steps, lr=lr, batch_size=64, eval_every=25, seed=seed, callback=callback)
+
+
+def activation_stats_callback(activation: str = "relu", n_examples: int = 256):
+    """A ``callback`` for :func:`train_deep` recording, at initialization and after every evaluation, the
+    mean and std of every ``activation`` layer's output on a fixed batch of ``n_examples`` validation digits.
+
+    The records are in ``callback.records``: a list of ``(step, means, stds)``; :func:`drift_table` turns
+    them into arrays.
+    """
+    check_choice("activation", activation, [a for a in ACTIVATIONS if a != "identity"])
+    n_examples = check_int("n_examples", n_examples, minimum=2)
+    X = torch.from_numpy(_digits().X_val[:n_examples])
+
+    @torch.no_grad()
+    def callback(step, model, _history) -> None:
+        with ActivationRecorder(model, kinds=(activation,)) as rec:
+            model(X)
+        stats = rec.stats()
+        callback.records.append((int(step), [s.mean for s in stats], [s.std for s in stats]))
+
+    callback.records = []
+    return callback
+
+
+def drift_table(callback) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(steps, means, stds)`` from an :func:`activation_stats_callback`: arrays of shape (checkpoints,)
+    and (checkpoints, layers)."""
+    records = getattr(callback, "records", None)
+    if not records:
+        raise ValueError("callback has no records: pass it to train_deep(..., callback=callback) first.")
+    steps = np.array([r[0] for r in records])
+    return steps, np.array([r[1] for r in records]), np.array([r[2] for r in records])
 
 
 @functools.lru_cache(maxsize=1)

@@ -53,6 +53,18 @@ __all__ = [
     "unlike_digits",
     "uncertainty_summary",
     "placement_outputs",
+    "placement_gaps",
+    "dropout_variance",
+    "weight_scaling_gaps",
+    "LONG_STEPS",
+    "PAIRED_SEEDS",
+    "long_runs",
+    "train_mode_loss",
+    "paired_metric",
+    "grid_paired",
+    "single_pass_probabilities",
+    "mutual_information",
+    "uncertainty_by_seed",
 ]
 
 # Srivastava et al. 2014 (JMLR), Table 2: MNIST test classification error (%).
@@ -79,6 +91,10 @@ DEFAULT_SIZES = (100, SMALL_N, 1079)  # 1079 = the whole digits training split
 DEFAULT_SEEDS = (0, 1, 2)
 DEFAULT_HIDDEN = (256, 256)
 DEFAULT_STEPS = 300
+LONG_STEPS = 1200
+"""Section 3's longer training: 4x the sweep's steps, long enough for the baseline to overfit."""
+PAIRED_SEEDS = (0, 1, 2, 3, 4)
+"""Seeds of section 3's paired comparison (same data subset, init and minibatch order for both arms)."""
 LR = 0.05
 MOMENTUM = 0.9
 BATCH_SIZE = 64
@@ -131,6 +147,21 @@ def mean_output(x: np.ndarray, p: float, n_masks: int = 2000, seed: int = 0, res
     keep = _rng(seed).random((n_masks, *x.shape)) >= p
     out = x * keep / (1 - p) if rescale else x * keep
     return out.mean(axis=0)
+
+
+def dropout_variance(x: np.ndarray, p: float, n_masks: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(measured, predicted)`` variance of inverted dropout's output per element of ``x``.
+
+    Measured over ``n_masks`` masks; predicted ``x**2 * p / (1 - p)``: the output is ``x / (1 - p)`` with
+    probability ``1 - p`` and 0 otherwise, so ``E[out^2] = x^2 / (1 - p)`` and ``Var = x^2 / (1 - p) - x^2``.
+    Inverted dropout keeps the mean but *adds* this variance (notebook 05 builds on it).
+    """
+    x = check_float_array("x", x)
+    p = check_probability("p", p)
+    n_masks = check_int("n_masks", n_masks, minimum=2)
+    keep = _rng(seed).random((n_masks, *x.shape)) >= p
+    out = x * keep / (1 - p)
+    return out.var(axis=0), x**2 * p / (1 - p)
 
 
 def keep_to_drop(keep_prob: float) -> float:
@@ -266,7 +297,14 @@ class DropoutGrid:
 
 @functools.lru_cache(maxsize=8)
 def _cached_grid(p_values, sizes, seeds, steps, hidden) -> DropoutGrid:
-    runs = {(p, n, s): _cached_run(n, p, 0.0, s, steps, hidden) for n in sizes for p in p_values for s in seeds}
+    from tqdm.auto import tqdm
+
+    from ..train import progress_enabled
+
+    keys = [(p, n, s) for n in sizes for p in p_values for s in seeds]
+    # Trained once per kernel (~15 s for the notebook's grid): a cell run out of order shows a progress bar.
+    bar = tqdm(keys, desc="training the dropout grid (once per kernel)", disable=not progress_enabled(), leave=False)
+    runs = {(p, n, s): _cached_run(n, p, 0.0, s, steps, hidden) for p, n, s in bar}
     return DropoutGrid(p_values, sizes, seeds, steps, hidden, runs)
 
 
@@ -484,3 +522,196 @@ def placement_outputs(x: torch.Tensor, p: float = 0.5, activation: str = "relu",
     gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
     mask = (torch.rand(x.shape, generator=gen) >= p).to(x.dtype) / (1 - p)
     return act(x * mask), act(x) * mask
+
+
+def placement_gaps(x: torch.Tensor, p: float = 0.5, activation: str = "tanh", seed: int = 0) -> dict[str, float]:
+    """Largest |act(dropout(x)) - dropout(act(x))| over the *dropped* and over the *kept* units (same mask).
+
+    A dropped unit sends ``act(0)`` before and ``0`` after: the same for ReLU and tanh (act(0) = 0), 0.5 apart
+    for sigmoid. A kept unit sends ``act(x / (1 - p))`` before and ``act(x) / (1 - p)`` after: the same only
+    for a positively homogeneous activation such as ReLU.
+    """
+    before, after = placement_outputs(x, p, activation, seed)
+    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    kept = torch.rand(x.shape, generator=gen) >= p  # the very mask placement_outputs drew
+    gap = (before - after).abs()
+    return {
+        "dropped": float(gap[~kept].max()) if (~kept).any() else 0.0,
+        "kept": float(gap[kept].max()) if kept.any() else 0.0,
+    }
+
+
+# ------------------------------------------------------------------ weight scaling: exact or approximate
+
+
+def weight_scaling_gaps(
+    hidden: int | None = None, p: float = 0.5, n_inputs: int = 10, n_classes: int = 4, n_examples: int = 8,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Compare weight scaling (one eval pass) with the average over **all** ``2**n_inputs`` dropout masks.
+
+    A small random network with dropout on its ``n_inputs`` inputs: a single softmax layer
+    (``hidden=None``) or one hidden ReLU layer of ``hidden`` units. Returns the largest |difference| in
+    predicted probabilities between weight scaling and
+
+    - ``'geometric'``: the renormalized geometric mean of the masks' predictions, weighted by each mask's
+      probability. For a single softmax layer it equals weight scaling *exactly* (the log-probabilities are
+      linear in the mask up to a class-independent term); with a hidden layer it does not.
+    - ``'arithmetic'``: the plain average of the probabilities (what MC dropout estimates); close, never exact.
+    """
+    p = check_probability("p", p)
+    n_inputs = check_int("n_inputs", n_inputs, minimum=1, maximum=14)
+    n_classes = check_int("n_classes", n_classes, minimum=2)
+    n_examples = check_int("n_examples", n_examples, minimum=1)
+    rng = _rng(seed)
+    x = rng.normal(size=(n_examples, n_inputs))
+    if hidden is None:
+        W, b = rng.normal(size=(n_inputs, n_classes)), rng.normal(size=n_classes)
+
+        def logits(inp):
+            return inp @ W + b
+    else:
+        hidden = check_int("hidden", hidden, minimum=1)
+        W1, b1 = rng.normal(size=(n_inputs, hidden)) / math.sqrt(n_inputs), rng.normal(size=hidden) * 0.1
+        W2, b2 = rng.normal(size=(hidden, n_classes)) / math.sqrt(hidden), rng.normal(size=n_classes) * 0.1
+
+        def logits(inp):
+            return np.maximum(inp @ W1 + b1, 0.0) @ W2 + b2
+
+    def log_softmax(z):
+        z = z - z.max(axis=-1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+    masks = ((np.arange(2**n_inputs)[:, None] >> np.arange(n_inputs)) & 1).astype(np.float64)  # every mask
+    kept = masks.sum(axis=1)
+    weights = (1 - p) ** kept * p ** (n_inputs - kept)  # probability of each mask
+    logp = log_softmax(logits(masks[:, None, :] * x[None] / (1 - p)))  # (masks, examples, classes)
+    geometric = np.exp(log_softmax(np.einsum("m,mec->ec", weights, logp)))
+    arithmetic = np.einsum("m,mec->ec", weights, np.exp(logp))
+    scaled = np.exp(log_softmax(logits(x)))
+    return {
+        "geometric": float(np.abs(geometric - scaled).max()),
+        "arithmetic": float(np.abs(arithmetic - scaled).max()),
+    }
+
+
+# ------------------------------------------------------------------------ paired seeds, longer training
+
+
+def long_runs(
+    n_train: int = SMALL_N, p: float = 0.5, seeds=PAIRED_SEEDS, steps: int = LONG_STEPS, hidden=DEFAULT_HIDDEN
+) -> dict[str, list[Run]]:
+    """Section 3's paired runs: ``{'no dropout': [...], 'dropout p=..': [...]}``, one Run per seed.
+
+    Run ``i`` of both arms uses ``seeds[i]``: the same training subset, initial weights and minibatch
+    order, so their difference is the effect of dropout alone. Cached like every :func:`train_run`.
+    """
+    p = check_probability("p", p)
+    seeds = tuple(check_int("seeds", s, minimum=0) for s in seeds)
+    return {
+        label: [train_run(n_train, q, 0.0, s, steps, tuple(hidden)) for s in seeds]
+        for label, q in (("no dropout", 0.0), (f"dropout p={p:g}", p))
+    }
+
+
+def train_mode_loss(run: Run, last: int = 100) -> float:
+    """Mean minibatch loss of the last ``last`` steps, as seen *during training* (dropout on, if any)."""
+    last = check_int("last", last, minimum=1)
+    return float(np.mean(run.history.step_loss[-last:]))
+
+
+def paired_metric(runs: dict[str, list[Run]], metric: str = "val_loss", a: str | None = None, b: str = "no dropout"):
+    """:func:`course_utils.paired.paired` on the final ``metric`` of two arms of :func:`long_runs`
+    (``a`` defaults to the dropout arm). Lower is better for losses, higher for accuracies."""
+    from ..paired import paired
+
+    check_choice("metric", metric, ("train_loss", "val_loss", "train_acc", "val_acc"))
+    a = a or next(k for k in runs if k != b)
+    seeds = [r.seed for r in runs[a]]
+    if seeds != [r.seed for r in runs[b]]:
+        raise ValueError("the two arms must hold runs with the same seeds, in the same order.")
+    return paired(
+        a, [r.history.final()[metric] for r in runs[a]], b, [r.history.final()[metric] for r in runs[b]], seeds,
+        metric=metric, higher_is_better=metric.endswith("acc"),
+    )
+
+
+def grid_paired(grid: DropoutGrid, n_train: int, p: float, metric: str = "val_acc", baseline_p: float = 0.0):
+    """Paired comparison of drop probability ``p`` against ``baseline_p`` at ``n_train`` (same seeds)."""
+    from ..paired import paired
+
+    check_choice("metric", metric, ("train_loss", "val_loss", "train_acc", "val_acc"))
+    p, baseline_p, n_train = grid._p(p), grid._p(baseline_p), grid._n(n_train)
+    values = {q: [getattr(grid.runs[(q, n_train, s)].history, metric)[-1] for s in grid.seeds] for q in (p, baseline_p)}
+    return paired(
+        f"p={p:g}", values[p], f"p={baseline_p:g}", values[baseline_p], grid.seeds,
+        metric=metric, higher_is_better=metric.endswith("acc"),
+    )
+
+
+# --------------------------------------------------------------------- uncertainty against a baseline
+
+
+@torch.no_grad()
+def single_pass_probabilities(model: nn.Module, X: torch.Tensor) -> np.ndarray:
+    """Softmax of one eval-mode pass (weight scaling): shape (N, C). The mode is restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        return torch.softmax(model(X), dim=1).numpy()
+    finally:
+        model.train(was_training)
+
+
+def _entropy(probs: np.ndarray) -> np.ndarray:
+    return -(probs * np.log(np.clip(probs, 1e-12, None))).sum(axis=-1)
+
+
+def mutual_information(probs: np.ndarray) -> np.ndarray:
+    """Per input: entropy of the mean prediction minus the mean entropy of the k predictions (nats).
+
+    ``probs`` has shape (k, N, C) (from :func:`mc_probabilities`). It is the part of MC dropout's
+    uncertainty that comes from the masks *disagreeing*; a single pass cannot measure it (it is 0 for k = 1).
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 3:
+        raise ValueError(f"probs must have shape (k, N, C), got {probs.shape}.")
+    return _entropy(probs.mean(axis=0)) - _entropy(probs).mean(axis=0)
+
+
+def _unlike_inputs(seed: int) -> dict[str, torch.Tensor]:
+    return {
+        "test digits": _digits().tensors("test")[0],
+        "inverted digits": unlike_digits("inverted"),
+        "uniform noise": unlike_digits("noise", seed=seed),
+    }
+
+
+def uncertainty_by_seed(grid: DropoutGrid, n_train: int = 1079, p: float = 0.5, k: int = 50) -> dict[str, dict]:
+    """Per seed of ``grid`` and per kind of input, the mean of three uncertainty scores (nats):
+
+    - ``'softmax'``: entropy of one eval-mode pass of the model trained *without* dropout (the baseline of
+      Hendrycks & Gimpel 2017);
+    - ``'softmax (dropout net)'``: the same for the dropout model;
+    - ``'MC entropy'``: entropy of the dropout model's MC average over ``k`` masks;
+    - ``'MC mutual information'``: :func:`mutual_information` of those ``k`` masks.
+
+    Returns ``{score: {input kind: np.array of one value per seed}}``.
+    """
+    k = check_int("k", k, minimum=2)
+    scores: dict[str, dict[str, list[float]]] = {
+        s: {} for s in ("softmax", "softmax (dropout net)", "MC entropy", "MC mutual information")
+    }
+    for seed in grid.seeds:
+        plain, dropped = grid.runs[(0.0, n_train, seed)].model, grid.runs[(p, n_train, seed)].model
+        for name, X in _unlike_inputs(seed=0).items():
+            probs = mc_probabilities(dropped, X, k, seed)
+            values = {
+                "softmax": _entropy(single_pass_probabilities(plain, X)).mean(),
+                "softmax (dropout net)": _entropy(single_pass_probabilities(dropped, X)).mean(),
+                "MC entropy": predictive_entropy(probs).mean(),
+                "MC mutual information": mutual_information(probs).mean(),
+            }
+            for score, v in values.items():
+                scores[score].setdefault(name, []).append(float(v))
+    return {score: {name: np.array(v) for name, v in by_input.items()} for score, by_input in scores.items()}

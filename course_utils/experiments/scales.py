@@ -33,8 +33,9 @@ __all__ = [
     "standardize_two_features",
 ]
 
-LR_GRID: tuple[float, ...] = tuple(float(f"{m}e{e}") for e in range(-7, 2) for m in (1, 3))
-"""1e-7, 3e-7, 1e-6, ..., 10, 30: a log grid of learning rates, two per decade."""
+LR_GRID: tuple[float, ...] = tuple(float(f"{m}e{e}") for e in range(-7, 4) for m in (1, 3))
+"""1e-7, 3e-7, 1e-6, ..., 1000, 3000: a log grid of learning rates, two per decade, reaching far past the
+largest learning rate any of the course's models tolerates (so "largest stable" is never the grid's edge)."""
 
 
 def _check_split(split) -> Split:

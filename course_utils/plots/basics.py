@@ -38,3 +38,121 @@ def standardization_figure(mean: float = 50.0, std: float = 10.0, n: int = 500, 
         ax.set_yticks([])
     ax_std.set_xlim(-4, 4)
     return fig
+
+
+# --- the explorer's right panel: what the scale of an input does to gradient descent ----------------------
+
+MEAN_LIMIT = 1e4
+STD_LIMITS = (1e-3, 1e4)
+
+
+def _check_setting(mean: float, std: float) -> tuple[float, float]:
+    mean = check_number("mean", mean)
+    std = check_positive("std", std)
+    if not abs(mean) <= MEAN_LIMIT:
+        raise ValueError(f"mean must be between {-MEAN_LIMIT:g} and {MEAN_LIMIT:g} for this figure, got {mean!r}.")
+    if not STD_LIMITS[0] <= std <= STD_LIMITS[1]:
+        raise ValueError(f"std must be between {STD_LIMITS[0]:g} and {STD_LIMITS[1]:g} for this figure, got {std!r}.")
+    return mean, std
+
+
+def two_feature_problem(mean: float, std: float, n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A linear regression with two inputs: ``x1 ~ N(0, 1)`` and ``x2`` = the raw feature (``mean``, ``std``);
+    the target is ``x1 + 2 * standardize(x2)`` plus a little noise (no intercept)."""
+    mean, std = _check_setting(mean, std)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    x1 = rng.normal(size=n)
+    x2 = sample_feature(mean, std, n=n, seed=seed + 1)
+    y = x1 + 2 * standardize(x2) + 0.1 * rng.normal(size=n)
+    return np.column_stack([x1, x2]), y
+
+
+def gd_on_problem(X: np.ndarray, y: np.ndarray, steps: int = 20) -> dict:
+    """Gradient descent from w = (0, 0) at the best single learning rate 2 / (l_max + l_min) on the mean
+    squared error / 2: the path, the optimum, the condition number and the loss gap after ``steps``."""
+    A = X.T @ X / len(X)
+    eig = np.linalg.eigvalsh(A)
+    lr = 2.0 / (eig[-1] + eig[0])
+    w, path = np.zeros(2), [np.zeros(2)]
+    for _ in range(steps):
+        w = w - lr * X.T @ (X @ w - y) / len(X)
+        path.append(w.copy())
+    w_star = np.linalg.solve(A, X.T @ y / len(X))
+
+    def loss(v):
+        return 0.5 * float(np.mean((X @ v - y) ** 2))
+
+    return {"path": np.array(path), "w_star": w_star, "kappa": float(eig[-1] / eig[0]),
+            "gap": loss(path[-1]) - loss(w_star), "A": A, "b": X.T @ y / len(X), "c": float(y @ y / len(X))}
+
+
+def _gap(gap: float) -> str:
+    return "< 1e-6" if gap < 1e-6 else f"{gap:.1e}"
+
+
+class StandardizePanel:
+    """The standardize explorer's figure, built once and updated in place: the raw feature's histogram,
+    the standardized one, and the loss contours of a regression using the raw feature with 20 steps of
+    gradient descent from (0, 0) (the contours are redrawn, everything else is updated with ``set_data``)."""
+
+    def __init__(self, steps: int = 20) -> None:
+        self.steps = steps
+        self.figure = Figure(figsize=(10.0, 2.9))
+        self.figure.subplots_adjust(left=0.03, right=0.98, bottom=0.17, top=0.8, wspace=0.25)
+        self.axes = self.figure.subplots(1, 3, width_ratios=[1, 1, 1.15])
+        ax_raw, ax_std, ax_gd = self.axes
+        self.raw_hist = ax_raw.stairs(np.zeros(30), np.linspace(0, 1, 31), fill=True, color=COLORS["raw"], alpha=0.8)
+        self.std_hist = ax_std.stairs(np.zeros(30), np.linspace(-4, 4, 31), fill=True, color=COLORS["standardized"],
+                                      alpha=0.8)
+        for ax in (ax_raw, ax_std):
+            ax.set_yticks([])
+            ax.set_xlabel("feature value")
+        ax_std.set_xlim(-4, 4)
+        (self.path_line,) = ax_gd.plot([], [], "-o", color=COLORS["raw"], ms=2.5, lw=1.2)
+        (self.star,) = ax_gd.plot([], [], "*", color="black", ms=10)
+        ax_gd.set_xlabel("$w_1$ (weight of x1 ~ N(0, 1))")
+        ax_gd.set_ylabel("$w_2$ (raw feature)")
+        ax_gd.grid(False)
+        self.contours = None
+        self.titles = [ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center", va="bottom", fontsize=9)
+                       for ax in self.axes]
+
+    def update(self, mean: float, std: float) -> Figure:
+        mean, std = _check_setting(mean, std)
+        x = sample_feature(mean, std)
+        z = standardize(x)
+        ax_raw, ax_std, ax_gd = self.axes
+        counts, edges = np.histogram(x, bins=30)
+        self.raw_hist.set_data(counts / counts.max(), edges)
+        ax_raw.set_xlim(edges[0], edges[-1])
+        ax_raw.set_ylim(0, 1.05)
+        counts, edges = np.histogram(z, bins=30, range=(-4, 4))
+        self.std_hist.set_data(counts / counts.max(), edges)
+        ax_std.set_ylim(0, 1.05)
+        self.titles[0].set_text(f"raw feature: mean {round(float(x.mean()), 2) + 0.0:.2f}, std {x.std():.2f}")
+        self.titles[1].set_text(f"standardized: mean {round(float(z.mean()), 2) + 0.0:.2f}, std {z.std():.2f}")
+        X, y = two_feature_problem(mean, std)
+        raw = gd_on_problem(X, y, self.steps)
+        Xs = np.column_stack([X[:, 0], standardize(X[:, 1], eps=0.0)])
+        stdz = gd_on_problem(Xs, y, self.steps)
+        path, w_star = raw["path"], raw["w_star"]
+        span = max(float(np.abs(path - w_star).max()) * 1.15, 1e-9)
+        w1 = np.linspace(w_star[0] - span, w_star[0] + span, 60)
+        w2 = np.linspace(w_star[1] - span, w_star[1] + span, 60)
+        W1, W2 = np.meshgrid(w1, w2)
+        A, b, c = raw["A"], raw["b"], raw["c"]
+        Z = 0.5 * (A[0, 0] * W1**2 + 2 * A[0, 1] * W1 * W2 + A[1, 1] * W2**2 - 2 * (b[0] * W1 + b[1] * W2) + c)
+        if self.contours is not None:
+            self.contours.remove()
+        levels = np.unique(np.quantile(Z, np.linspace(0.002, 0.9, 10) ** 2))
+        self.contours = ax_gd.contour(w1, w2, Z, levels=levels, colors="0.6", linewidths=0.8)
+        self.path_line.set_data(path[:, 0], path[:, 1])
+        self.star.set_data([w_star[0]], [w_star[1]])
+        ax_gd.set_xlim(w1[0], w1[-1])
+        ax_gd.set_ylim(w2[0], w2[-1])
+        ax_gd.set_aspect("equal", adjustable="box")
+        self.titles[2].set_text(
+            f"{self.steps} GD steps from (0, 0): condition {raw['kappa']:.3g}, loss gap {_gap(raw['gap'])}\n"
+            f"x2 standardized: condition {stdz['kappa']:.2g}, loss gap {_gap(stdz['gap'])}"
+        )
+        return self.figure

@@ -9,12 +9,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ..experiments.depth import DepthStats
-from . import new_figure
+from . import OKABE_ITO, Panel, new_figure, sequential_colors
 
-__all__ = ["INIT_COLORS", "plot_layer_histograms", "plot_layer_stats", "DepthPanel", "draw_depth_panel"]
+__all__ = [
+    "INIT_COLORS", "plot_layer_histograms", "plot_layer_stats", "plot_drift", "DepthPanel", "draw_depth_panel",
+]
 
-INIT_COLORS = {"small": "#1f77b4", "large": "#d62728", "xavier": "#9467bd", "kaiming": "#2ca02c"}
-_FALLBACK = ["#1f77b4", "#d62728", "#9467bd", "#2ca02c", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+# The course's colour-blind-safe palette (course_utils.plots.OKABE_ITO), one colour per init scheme.
+INIT_COLORS = {"small": OKABE_ITO["sky_blue"], "large": OKABE_ITO["vermillion"],
+               "xavier": OKABE_ITO["reddish_purple"], "kaiming": OKABE_ITO["bluish_green"]}
+_FALLBACK = [OKABE_ITO[k] for k in ("blue", "orange", "black", "grey", "yellow")]
 
 
 def _colors(labels: Sequence[str]) -> list[str]:
@@ -66,6 +70,8 @@ def plot_layer_histograms(stats_by_label: Mapping[str, DepthStats], layers: Sequ
             if r == 0:
                 ax.set_title(f"layer {n}", fontsize=9)
         axes[r, 0].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+    for ax in axes[-1]:
+        ax.set_xlabel("activation value", fontsize=7)
     return fig
 
 
@@ -107,19 +113,44 @@ def plot_layer_stats(
     return fig
 
 
-class DepthPanel:
+def plot_drift(steps: np.ndarray, stds: np.ndarray, title: str | None = None) -> Figure:
+    """Activation std of every layer against the training step (one line per layer, ordered colours from
+    layer 1, light, to the last, dark), and the ratio final / initial std per layer."""
+    steps = np.asarray(steps)
+    stds = np.asarray(stds, dtype=float)
+    if stds.ndim != 2 or len(steps) != len(stds):
+        raise ValueError(f"stds must have shape (len(steps), layers), got {stds.shape} for {len(steps)} steps.")
+    fig, axes = new_figure(ncols=2, width=9.0, height=3.3, width_ratios=[2, 1])
+    layers = stds.shape[1]
+    for i, color in enumerate(sequential_colors(layers)):
+        axes[0].plot(steps, stds[:, i], color=color, lw=1.4, label=f"layer {i + 1}" if i in (0, layers - 1) else None)
+    axes[0].set_xlabel("training step")
+    axes[0].set_ylabel("activation std (fixed batch)")
+    axes[0].legend(frameon=False, fontsize=8)
+    ratio = stds[-1] / stds[0]
+    axes[1].bar(np.arange(1, layers + 1), ratio, color=sequential_colors(layers))
+    axes[1].axhline(1, color="black", lw=0.8)
+    axes[1].set_xlabel("layer")
+    axes[1].set_ylabel(f"std at step {steps[-1]} / at step {steps[0]}")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+class DepthPanel(Panel):
     """The depth explorer's figure, built once and updated in place so a redraw stays well under 100 ms:
     a heat map of every layer's activation histogram (rows = layers), log10 of the activation std and of
     the gradient norm per layer, and the saturated (tanh/sigmoid) or dead (ReLU) percentage per layer.
 
     For speed: the axes and artists are created once (creating axes is ~40% of a fresh draw), fixed
     layout, no grid, few ticks, titles as plain text, and plain axes showing log10 values (log-axis tick
-    labels go through mathtext).
+    labels go through mathtext). The log10 axis snaps to whole decades, so most moves keep every limit
+    and only the data is redrawn over the cached background (see :class:`course_utils.plots.Panel`).
     """
 
     def __init__(self, max_depth: int = 20) -> None:
         self.max_depth = max_depth
-        self.figure = Figure(figsize=(8.6, 2.6))
+        super().__init__(Figure(figsize=(8.6, 2.6)))
         self.axes = self.figure.subplots(1, 3)
         self.figure.subplots_adjust(left=0.06, right=0.99, bottom=0.17, top=0.8, wspace=0.3)
         ax_h, ax_s, ax_f = self.axes
@@ -127,15 +158,15 @@ class DepthPanel:
                                  interpolation="nearest", vmin=0.0, vmax=1.0)
         ax_h.set_xlabel("activation value")
         ax_h.set_ylabel("layer")
-        (self.std_line,) = ax_s.plot([], [], "-o", ms=3, color="#1f77b4", label="activation std")
-        (self.grad_line,) = ax_s.plot([], [], "-s", ms=3, color="#d62728", label="||dL/d activation||")
+        (self.std_line,) = ax_s.plot([], [], "-o", ms=3, color=OKABE_ITO["blue"], label="activation std")
+        (self.grad_line,) = ax_s.plot([], [], "-s", ms=3, color=OKABE_ITO["vermillion"], label="||dL/d activation||")
         ax_s.axhline(0, color="black", lw=0.6)
         ax_s.set_xlabel("layer")
-        self.bars = ax_f.bar(np.arange(1, max_depth + 1), np.zeros(max_depth), color="#7f7f7f")
+        self.bars = ax_f.bar(np.arange(1, max_depth + 1), np.zeros(max_depth), color=OKABE_ITO["grey"])
         ax_f.set_ylim(0, 100)
         ax_f.set_xlabel("layer")
         self.titles = []
-        titles = ("histogram per layer (row-normalised)", "log10: std (blue), ||grad|| (red)", "")
+        titles = ("histogram per layer (row-normalised)", "log10: std (blue), ||grad|| (orange-red)", "")
         for ax, title in zip(self.axes, titles, strict=True):
             ax.grid(False)
             ax.xaxis.set_major_locator(MaxNLocator(4, integer=ax is not ax_h))
@@ -143,6 +174,8 @@ class DepthPanel:
             self.titles.append(ax.text(0.5, 1.03, title, transform=ax.transAxes, ha="center", va="bottom",
                                        fontsize=9))
         self.suptitle = self.figure.text(0.5, 0.98, "", ha="center", va="top", fontsize=10)
+        for artist in (self.image, self.std_line, self.grad_line, *self.bars, self.titles[2], self.suptitle):
+            self.dynamic(artist)
 
     def update(self, stats: DepthStats) -> Figure:
         if not isinstance(stats, DepthStats):
@@ -170,7 +203,8 @@ class DepthPanel:
         lo, hi = float(min(both.min(), 0.0)), float(max(both.max(), 0.0))
         pad = 0.08 * (hi - lo) + 0.1
         ax_s.set_xlim(0.5, depth + 0.5)
-        ax_s.set_ylim(lo - pad, hi + pad)
+        # Whole decades: nearby settings share the limits, so the axes need not be redrawn.
+        ax_s.set_ylim(np.floor(lo - pad), np.ceil(hi + pad))
         if activation == "relu":
             frac, name = stats.dead, "dead ReLU units (%)"
         else:

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from ..data import Split, load_wine
 from ..experiments.scales import SweepResult, feature_scales, loss_grid
 from ..validation import check_float_array
-from . import COLORS, new_figure
+from . import COLORS, OKABE_ITO, new_figure
 
 __all__ = ["plot_feature_ranges", "plot_lr_sweeps", "plot_weight_changes", "plot_loss_surfaces"]
 
@@ -60,6 +60,8 @@ def plot_lr_sweeps(sweeps: Mapping[str, SweepResult], title: str | None = None) 
     if not sweeps:
         raise ValueError("sweeps must map a label to a SweepResult (from lr_sweep).")
     fig, ax = new_figure(width=6.0, height=3.6)
+    used: set = set()
+    spare = iter([OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["reddish_purple"], OKABE_ITO["black"]])
     for label, sweep in sweeps.items():
         if not isinstance(sweep, SweepResult):
             raise TypeError(f"sweeps[{label!r}] must be a SweepResult, got {type(sweep).__name__}.")
@@ -67,7 +69,11 @@ def plot_lr_sweeps(sweeps: Mapping[str, SweepResult], title: str | None = None) 
         loss = np.array(sweep.final_loss, dtype=float)
         shown = np.where(np.isfinite(loss), loss, np.nan)
         color = _color(label)
-        ax.plot(lrs, shown, "-", color=color, lw=1.2, label=label)
+        linestyle = "-"
+        if color is None or color in used:  # two series never share a colour (and differ in line style too)
+            color, linestyle = next(spare, "0.4"), "--"
+        used.add(color)
+        ax.plot(lrs, shown, linestyle, color=color, lw=1.2, label=label)
         ok = np.array(sweep.stable)
         ax.plot(lrs[ok], shown[ok], "o", color=color, ms=5)
         ax.plot(lrs[~ok], shown[~ok], "o", mfc="white", color=color, ms=5)
@@ -110,8 +116,9 @@ def plot_weight_changes(
     ax.set_yscale("log")
     ax.set_xticks(x, names, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel("mean |weight change|")
-    ax.legend(frameon=False, fontsize=8)
-    ax.set_title(title or "How far training moved each feature's first-layer weights", fontsize=10)
+    ax.set_xlabel("input feature")
+    ax.legend(frameon=False, fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=len(changes))
+    ax.set_title(title or "How far training moved each feature's first-layer weights", fontsize=10, pad=22)
     return fig
 
 

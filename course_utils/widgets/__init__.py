@@ -5,6 +5,10 @@ Each explorer = pure functions that compute and draw (in ``experiments`` / ``plo
 so moving a control only redraws. Explorers draw into an ``ipywidgets.Image`` (PNG bytes), which
 keeps them measurable without a kernel and visible in HTML exports from the saved widget state.
 
+For speed, an explorer's draw function should update one :class:`course_utils.plots.Panel` in place
+(build the figure and artists once, then ``set_data`` / ``set_text``) rather than build a new figure:
+:func:`figure_to_png` then redraws only the changed artists over a cached background.
+
 ``BENCHMARKS`` lists every explorer with the control changes ``make bench`` times against its
 budget; add yours there.
 """
@@ -15,18 +19,24 @@ import gc
 import importlib
 import io
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as w
 from matplotlib.figure import Figure
 
-__all__ = ["Explorer", "figure_to_png", "BENCHMARKS", "ExplorerBenchmark", "import_explorer_modules"]
+__all__ = [
+    "Explorer", "figure_to_png", "BENCHMARKS", "ExplorerBenchmark", "import_explorer_modules", "reachable_values",
+]
 
 
 def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
-    """Render a matplotlib figure to PNG bytes."""
+    """Render a matplotlib figure to PNG bytes (a :class:`course_utils.plots.Panel`'s figure through its
+    cached background, which is much faster)."""
+    panel = getattr(fig, "_normcourse_panel", None)
+    if panel is not None:
+        return panel.png(dpi)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
     return buffer.getvalue()
@@ -73,13 +83,54 @@ class Explorer:
 
 @dataclass(frozen=True)
 class ExplorerBenchmark:
-    """How ``make bench`` times an explorer: build it (untimed: precomputation), then set each
-    ``(control, value)`` in ``changes`` and time the redraw against ``budget_ms``."""
+    """How ``make bench`` times an explorer: build it (untimed: precomputation), then move one control
+    at a time through settings never seen before (cold: nothing cached for them) and back and forth
+    between seen ones (warm), timing each redraw against ``budget_ms``.
+
+    ``changes`` are the first moves, named by hand. ``settings``, if given, maps the built explorer to
+    the values each control can reach (``{control: [values]}``); by default they are read off the
+    widgets (:func:`reachable_values`). Give it when a control's range is open-ended or not all of it
+    is meant to be reached.
+    """
 
     name: str
     build: Callable[[], Explorer]
     changes: tuple[tuple[str, Any], ...]
     budget_ms: float
+    settings: Callable[[Explorer], Mapping[str, Sequence[Any]]] | None = None
+
+    def reachable(self, explorer: Explorer) -> dict[str, list[Any]]:
+        """The values each control of ``explorer`` can take, for the benchmark's walk."""
+        if self.settings is not None:
+            return {name: list(values) for name, values in self.settings(explorer).items()}
+        return {name: reachable_values(control) for name, control in explorer.controls.items()}
+
+
+def reachable_values(control: w.ValueWidget, limit: int = 64) -> list[Any]:
+    """The values a learner can give ``control`` (at most ``limit``, evenly spread): the options of a
+    selection widget, every step of a slider, a range of an integer box."""
+    if isinstance(control, w.widgets.widget_selection._Selection):
+        values = [value for _label, value in control._options_full] if hasattr(control, "_options_full") else list(
+            control.options)
+    elif isinstance(control, w.FloatLogSlider):
+        count = int(round((control.max - control.min) / control.step)) + 1
+        values = [control.base ** (control.min + i * control.step) for i in range(count)]
+    elif isinstance(control, w.FloatSlider | w.FloatRangeSlider | w.BoundedFloatText):
+        count = int(round((control.max - control.min) / control.step)) + 1
+        values = [control.min + i * control.step for i in range(count)]
+    elif isinstance(control, w.IntSlider | w.BoundedIntText):
+        step = getattr(control, "step", 1) or 1
+        values = list(range(control.min, min(control.max, control.min + 10_000 * step) + 1, step))
+    elif isinstance(control, w.Checkbox | w.ToggleButton):
+        values = [False, True]
+    else:
+        raise TypeError(
+            f"cannot list the values of a {type(control).__name__}; give the ExplorerBenchmark a settings= "
+            "function that returns them."
+        )
+    if len(values) > limit:
+        values = [values[round(i * (len(values) - 1) / (limit - 1))] for i in range(limit)]
+    return values
 
 
 BENCHMARKS: list[ExplorerBenchmark] = []

@@ -38,7 +38,15 @@ def _check_setting(depth, init, gain, activation, input_scale) -> tuple[int, flo
     depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
     check_choice("init", init, [value for _label, value in INIT_OPTIONS])
     check_choice("activation", activation, ACTIVATION_OPTIONS)
-    return depth, check_positive("gain", gain), check_positive("input_scale", input_scale)
+    gain, input_scale = check_positive("gain", gain), check_positive("input_scale", input_scale)
+    # Far outside these the statistics overflow to inf/NaN and there is nothing left to draw.
+    if not 1e-2 <= gain <= 1e2:
+        raise ValueError(f"gain must be between 0.01 and 100 (the slider spans 0.25 to 4), got {gain!r}.")
+    if not 1e-4 <= input_scale <= 1e4:
+        raise ValueError(
+            f"input_scale must be between 1e-4 and 1e4 (the slider spans 0.01 to 100), got {input_scale!r}."
+        )
+    return depth, gain, input_scale
 
 
 def draw_depth(

@@ -1,5 +1,5 @@
-"""The dropout explorer: pick p and the training-set size to see precomputed train/val curves, and
-resample a dropout mask on a digit.
+"""The dropout explorer: pick p and the training-set size to see precomputed train/val curves with seed
+bands, every seed's final validation accuracy, and a hidden-dropout mask on the model's first hidden layer.
 
 The curves come from :func:`course_utils.experiments.dropout.sweep_grid` (trained once, cached, the same
 grid the notebook's sweep section uses), so moving a control only redraws.
@@ -11,7 +11,7 @@ import ipywidgets as w
 
 from ..data import load_digits
 from ..experiments import dropout as exp
-from ..plots.dropout import plot_explorer
+from ..plots.dropout import DropoutPanel
 from ..validation import check_int
 from . import BENCHMARKS, Explorer, ExplorerBenchmark
 
@@ -19,13 +19,14 @@ __all__ = ["build_dropout_explorer", "make_draw"]
 
 
 def make_draw(grid, digit_index: int = 0):
-    """The pure draw function of the explorer: ``draw(p, n_train, mask_seed) -> Figure``."""
-    digit_index = check_int("digit_index", digit_index, minimum=0)
+    """The pure draw function of the explorer: ``draw(p, n_train, mask_seed) -> Figure`` (one
+    :class:`~course_utils.plots.dropout.DropoutPanel`, updated in place)."""
     split = load_digits()
-    image = split.X_test[digit_index].reshape(8, 8).astype("float64")
+    digit_index = check_int("digit_index", digit_index, minimum=0, maximum=len(split.X_test) - 1)
+    panel = DropoutPanel(grid, split.X_test[digit_index])
 
     def draw(p: float, n_train: int, mask_seed: int):
-        return plot_explorer(grid, p, n_train, image, mask_seed)
+        return panel.update(p, n_train, mask_seed)
 
     return draw
 
@@ -39,7 +40,8 @@ def build_dropout_explorer(grid: exp.DropoutGrid | None = None, *, digit_index: 
         raise TypeError("pass either a grid or sweep_grid keyword arguments, not both.")
     if not isinstance(grid, exp.DropoutGrid):
         raise TypeError(f"grid must be a DropoutGrid from sweep_grid(...), got {type(grid).__name__}.")
-    p0 = 0.5 if 0.5 in grid.p_values else grid.p_values[-1]
+    p0 = 0.5 if 0.5 in grid.p_values else grid.p_values[-1]  # the default p, or the largest in the grid
+    draw = make_draw(grid, digit_index)  # validates digit_index before any widget is made
     controls = {
         "p": w.SelectionSlider(options=list(grid.p_values), value=p0, description="drop p"),
         "n_train": w.SelectionSlider(options=list(grid.sizes), value=grid.sizes[0], description="train size"),
@@ -48,10 +50,11 @@ def build_dropout_explorer(grid: exp.DropoutGrid | None = None, *, digit_index: 
     button = w.Button(description="resample mask", icon="refresh")
 
     def resample(_button) -> None:
-        controls["mask_seed"].value = controls["mask_seed"].value + 1
+        seed = controls["mask_seed"]
+        seed.value = seed.value + 1 if seed.value < seed.max else seed.min  # wrap around at the maximum
 
     button.on_click(resample)
-    return Explorer(controls=controls, draw=make_draw(grid, digit_index), extra=[button])
+    return Explorer(controls=controls, draw=draw, extra=[button])
 
 
 if not any(b.name == "dropout" for b in BENCHMARKS):

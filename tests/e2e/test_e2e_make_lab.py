@@ -1,10 +1,12 @@
-"""`make lab` (the learner's command) serves the course on loopback and refuses requests without the token."""
+"""`make lab` (the learner's command) fills the learner's workspace, serves it on loopback, prints a link
+that opens the first lesson there, and refuses requests without the token."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -30,17 +32,15 @@ def stamp_is_current() -> bool:
     return res.returncode == 0
 
 
-def start_notebook() -> str | None:
-    """The notebook the Makefile's `lab` recipe opens (jupyter exits at once if it is missing)."""
-    recipe = re.search(r"^lab:.*?(?=^\S)", (REPO / "Makefile").read_text(), re.S | re.M)
-    found = re.search(r"notebooks/\S+\.ipynb", recipe.group(0)) if recipe else None
-    return found.group(0) if found else None
+START = "00_start_here.ipynb"
+# Relative to the repository (the server root), git-ignored: a developer's real my-notebooks/ stays untouched.
+WORKSPACE = "test-artifacts/e2e/my-notebooks"
 
 
 def test_make_lab_serves_the_course_and_requires_the_token(tmp_path, artifacts):
-    first = start_notebook()
-    if first and not (REPO / first).is_file():
-        pytest.skip(f"`make lab` opens {first}, which does not exist yet (jupyter would exit at once)")
+    if not (REPO / "notebooks" / START).is_file():
+        pytest.skip(f"`make lab` opens {START}, which does not exist yet")
+    shutil.rmtree(REPO / WORKSPACE, ignore_errors=True)  # a first run: the workspace is filled
     port, token = free_port(), new_token()
     lab_args = " ".join(["--no-browser", f"--IdentityProvider.token={token}", *root_args()])
     env = isolated_jupyter_env(tmp_path)
@@ -48,7 +48,8 @@ def test_make_lab_serves_the_course_and_requires_the_token(tmp_path, artifacts):
     env.pop("MFLAGS", None)
     log = artifacts / "make-lab.log"
     timeout = 90.0 if stamp_is_current() else 900.0
-    proc = start_group(["make", "--no-print-directory", "lab", f"PORT={port}", f"LAB_ARGS={lab_args}"],
+    proc = start_group(["make", "--no-print-directory", "lab", f"PORT={port}", f"LAB_ARGS={lab_args}",
+                        f"LEARNER_DIR={WORKSPACE}"],
                        env=env, cwd=REPO, log=log)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -59,11 +60,21 @@ def test_make_lab_serves_the_course_and_requires_the_token(tmp_path, artifacts):
         names = {item["name"] for item in json.loads(body)["content"]}
         assert "notebooks" in names, f"server root does not list notebooks/: {sorted(names)}"
 
-        status, body, _ = http_get(f"{base}/api/contents/notebooks?token={token}")
-        assert status == 200
+        # The learner's copy: every course notebook, from the student build (no solutions).
+        status, body, _ = http_get(f"{base}/api/contents/{WORKSPACE}?token={token}")
+        assert status == 200, f"{WORKSPACE} not served: HTTP {status}"
         served = {item["name"] for item in json.loads(body)["content"]}
         course = {c.path.name for c in discover_notebooks() if c.served_as.startswith("notebooks/")}
-        assert course <= served, f"course notebooks not served: {sorted(course - served)}"
+        assert course <= served, f"course notebooks missing from the workspace: {sorted(course - served)}"
+        status, body, _ = http_get(f"{base}/api/contents/{WORKSPACE}/{START}?token={token}")
+        assert status == 200
+        assert json.loads(body)["content"]["metadata"]["normcourse"]["student_build"] is True
+
+        # The link it prints opens the learner's first lesson, not JupyterLab's default view.
+        link = re.search(rf"http://127\.0\.0\.1:{port}(/lab/tree/\S+)\?token=", log.read_text(errors="replace"))
+        assert link and link.group(1) == f"/lab/tree/{WORKSPACE}/{START}", f"printed link: {link and link.group(0)}"
+        status, _, _ = http_get(f"{base}{link.group(1)}?token={token}")
+        assert status == 200, f"the printed link answers HTTP {status}"
 
         # Without the token (or with a wrong one) the API answers 403 Forbidden: jupyter_server's API
         # handlers don't redirect to the login page, they refuse.

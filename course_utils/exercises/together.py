@@ -1,0 +1,259 @@
+"""Checks for notebook 05's exercises: build the block in the right order, fix the dropout -> BatchNorm
+variance shift, and choose a normalization for a described situation (with a reason).
+
+Every check calls the learner's function through :func:`call_learner` and names the usual mistake it
+finds; it never prints the answer.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import nn
+
+from ..data import load_digits
+from ..experiments.together import bn_layers, bn_variance_ratios
+from ..models import make_mlp
+from . import ExerciseError, call_learner, ok, require
+
+__all__ = [
+    "check_block",
+    "check_recalibration",
+    "check_choices",
+    "SITUATIONS",
+    "METHODS",
+    "REASONS",
+]
+
+_ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.LeakyReLU, nn.ELU, nn.SiLU)
+_NORMS = (nn.BatchNorm1d, nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d)
+
+
+def _kind(module: nn.Module) -> str:
+    if isinstance(module, nn.Linear):
+        return "linear"
+    if isinstance(module, nn.BatchNorm1d):
+        return "batchnorm"
+    if isinstance(module, _NORMS) or "Norm" in type(module).__name__:
+        return "othernorm"
+    if isinstance(module, _ACTIVATIONS):
+        return "activation"
+    if isinstance(module, nn.Dropout | nn.AlphaDropout) or "Dropout" in type(module).__name__:
+        return "dropout"
+    return type(module).__name__
+
+
+def _leaves(model: nn.Module) -> list[nn.Module]:
+    return [m for m in model.modules() if not list(m.children())]
+
+
+# ------------------------------------------------------------------------------------------ exercise 1
+
+
+def check_block(build_block) -> None:
+    """``build_block(in_features, out_features, p) -> nn.Sequential`` must build the course's block
+    ``Linear (no bias) -> BatchNorm1d -> ReLU -> Dropout(p)``."""
+    for n_in, n_out, p in ((64, 32, 0.3), (10, 7, 0.5)):
+        block = call_learner(build_block, n_in, n_out, p, name="build_block")
+        require(isinstance(block, nn.Module),
+                f"build_block must return an nn.Module (e.g. nn.Sequential(...)), got {type(block).__name__}.")
+        layers = _leaves(block)
+        kinds = [_kind(m) for m in layers]
+        require("linear" in kinds, "The block starts with a Linear layer (nn.Linear(in_features, out_features)).")
+        require(kinds[0] == "linear", f"Put the Linear first: your layers are {kinds}.")
+        require(kinds.count("linear") == 1, f"One Linear per block, got {kinds.count('linear')}.")
+        require("activation" in kinds,
+                "Missing activation: without a nonlinearity, stacked blocks collapse into one linear map. "
+                "Add nn.ReLU().")
+        if "batchnorm" not in kinds:
+            require("othernorm" not in kinds,
+                    "This block uses BatchNorm1d (an MLP trained with batches); LayerNorm/GroupNorm are for other "
+                    "situations (exercise 3).")
+            raise ExerciseError("Missing normalization: add nn.BatchNorm1d(out_features) right after the Linear.")
+        require("dropout" in kinds, "Missing dropout: end the block with nn.Dropout(p).")
+        require(len(kinds) == 4, f"Exactly four layers (Linear, BatchNorm1d, ReLU, Dropout), got {kinds}.")
+        linear, bn = layers[kinds.index("linear")], layers[kinds.index("batchnorm")]
+        i_bn, i_act, i_drop = kinds.index("batchnorm"), kinds.index("activation"), kinds.index("dropout")
+        require(i_drop > i_bn,
+                "Dropout before BatchNorm: in training BN then sees the extra variance dropout adds, at inference it "
+                "does not (Li et al.'s variance shift). Put Dropout after the normalization.")
+        require(i_bn < i_act,
+                "Normalization after the activation: the block normalizes the Linear's output (the pre-activation), "
+                "then applies the ReLU. Swap BatchNorm1d and ReLU.")
+        require(i_drop > i_act,
+                "Dropout between BatchNorm and ReLU: for ReLU that computes the same, but the block puts Dropout "
+                "last, after the activation (where it is also right for sigmoid or tanh).")
+        require(isinstance(layers[i_act], nn.ReLU),
+                f"Use nn.ReLU() as the activation, got {type(layers[i_act]).__name__}.")
+        require((linear.in_features, linear.out_features) == (n_in, n_out),
+                f"With build_block({n_in}, {n_out}, p) the Linear must map {n_in} -> {n_out} features, got "
+                f"{linear.in_features} -> {linear.out_features}.")
+        require(bn.num_features == n_out,
+                f"BatchNorm1d normalizes the Linear's {n_out} outputs: BatchNorm1d(out_features), "
+                f"got {bn.num_features}.")
+        require(linear.bias is None,
+                "Bias before BatchNorm: BN subtracts the batch mean, which removes the bias (its gradient is exactly "
+                "zero). Use nn.Linear(in_features, out_features, bias=False).")
+        q = layers[i_drop].p
+        require(not (abs(q - (1 - p)) < 1e-12 and abs(q - p) > 1e-12),
+                f"Dropout's p is the probability to DROP in torch; you passed 1 - p = {q:g} (a keep probability).")
+        require(abs(q - p) < 1e-12, f"Use the given drop probability: nn.Dropout(p), got p = {q:g}.")
+        out = block.train()(torch.randn(8, n_in))
+        require(tuple(out.shape) == (8, n_out), f"A batch of 8 must give shape (8, {n_out}), got {tuple(out.shape)}.")
+    ok("Linear (no bias) -> BatchNorm1d -> ReLU -> Dropout(p): the course's block.")
+
+
+# ------------------------------------------------------------------------------------------ exercise 2
+
+
+@functools.lru_cache(maxsize=1)
+def _train_inputs() -> torch.Tensor:
+    return load_digits().tensors("train")[0]
+
+
+class _WatchedDropout(nn.Dropout):
+    """torch's Dropout that also counts the forward passes it made in training mode (to diagnose a
+    recalibration that left dropout on)."""
+
+    active_calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.active_calls += int(self.training)
+        return super().forward(x)
+
+
+_WatchedDropout.__name__ = _WatchedDropout.__qualname__ = "Dropout"  # what the learner sees when printing the model
+
+
+def shifted_model(seed: int = 0) -> nn.Sequential:
+    """A block-of-two MLP whose running statistics were collected with dropout ON in front of the second
+    BatchNorm: Li et al.'s variance shift, without the cost of training (weights at initialization)."""
+    model = make_mlp(64, [64, 64], 10, norm="batch", dropout=0.5, linear_bias=False, seed=seed,
+                     norm_kwargs={"momentum": None})  # fmt: skip
+    X = _train_inputs()
+    model.train()
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for start in range(0, len(X) - 64, 64):
+            model(X[start : start + 64])
+    for bn in bn_layers(model):
+        bn.momentum = 0.1
+    for i, layer in enumerate(model):
+        if isinstance(layer, nn.Dropout):
+            model[i] = _WatchedDropout(layer.p)
+    return model.eval()
+
+
+def _ratio(model: nn.Module) -> float:
+    return bn_variance_ratios(model, _train_inputs())[1]
+
+
+def check_recalibration(recalibrate) -> None:
+    """``recalibrate(model, X) -> model`` must recompute every BatchNorm's running statistics on ``X`` with
+    dropout OFF (Li et al.'s second fix), leave the weights alone and return the model in eval mode."""
+    model = shifted_model()
+    before = _ratio(model)
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
+    old_var = [bn.running_var.clone() for bn in bn_layers(model)]
+    result = call_learner(recalibrate, model, _train_inputs(), name="recalibrate")
+    require(result is not None, "recalibrate must return the model (return model at the end).")
+    require(isinstance(result, nn.Module), f"recalibrate must return the model, got {type(result).__name__}.")
+    state = result.state_dict()
+    require(set(weights) <= set(state), "Return the same model you were given (with its layers), not a new one.")
+    changed = [k for k, v in weights.items() if not torch.equal(state[k], v)]
+    if changed:
+        raise ExerciseError(f"Recalibration must not change the weights ({changed[0]} changed): no optimizer step, "
+                            "no backward; run the forward passes under torch.no_grad().")
+    training = [type(m).__name__ for m in result.modules() if m.training and not list(m.children())]
+    require(not training,
+            f"Leave the model in eval mode when done (model.eval()); still in train mode: {sorted(set(training))}.")
+    new_var = [bn.running_var for bn in bn_layers(result)]
+    require(not all(torch.equal(a, b) for a, b in zip(old_var, new_var, strict=True)),
+            "The running statistics did not change: BatchNorm updates running_mean/running_var only in train mode. "
+            "Put the BatchNorm layers (and only them) in train mode for the pass over X.")
+    after = _ratio(result)
+    if abs(after - 1) > 0.05:
+        active = sum(getattr(m, "active_calls", 0) for m in result.modules())
+        require(active == 0,
+                f"The variance ratio is still {after:.2f} (was {before:.2f}): Dropout was active during the pass, so "
+                "the running variance again includes dropout's extra variance. Keep the Dropout layers in eval mode; "
+                "only the BatchNorm layers go to train mode.")
+        raise ExerciseError(
+            f"The variance ratio moved from {before:.2f} only to {after:.2f}: the old statistics still count. "
+            "Reset them (bn.reset_running_stats()) and use a cumulative average (bn.momentum = None) over all of X."
+        )
+    ok(f"the variance ratio at the second BatchNorm went from {before:.2f} to {after:.2f}; weights untouched, "
+       "eval mode.")
+
+
+# ------------------------------------------------------------------------------------------ exercise 3
+
+METHODS = ("batch", "layer", "group", "dropout")
+"""What the learner may choose: BatchNorm, LayerNorm, GroupNorm, or (more) Dropout."""
+
+REASONS = {
+    "batch_independent": "its statistics are per sample: the same whatever the batch size or its other examples",
+    "fast_training": "normalizing each feature over a large batch makes training faster and more stable",
+    "regularizes": "it regularizes: it narrows the gap between training and validation accuracy",
+    "fewer_parameters": "it has fewer parameters",
+}
+"""Reasons to pick from, by key."""
+
+SITUATIONS = {
+    "transformer": "A Transformer language model: sequences of different lengths (padded), 8 sequences per batch.",
+    "cnn_large_batch": "An image CNN trained with batches of 256 images; training converges slowly.",
+    "two_per_gpu": "A segmentation CNN on large images: only 2 images fit in memory per step.",
+    "overfitting": "An MLP with BatchNorm trained on 200 examples: 100% training accuracy, validation far behind.",
+}
+"""Situations of exercise 3, by key."""
+
+_ACCEPT = {
+    "transformer": ({"layer"}, "batch_independent"),
+    "cnn_large_batch": ({"batch"}, "fast_training"),
+    "two_per_gpu": ({"group", "layer"}, "batch_independent"),
+    "overfitting": ({"dropout"}, "regularizes"),
+}
+
+_WRONG_METHOD = {
+    ("transformer", "batch"): "BatchNorm over padded sequences of different lengths mixes padding into its statistics "
+    "and depends on the other sequences of the batch; Transformers normalize each token (notebook 04).",
+    ("transformer", "group"): "GroupNorm is a CNN tool (channel groups of an image); a Transformer normalizes each "
+    "token's features (notebook 04).",
+    ("transformer", "dropout"): "Dropout does not normalize anything; the question is which normalization.",
+    ("cnn_large_batch", "layer"): "With large image batches, BatchNorm is the usual choice for CNNs and trained "
+    "fastest at our scale (notebook 05's grid).",
+    ("cnn_large_batch", "group"): "GroupNorm is the fix for *small* batches; with 256 images per batch BatchNorm's "
+    "statistics are precise and it trained fastest at our scale.",
+    ("cnn_large_batch", "dropout"): "Dropout regularizes; it does not speed up convergence (it slowed it slightly in "
+    "notebook 05's grid).",
+    ("two_per_gpu", "batch"): "With 2 images per batch BatchNorm's statistics are mostly noise: Wu & He measured "
+    "ResNet-50 error rising from 23.6% (32 per GPU) to 34.7% (2 per GPU).",
+    ("two_per_gpu", "dropout"): "Dropout does not stabilize training; the problem is BatchNorm with tiny batches.",
+    ("overfitting", "batch"): "The model already has BatchNorm and still overfits; BatchNorm is not the regularizer "
+    "to add here.",
+    ("overfitting", "layer"): "Normalization makes training faster and more stable; overfitting on 200 examples "
+    "calls for a regularizer.",
+    ("overfitting", "group"): "Normalization makes training faster and more stable; overfitting on 200 examples "
+    "calls for a regularizer.",
+}
+
+
+def check_choices(choose) -> None:
+    """``choose(situation) -> (method, reason)`` for every key of ``SITUATIONS``, with ``method`` from
+    ``METHODS`` and ``reason`` a key of ``REASONS``."""
+    for key in SITUATIONS:
+        answer = call_learner(choose, key, name="choose")
+        require(isinstance(answer, tuple | list) and len(answer) == 2,
+                f"choose({key!r}) must return a pair (method, reason), e.g. ('layer', 'batch_independent'); "
+                f"got {answer!r}.")
+        method, reason = answer
+        require(method in METHODS, f"choose({key!r}): method must be one of {list(METHODS)}, got {method!r}.")
+        require(reason in REASONS, f"choose({key!r}): reason must be one of {list(REASONS)}, got {reason!r}.")
+        accepted, right_reason = _ACCEPT[key]
+        if method not in accepted:
+            raise ExerciseError(f"{key}: {_WRONG_METHOD[(key, method)]}")
+        require(reason == right_reason,
+                f"{key}: good choice, but not for that reason. '{REASONS[reason]}' is not what makes it right here; "
+                "which property of this method does the situation need?")
+    ok("each situation got a method that fits it, for the right reason.")

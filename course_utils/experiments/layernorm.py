@@ -1,0 +1,651 @@
+"""Experiments behind notebook 04 (Layer Normalization and the family): per-sample statistics, the axes
+of BN / LN / IN / GN, Ba et al.'s invariance table, batch-size independence, sequences with padding,
+and Post-LN vs Pre-LN Transformers.
+
+Every function returns plain numbers/arrays so the notebook can print them rounded and assert them.
+Training runs are cached (``functools.lru_cache``), so the notebook and its explorers share them.
+Comparisons run every method with the same seeds (same initialization of the shared layers, same data
+order), the pairing :mod:`course_utils.paired` needs.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import nn as cnn
+from ..data import Split, load_digits
+from ..models import make_mlp
+from ..train import evaluate, train
+from ..validation import check_choice, check_int, check_number
+
+__all__ = [
+    "PAPER_TABLE1",
+    "TRANSFORMS",
+    "WU_HE",
+    "METHODS",
+    "BATCH_SIZES",
+    "NORMS",
+    "SEEDS",
+    "layernorm_parity",
+    "batch_composition_effect",
+    "stat_groups",
+    "normalize_by_groups",
+    "axes_parity",
+    "channels_last_vs_paper_layernorm",
+    "invariance_table",
+    "BatchSizeSweep",
+    "batch_size_sweep",
+    "make_sequences",
+    "SequenceNet",
+    "padding_effect",
+    "SequenceResults",
+    "sequence_comparison",
+    "TinyTransformer",
+    "grad_norms_at_init",
+    "DepthGradNorms",
+    "depth_grad_norms",
+    "WarmupResults",
+    "warmup_comparison",
+]
+
+SEEDS = (0, 1, 2)
+
+# Ba, Kiros & Hinton 2016, Table 1: invariant ("I") or not ("no") under each transformation.
+TRANSFORMS = (
+    "weight matrix re-scaling",
+    "weight matrix re-centering",
+    "weight vector re-scaling",
+    "dataset re-scaling",
+    "dataset re-centering",
+    "single training case re-scaling",
+)
+PAPER_TABLE1 = {
+    "weight matrix re-scaling": {"BatchNorm": True, "LayerNorm": True},
+    "weight matrix re-centering": {"BatchNorm": False, "LayerNorm": True},
+    "weight vector re-scaling": {"BatchNorm": True, "LayerNorm": False},
+    "dataset re-scaling": {"BatchNorm": True, "LayerNorm": True},
+    "dataset re-centering": {"BatchNorm": True, "LayerNorm": False},
+    "single training case re-scaling": {"BatchNorm": False, "LayerNorm": True},
+}
+
+# Wu & He 2018, Fig. 1 / Table 2: ResNet-50 ImageNet validation error (%) vs images per GPU.
+WU_HE = {
+    "BatchNorm": {32: 23.6, 16: 23.7, 8: 24.8, 4: 27.3, 2: 34.7},
+    "GroupNorm": {32: 24.1, 16: 24.2, 8: 24.0, 4: 24.2, 2: 24.1},
+    "LayerNorm": {32: 25.3},
+    "InstanceNorm": {32: 28.4},
+}
+
+METHODS = ("batch", "layer", "instance", "group")
+"""The four normalizations of Wu & He's Fig. 2, by the axes their statistics are taken over."""
+
+
+# ------------------------------------------------------------------------------ 1. per-sample statistics
+
+
+def layernorm_parity(shape: tuple[int, ...] = (4, 3, 8), normalized_shape=(3, 8), seed: int = 0) -> dict[str, float]:
+    """Largest differences between ``course_utils.nn.LayerNorm`` and ``torch.nn.LayerNorm``: outputs,
+    input gradients and gamma/beta gradients, float64, random gamma/beta, input far from mean 0 / std 1."""
+    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    ours = cnn.LayerNorm(normalized_shape, dtype=torch.float64)
+    theirs = nn.LayerNorm(normalized_shape, dtype=torch.float64)
+    with torch.no_grad():
+        for p in theirs.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) * 0.5 + 1)
+    ours.load_state_dict(theirs.state_dict())
+    x = torch.randn(shape, generator=gen, dtype=torch.float64) * 3 + 5
+    g = torch.randn(shape, generator=gen, dtype=torch.float64)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya, yb = ours(xa), theirs(xb)
+    ya.backward(g)
+    yb.backward(g)
+    return {
+        "output": (ya - yb).abs().max().item(),
+        "grad input": (xa.grad - xb.grad).abs().max().item(),
+        "grad weight": (ours.weight.grad - theirs.weight.grad).abs().max().item(),
+        "grad bias": (ours.bias.grad - theirs.bias.grad).abs().max().item(),
+    }
+
+
+def batch_composition_effect(layer: nn.Module, n: int = 16, width: int = 8, seed: int = 0) -> dict[str, float]:
+    """How much the output for the same sample changes with what else is in the batch.
+
+    Returns the largest change of sample 0's output between: the full batch and a batch of one
+    (``alone``), the full batch and a batch with other companions (``companions``), and train vs eval
+    mode on the full batch (``train_vs_eval``). The layer's running statistics (if any) are restored.
+    """
+    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    x = torch.randn(n, width, generator=gen) * 2 + 1
+    others = torch.randn(n - 1, width, generator=gen) * 5 - 3
+    state = {k: v.clone() for k, v in layer.state_dict().items()}
+    was_training = layer.training
+    with torch.no_grad():
+        layer.train()
+        full = layer(x)[0]
+        try:
+            alone = (layer(x[:1])[0] - full).abs().max().item()
+        except ValueError:  # BatchNorm refuses a batch of one in training mode
+            alone = math.nan
+        companions = (layer(torch.cat([x[:1], others]))[0] - full).abs().max().item()
+        layer.eval()
+        train_vs_eval = (layer(x)[0] - full).abs().max().item()
+    layer.load_state_dict(state)
+    layer.train(was_training)
+    return {"alone": alone, "companions": companions, "train_vs_eval": train_vs_eval}
+
+
+# ------------------------------------------------------------------------------------------- 2. the axes
+
+
+def stat_groups(method: str, shape: tuple[int, int, int, int] = (2, 4, 2, 2), groups: int = 2) -> np.ndarray:
+    """Label every entry of an (N, C, H, W) tensor with the index of the mean/variance it is normalized by.
+
+    ``batch``: one statistic per channel (over N, H, W); ``layer``: one per sample (over C, H, W);
+    ``instance``: one per sample and channel (over H, W); ``group``: one per sample and group of
+    ``C // groups`` consecutive channels. Entries with equal labels share one mean and one variance.
+    """
+    check_choice("method", method, METHODS)
+    if len(shape) != 4:
+        raise ValueError(f"shape must be (N, C, H, W), got {shape!r}.")
+    n, c, h, w = (check_int(f"shape[{i}]", s, minimum=1) for i, s in enumerate(shape))
+    groups = check_int("groups", groups, minimum=1)
+    if method == "group" and c % groups:
+        raise ValueError(f"groups ({groups}) must divide the number of channels C={c}.")
+    ni, ci = np.meshgrid(np.arange(n), np.arange(c), indexing="ij")
+    if method == "batch":
+        labels = ci
+    elif method == "layer":
+        labels = ni
+    elif method == "instance":
+        labels = ni * c + ci
+    else:
+        labels = ni * groups + ci // (c // groups)
+    return np.broadcast_to(labels[:, :, None, None], (n, c, h, w)).copy()
+
+
+def normalize_by_groups(x: np.ndarray, labels: np.ndarray, eps: float = 1e-5) -> tuple[np.ndarray, dict[int, tuple]]:
+    """Normalize ``x`` so that entries sharing a label share one mean and one (biased) variance.
+
+    Returns ``(x_hat, stats)`` with ``stats[label] = (mean, var, count)``. One function for the whole
+    family: the methods differ only in the labels.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape != labels.shape:
+        raise ValueError(f"labels must have the shape of x {x.shape}, got {labels.shape}.")
+    x_hat = np.empty_like(x)
+    stats = {}
+    for label in np.unique(labels):
+        where = labels == label
+        values = x[where]
+        mean, var = values.mean(), values.var()
+        x_hat[where] = (values - mean) / np.sqrt(var + eps)
+        stats[int(label)] = (float(mean), float(var), int(values.size))
+    return x_hat, stats
+
+
+def axes_parity(shape: tuple[int, int, int, int] = (3, 4, 2, 3), groups: int = 2, seed: int = 0) -> dict[str, float]:
+    """Largest difference between :func:`normalize_by_groups` with each method's labels and the layer
+    that implements it (training mode, no affine): BatchNorm2d, LayerNorm((C, H, W)), InstanceNorm2d,
+    GroupNorm (all from :mod:`course_utils.nn`)."""
+    x = np.random.default_rng(seed).normal(2.0, 3.0, size=shape)
+    c, h, w = shape[1:]
+    layers = {
+        "batch": cnn.BatchNorm2d(c, affine=False, dtype=torch.float64),
+        "layer": cnn.LayerNorm((c, h, w), elementwise_affine=False, dtype=torch.float64),
+        "instance": cnn.InstanceNorm2d(c, dtype=torch.float64),
+        "group": cnn.GroupNorm(groups, c, affine=False, dtype=torch.float64),
+    }
+    out = {}
+    with torch.no_grad():
+        for method, layer in layers.items():
+            ours, _ = normalize_by_groups(x, stat_groups(method, shape, groups))
+            out[method] = float(np.abs(layer(torch.from_numpy(x)).numpy() - ours).max())
+    return out
+
+
+def channels_last_vs_paper_layernorm(shape: tuple[int, int, int, int] = (2, 4, 3, 3), seed: int = 0) -> dict:
+    """LayerNorm on an image two ways: the paper's ``LayerNorm((C, H, W))`` (one mean per sample) and
+    ConvNeXt's channels-last ``LayerNorm(C)`` on ``x.permute(0, 2, 3, 1)`` (one mean per pixel).
+
+    Returns both outputs (N, C, H, W) and the number of statistics each uses, plus the largest
+    per-pixel channel mean of each output and their largest difference.
+    """
+    n, c, h, w = shape
+    x = torch.from_numpy(np.random.default_rng(seed).normal(1.0, 2.0, size=shape))
+    with torch.no_grad():
+        paper = nn.LayerNorm((c, h, w), elementwise_affine=False, dtype=torch.float64)(x)
+        channels_last = x.permute(0, 2, 3, 1)  # (N, H, W, C): C is now the trailing dimension
+        pixel = nn.LayerNorm(c, elementwise_affine=False, dtype=torch.float64)(channels_last).permute(0, 3, 1, 2)
+    return {
+        "paper": paper.numpy(),
+        "channels_last": pixel.numpy(),
+        "paper_stats": n,
+        "channels_last_stats": n * h * w,
+        "paper_pixel_mean": float(paper.mean(dim=1).abs().max()),
+        "channels_last_pixel_mean": float(pixel.mean(dim=1).abs().max()),
+        "difference": float((paper - pixel).abs().max()),
+    }
+
+
+# ---------------------------------------------------------------------------------------- 3. invariances
+
+
+def _transform(name: str, W: np.ndarray, X: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Apply one of Ba et al.'s transformations to the weights W (H x D) or the data X (N x D)."""
+    if name == "weight matrix re-scaling":
+        return 3.7 * W, X
+    if name == "weight matrix re-centering":
+        # Add the same vector to every row: every unit's input moves by the same amount per sample.
+        return W + rng.normal(size=(1, W.shape[1])), X
+    if name == "weight vector re-scaling":
+        W = W.copy()
+        W[1] *= 5.0  # one unit's incoming weights only
+        return W, X
+    if name == "dataset re-scaling":
+        return W, 0.2 * X
+    if name == "dataset re-centering":
+        return W, X + rng.normal(size=(1, X.shape[1]))  # the same shift for every sample
+    if name == "single training case re-scaling":
+        X = X.copy()
+        X[2] *= 4.0  # one sample only
+        return W, X
+    raise ValueError(f"name must be one of {TRANSFORMS}, got {name!r}.")
+
+
+def _normalize(kind: str, a: np.ndarray) -> np.ndarray:
+    # Tiny eps so that the exact invariances are not blurred by eps / var.
+    axis = 0 if kind == "BatchNorm" else 1
+    return (a - a.mean(axis=axis, keepdims=True)) / np.sqrt(a.var(axis=axis, keepdims=True) + 1e-12)
+
+
+def invariance_table(seed: int = 0, n: int = 16, d: int = 10, h: int = 6, tol: float = 1e-8) -> dict[str, dict]:
+    """Ba, Kiros & Hinton's Table 1 computed: is the normalized summed input ``norm(X W^T)`` of BatchNorm
+    (statistics over the batch) and LayerNorm (over the units) unchanged by each transformation?
+
+    Returns ``{transform: {"BatchNorm": bool, "LayerNorm": bool, "BatchNorm change": float, ...}}``
+    where the change is the largest difference of the normalized outputs (a scalar gamma/beta does not
+    change the answer). Linear layer without bias, as in the paper's analysis.
+    """
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    X = rng.normal(1.0, 1.0, size=(n, d))
+    W = rng.normal(0.0, 1.0, size=(h, d))
+    table = {}
+    for name in TRANSFORMS:
+        W2, X2 = _transform(name, W, X, rng)
+        row = {}
+        for kind in ("BatchNorm", "LayerNorm"):
+            change = float(np.abs(_normalize(kind, X @ W.T) - _normalize(kind, X2 @ W2.T)).max())
+            row[kind] = change < tol
+            row[f"{kind} change"] = change
+        table[name] = row
+    return table
+
+
+# ------------------------------------------------------------------------------- 4. batch-size independence
+
+BATCH_SIZES = (32, 16, 8, 4, 2)
+NORMS = {"none": None, "BatchNorm": "batch", "LayerNorm": "layer", "GroupNorm": "group", "RMSNorm": "rms"}
+SWEEP_HIDDEN = (64, 64)
+SWEEP_EPOCHS = 2
+SWEEP_LR_AT_32 = 0.1  # scaled linearly with the batch size (Goyal et al. 2017; Wu & He do the same)
+SWEEP_GROUPS = 8
+
+
+@functools.lru_cache(maxsize=1)
+def _digits() -> Split:
+    return load_digits().standardized()
+
+
+@dataclass(frozen=True)
+class BatchSizeSweep:
+    """Test error (%) of each norm at each batch size and seed: ``errors[(norm, batch_size)]`` is a
+    tuple with one value per seed in ``seeds``."""
+
+    norms: tuple[str, ...]
+    batch_sizes: tuple[int, ...]
+    seeds: tuple[int, ...]
+    errors: dict
+
+    def mean(self, norm: str, batch_size: int) -> float:
+        return float(np.mean(self.errors[(norm, batch_size)]))
+
+    def table(self) -> np.ndarray:
+        """Mean test error, one row per norm, one column per batch size."""
+        return np.array([[self.mean(n, b) for b in self.batch_sizes] for n in self.norms])
+
+
+def _sweep_run(norm: str | None, batch_size: int, seed: int, epochs: int) -> float:
+    split = _digits()
+    model = make_mlp(split.n_features, list(SWEEP_HIDDEN), split.n_classes, norm=norm, groups=SWEEP_GROUPS,
+                     seed=seed)
+    steps = max(1, epochs * len(split.X_train) // batch_size)
+    train(model, split, steps=steps, lr=SWEEP_LR_AT_32 * batch_size / 32, batch_size=batch_size, momentum=0.9,
+          eval_every=10**9, seed=seed, progress=False)
+    X, y = split.tensors("test")
+    return 100.0 * (1.0 - evaluate(model, X, y)[1])
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_sweep(norms: tuple[str, ...], batch_sizes: tuple[int, ...], seeds: tuple[int, ...], epochs: int):
+    errors = {(name, b): tuple(_sweep_run(NORMS[name], b, s, epochs) for s in seeds)
+              for name in norms for b in batch_sizes}
+    return BatchSizeSweep(norms, batch_sizes, seeds, errors)
+
+
+def batch_size_sweep(
+    norms: tuple[str, ...] = tuple(NORMS),
+    batch_sizes: tuple[int, ...] = BATCH_SIZES,
+    seeds: tuple[int, ...] = SEEDS,
+    epochs: int = SWEEP_EPOCHS,
+) -> BatchSizeSweep:
+    """Train the same 64-64-64-10 MLP on digits with each norm at each batch size and seed; cached.
+
+    Every run sees the same number of examples (``epochs`` passes over the 1,079 training digits) with
+    the learning rate scaled linearly with the batch size (0.1 at 32, SGD momentum 0.9); runs with the
+    same seed share the initialization of the Linear layers and the order of the examples (paired).
+    """
+    for name in norms:
+        check_choice("norms", name, NORMS)
+    batch_sizes = tuple(check_int("batch_sizes", b, minimum=2) for b in batch_sizes)
+    seeds = tuple(check_int("seeds", s, minimum=0) for s in seeds)
+    return _cached_sweep(tuple(norms), batch_sizes, seeds, check_int("epochs", epochs, minimum=1))
+
+
+# ------------------------------------------------------------------------------------------- 5. sequences
+
+SEQ_MAX_LEN = 32
+SEQ_SCALES = (1e-3, 1e3)  # per-sequence scale: six orders of magnitude, as raw sensor signals can have
+
+
+def make_sequences(n: int, seed: int, min_len: int = 6, max_len: int = SEQ_MAX_LEN) -> tuple[torch.Tensor, ...]:
+    """A synthetic variable-length task: ``(x, mask, y)``.
+
+    Each sequence has a random length in [min_len, max_len] and a random overall scale (log-uniform,
+    0.001 to 1000), zero-padded to ``max_len``; x has shape (n, 1, max_len). The label says whether
+    neighbouring values tend to have the same sign: ``mean(x_t * x_{t+1}) > 0`` over the valid part,
+    which does not depend on the scale. Values are AR(1) with a random sign of the correlation.
+    """
+    n = check_int("n", n, minimum=1)
+    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    lengths = rng.integers(min_len, max_len + 1, size=n)
+    rho = rng.choice([-0.6, 0.6], size=n) * rng.uniform(0.3, 1.0, size=n)
+    noise = rng.normal(size=(n, max_len))
+    x = np.zeros((n, max_len))
+    x[:, 0] = noise[:, 0]
+    for t in range(1, max_len):
+        x[:, t] = rho * x[:, t - 1] + math.sqrt(1 - 0.36) * noise[:, t]
+    mask = np.arange(max_len)[None, :] < lengths[:, None]
+    x = x * mask * np.exp(rng.uniform(math.log(SEQ_SCALES[0]), math.log(SEQ_SCALES[1]), size=(n, 1)))
+    prods = (x[:, 1:] * x[:, :-1] * mask[:, 1:]).sum(1) / (lengths - 1)
+    y = (prods > 0).astype(np.int64)
+    return (torch.from_numpy(x[:, None, :]).float(), torch.from_numpy(mask).float(), torch.from_numpy(y))
+
+
+class _ChannelsLastLayerNorm(nn.Module):
+    """LayerNorm over the channels of each position of an (N, C, L) input (one mean per token)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.transpose(1, 2)).transpose(1, 2)
+
+
+class SequenceNet(nn.Module):
+    """Conv1d(1→C, 5) → norm → ReLU → Conv1d(C→C, 5) → norm → ReLU → mean over valid positions → Linear.
+
+    ``norm``: None, ``"batch"`` (BatchNorm1d over N and L, padded positions included, as a plain
+    ``nn.BatchNorm1d`` does) or ``"layer"`` (LayerNorm over the C channels of each position).
+    """
+
+    def __init__(self, norm: str | None = None, channels: int = 16, seed: int = 0) -> None:
+        super().__init__()
+        check_choice("norm", norm, (None, "batch", "layer"))
+        torch.manual_seed(check_int("seed", seed, minimum=0))
+        self.conv1 = nn.Conv1d(1, channels, 5, padding=2)
+        self.conv2 = nn.Conv1d(channels, channels, 5, padding=2)
+        self.head = nn.Linear(channels, 2)
+
+        def make_norm() -> nn.Module:
+            if norm == "batch":
+                return nn.BatchNorm1d(channels)
+            if norm == "layer":
+                return _ChannelsLastLayerNorm(channels)
+            return nn.Identity()
+
+        self.norm1, self.norm2 = make_norm(), make_norm()
+
+    def features(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        m = mask[:, None, :]
+        h = F.relu(self.norm1(self.conv1(x))) * m  # padded positions set back to 0 after each block
+        return F.relu(self.norm2(self.conv2(h))) * m
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        h = self.features(x, mask)
+        return self.head(h.sum(-1) / mask.sum(-1, keepdim=True))
+
+
+def padding_effect(norm: str, seed: int = 0) -> float:
+    """Largest change of one sequence's first-block activations (valid positions, training mode) when
+    the same batch is padded to twice the length: 0 for LayerNorm, not 0 for BatchNorm."""
+    x, mask, _ = make_sequences(8, seed)
+    net = SequenceNet(norm, seed=seed)
+    longer_x = F.pad(x, (0, SEQ_MAX_LEN))
+    longer_mask = F.pad(mask, (0, SEQ_MAX_LEN))
+    with torch.no_grad():
+        a = F.relu(net.norm1(net.conv1(x)))[0, :, : int(mask[0].sum())]
+        b = F.relu(net.norm1(net.conv1(longer_x)))[0, :, : int(mask[0].sum())]
+    del longer_mask
+    return float((a - b).abs().max())
+
+
+@dataclass(frozen=True)
+class SequenceResults:
+    """Test accuracy per norm name and seed, and the mean training-loss curve per norm."""
+
+    seeds: tuple[int, ...]
+    accuracy: dict
+    losses: dict
+
+
+SEQ_NORMS = {"none": None, "BatchNorm": "batch", "LayerNorm": "layer"}
+
+
+@functools.lru_cache(maxsize=2)
+def sequence_comparison(seeds: tuple[int, ...] = SEEDS, steps: int = 150, batch_size: int = 32) -> SequenceResults:
+    """Train :class:`SequenceNet` with each norm (Adam 3e-3) on 2,000 training sequences; test on 1,000.
+
+    Runs with the same seed share the initialization of the conv and linear layers and the batches.
+    """
+    x, mask, y = make_sequences(2000, seed=100)
+    xt, mt, yt = make_sequences(1000, seed=101)
+    accuracy, losses = {}, {}
+    for name, norm in SEQ_NORMS.items():
+        accs, curves = [], []
+        for seed in seeds:
+            net = SequenceNet(norm, seed=seed)
+            opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+            gen = torch.Generator().manual_seed(seed)
+            curve = []
+            for _ in range(steps):
+                idx = torch.randint(0, len(x), (batch_size,), generator=gen)
+                loss = F.cross_entropy(net(x[idx], mask[idx]), y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                curve.append(loss.item())
+            net.eval()
+            with torch.no_grad():
+                accs.append(float((net(xt, mt).argmax(1) == yt).float().mean()))
+            curves.append(curve)
+        accuracy[name] = tuple(accs)
+        losses[name] = np.array(curves)
+    return SequenceResults(tuple(seeds), accuracy, losses)
+
+
+# ----------------------------------------------------------------------------------------- 6. Transformers
+
+PLACEMENTS = ("post", "pre")
+TF_VOCAB, TF_LEN, TF_WIDTH, TF_HEADS, TF_FF = 10, 8, 32, 2, 64
+
+
+class _Block(nn.Module):
+    """One Transformer encoder layer: self-attention and a ReLU feed-forward, each with a residual.
+
+    Post-LN (Vaswani et al. 2017): ``x = LN(x + F(x))``. Pre-LN (Xiong et al. 2020):
+    ``x = x + F(LN(x))``, so the residual path from input to output carries no normalization.
+    """
+
+    def __init__(self, placement: str) -> None:
+        super().__init__()
+        self.pre = placement == "pre"
+        self.ln1, self.ln2 = nn.LayerNorm(TF_WIDTH), nn.LayerNorm(TF_WIDTH)
+        self.qkv = nn.Linear(TF_WIDTH, 3 * TF_WIDTH)
+        self.proj = nn.Linear(TF_WIDTH, TF_WIDTH)
+        self.ff1 = nn.Linear(TF_WIDTH, TF_FF)
+        self.ff2 = nn.Linear(TF_FF, TF_WIDTH)
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, TF_HEADS, d // TF_HEADS).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(b, t, d))
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ff2(F.relu(self.ff1(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pre:
+            x = x + self.attention(self.ln1(x))
+            return x + self.feed_forward(self.ln2(x))
+        x = self.ln1(x + self.attention(x))
+        return self.ln2(x + self.feed_forward(x))
+
+
+class TinyTransformer(nn.Module):
+    """A tiny encoder-only Transformer that sorts a sequence of 8 digits (predicts the sorted digit at
+    every position): width 32, 2 heads, feed-forward 64, ``depth`` layers, ``placement`` 'post' or 'pre'.
+    Pre-LN adds the final LayerNorm before the output layer, as in Xiong et al. 2020."""
+
+    def __init__(self, depth: int = 4, placement: str = "pre", seed: int = 0) -> None:
+        super().__init__()
+        check_choice("placement", placement, PLACEMENTS)
+        depth = check_int("depth", depth, minimum=1)
+        torch.manual_seed(check_int("seed", seed, minimum=0))
+        self.embed = nn.Embedding(TF_VOCAB, TF_WIDTH)
+        self.position = nn.Parameter(0.1 * torch.randn(TF_LEN, TF_WIDTH))
+        self.blocks = nn.ModuleList([_Block(placement) for _ in range(depth)])
+        self.final = nn.LayerNorm(TF_WIDTH) if placement == "pre" else nn.Identity()
+        self.head = nn.Linear(TF_WIDTH, TF_VOCAB)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        z = self.embed(tokens) + self.position
+        for block in self.blocks:
+            z = block(z)
+        return self.head(self.final(z))
+
+
+def sorting_batch(batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random digit sequences and their sorted versions (the targets)."""
+    x = torch.randint(0, TF_VOCAB, (batch_size, TF_LEN), generator=generator)
+    return x, x.sort(dim=-1).values
+
+
+def _sort_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+
+
+def grad_norms_at_init(depth: int, placement: str, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    """Gradient norm of each layer's second feed-forward weight matrix at initialization (Xiong et al.
+    2020, Fig. 3), one value per layer from input (index 0) to output."""
+    model = TinyTransformer(depth, placement, seed)
+    x, y = sorting_batch(batch_size, torch.Generator().manual_seed(1000 + seed))
+    _sort_loss(model, x, y).backward()
+    return np.array([block.ff2.weight.grad.norm().item() for block in model.blocks])
+
+
+@dataclass(frozen=True)
+class DepthGradNorms:
+    """``norms[(placement, depth)]``: array (seeds x layers) of gradient norms at initialization."""
+
+    depths: tuple[int, ...]
+    seeds: tuple[int, ...]
+    norms: dict
+
+    def mean(self, placement: str, depth: int) -> np.ndarray:
+        return self.norms[(placement, depth)].mean(axis=0)
+
+
+@functools.lru_cache(maxsize=2)
+def depth_grad_norms(depths: tuple[int, ...] = (2, 4, 6, 8, 12), seeds: tuple[int, ...] = SEEDS) -> DepthGradNorms:
+    """Precompute :func:`grad_norms_at_init` for both placements, every depth and seed (a second or so)."""
+    depths = tuple(check_int("depths", d, minimum=1) for d in depths)
+    norms = {(p, d): np.stack([grad_norms_at_init(d, p, s) for s in seeds]) for p in PLACEMENTS for d in depths}
+    return DepthGradNorms(depths, tuple(seeds), norms)
+
+
+@dataclass(frozen=True)
+class WarmupResults:
+    """``accuracy[(placement, warmup)]``: per-seed token accuracy on 1,000 fresh sequences after training;
+    ``losses[(placement, warmup)]``: (seeds x steps) training losses."""
+
+    seeds: tuple[int, ...]
+    lr: float
+    steps: int
+    warmup_steps: int
+    accuracy: dict
+    losses: dict
+
+
+def _train_sorter(placement: str, warmup: int, seed: int, lr: float, steps: int, depth: int, batch_size: int):
+    model = TinyTransformer(depth, placement, seed)
+    # betas=(0.9, 0.98) as in Vaswani et al. and Xiong et al.
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98))
+    gen = torch.Generator().manual_seed(seed)
+    losses = []
+    for step in range(steps):
+        scale = min(1.0, (step + 1) / warmup) if warmup else 1.0  # linear warm-up, then constant
+        for group in opt.param_groups:
+            group["lr"] = lr * scale
+        x, y = sorting_batch(batch_size, gen)
+        loss = _sort_loss(model, x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    x, y = sorting_batch(1000, torch.Generator().manual_seed(999))
+    with torch.no_grad():
+        accuracy = float((model(x).argmax(-1) == y).float().mean())
+    return accuracy, losses
+
+
+@functools.lru_cache(maxsize=2)
+def warmup_comparison(
+    seeds: tuple[int, ...] = SEEDS,
+    lr: float = 3e-2,
+    steps: int = 120,
+    warmup_steps: int = 40,
+    depth: int = 4,
+    batch_size: int = 32,
+) -> WarmupResults:
+    """Train the sorting Transformer with Post-LN and Pre-LN, with and without a linear learning-rate
+    warm-up over ``warmup_steps``, for every seed (Adam, a large learning rate ``lr``); cached.
+
+    Runs with the same seed share the initialization of every layer and the training batches.
+    """
+    lr = check_number("lr", lr)
+    accuracy, losses = {}, {}
+    for placement in PLACEMENTS:
+        for warmup in (0, warmup_steps):
+            runs = [_train_sorter(placement, warmup, s, lr, steps, depth, batch_size) for s in seeds]
+            accuracy[(placement, warmup)] = tuple(r[0] for r in runs)
+            losses[(placement, warmup)] = np.array([r[1] for r in runs])
+    return WarmupResults(tuple(seeds), lr, steps, warmup_steps, accuracy, losses)

@@ -1,0 +1,224 @@
+"""Figures of notebook 04 (Layer Normalization and the family)."""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.collections import PatchCollection
+from matplotlib.figure import Figure
+from matplotlib.patches import Polygon, Rectangle
+
+from ..validation import check_choice, check_int
+from . import OKABE_ITO, color_for, new_figure, style_for
+
+__all__ = [
+    "METHOD_NAMES",
+    "plot_axes_cubes",
+    "plot_stat_groups",
+    "plot_batch_size_sweep",
+    "plot_sequence_results",
+    "plot_grad_norms",
+    "plot_warmup",
+]
+
+METHOD_NAMES = {"batch": "BatchNorm", "layer": "LayerNorm", "instance": "InstanceNorm", "group": "GroupNorm"}
+
+
+def _cube(ax, highlighted: np.ndarray, color: str, depth: float = 0.55) -> None:
+    """Draw an N x C x (H, W) block of columns in oblique projection; ``highlighted[n, c]`` shades the
+    columns normalized by one shared mean/variance (as in Wu & He 2018, Fig. 2)."""
+    n_size, c_size = highlighted.shape
+    height = 3.0
+    dx, dy = depth * np.cos(np.pi / 5), depth * np.sin(np.pi / 5)
+
+    def point(c: float, n: float, z: float) -> tuple[float, float]:
+        return (c + n * dx, z + n * dy)
+
+    # Painter's order: back rows first, so the front row is drawn on top.
+    for n in reversed(range(n_size)):
+        for c in range(c_size):
+            face = color if highlighted[n, c] else "white"
+            faces = [
+                [point(c, n, 0), point(c + 1, n, 0), point(c + 1, n, height), point(c, n, height)],  # front
+                [point(c, n, height), point(c + 1, n, height), point(c + 1, n + 1, height), point(c, n + 1, height)],
+                [point(c + 1, n, 0), point(c + 1, n + 1, 0), point(c + 1, n + 1, height), point(c + 1, n, height)],
+            ]
+            for k, corners in enumerate(faces):
+                alpha = (1.0, 0.8, 0.6)[k] if highlighted[n, c] else 1.0
+                ax.add_patch(Polygon(corners, closed=True, facecolor=face, edgecolor="0.35", lw=0.6, alpha=alpha))
+    ax.annotate("", xy=point(c_size, -0.5, 0), xytext=point(0, -0.5, 0),
+                arrowprops={"arrowstyle": "->", "color": "black", "lw": 0.8})
+    ax.text(*point(c_size / 2, -0.5, -0.45), "C", ha="center", va="top")
+    ax.annotate("", xy=point(c_size + 0.35, n_size, 0), xytext=point(c_size + 0.35, 0, 0),
+                arrowprops={"arrowstyle": "->", "color": "black", "lw": 0.8})
+    ax.text(*point(c_size + 0.6, n_size / 2, -0.2), "N", ha="left", va="top")
+    ax.annotate("", xy=point(-0.3, 0, height), xytext=point(-0.3, 0, 0),
+                arrowprops={"arrowstyle": "->", "color": "black", "lw": 0.8})
+    ax.text(*point(-0.45, 0, height / 2), "H, W", ha="right", va="center", rotation=90)
+    ax.set_xlim(-1.4, c_size + n_size * dx + 1.0)
+    ax.set_ylim(-1.0, height + n_size * dy + 0.3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+
+
+def plot_axes_cubes(n: int = 6, c: int = 6, groups: int = 2) -> Figure:
+    """Wu & He (2018), Fig. 2, drawn by code: for BN, LN, IN and GN, the shaded entries of an N x C x (H, W)
+    feature map are normalized by one shared mean and variance (one of the sets is shaded)."""
+    from ..experiments.layernorm import stat_groups
+
+    fig, axes = new_figure(ncols=4, width=11.0, height=3.0)
+    for ax, method in zip(axes, METHOD_NAMES, strict=True):
+        labels = stat_groups(method, (n, c, 1, 1), groups)[:, :, 0, 0]
+        # Shade the set that contains the front-left column, like the paper (sample 0, channel 0).
+        _cube(ax, labels == labels[0, 0], color_for(METHOD_NAMES[method]))
+        extra = f" ({groups} groups)" if method == "group" else ""
+        ax.set_title(METHOD_NAMES[method] + extra)
+    fig.suptitle("Shaded: the entries that share one mean and one variance")
+    return fig
+
+
+def plot_stat_groups(x: np.ndarray, labels: np.ndarray, stats: dict, title: str = "", note: str = "") -> Figure:
+    """The axes explorer's picture: every entry of a small (N, C, H, W) tensor as a cell (samples side by
+    side, channels as rows, the H*W positions as columns), coloured by the statistic it shares, with its
+    value; the text on the right lists each statistic's mean and variance, and ``note`` below it."""
+    from matplotlib.colors import to_rgb
+
+    n, c = x.shape[:2]
+    flat_x = x.reshape(n, c, -1)
+    flat_l = labels.reshape(n, c, -1)
+    p = flat_x.shape[2]
+    palette = [to_rgb(OKABE_ITO[k]) for k in ("orange", "sky_blue", "bluish_green", "yellow", "blue", "vermillion",
+                                              "reddish_purple", "grey")]
+    order = {label: i for i, label in enumerate(sorted(stats))}
+    # Fast path for an explorer (< 100 ms): all samples in ONE image on one axes, separated by a white
+    # column, cell borders as two line collections, no layout engine.
+    width = n * p + (n - 1)
+    rgb = np.ones((c, width, 3))
+    for i in range(n):
+        for (ci, pi), label in np.ndenumerate(flat_l[i]):
+            rgb[ci, i * (p + 1) + pi] = palette[order[int(label)] % len(palette)]
+    fig, ax = new_figure(width=3.0 * n + 3.8, height=2.9, layout=None)
+    fig.subplots_adjust(left=0.06, right=0.66, top=0.8, bottom=0.18)
+    ax.imshow(rgb, aspect="auto", interpolation="nearest")
+    ax.vlines(np.arange(-0.5, width), -0.5, c - 0.5, colors="white", lw=2)
+    ax.hlines(np.arange(-0.5, c), -0.5, width - 0.5, colors="white", lw=2)
+    ax.grid(False)
+    for i in range(n):
+        for (ci, pi), value in np.ndenumerate(flat_x[i]):
+            ax.text(i * (p + 1) + pi, ci, f"{value:.1f}", ha="center", va="center", fontsize=9)
+        ax.text(i * (p + 1) + (p - 1) / 2, -0.7, f"sample n={i}", ha="center", va="bottom", fontsize=10)
+    # No x tick labels: each Text costs ~1 ms to draw, and the columns are simply positions 0..P-1.
+    ax.set_xticks([])
+    ax.set_yticks(range(c), [f"c{k}" for k in range(c)])
+    ax.set_xlabel(f"positions 0..{p - 1} (H×W flattened) of each sample")
+    ax.set_ylabel("channel")
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    shown = sorted(stats)[:8]
+    fig.text(0.675, 0.8, f"{len(stats)} means/variances:", va="top", ha="left", fontsize=8.5)
+    squares = []
+    for k, label in enumerate(shown):
+        mean, var, count = stats[label]
+        y = 0.72 - 0.068 * k
+        # The square carries the colour, the text the numbers: colour is never the only cue.
+        squares.append(Rectangle((0.677, y - 0.022), 0.014, 0.044, facecolor=palette[k % len(palette)]))
+        fig.text(0.7, y, f"mean {mean:5.2f}  var {var:5.2f}  ({count} values)", va="center", ha="left",
+                 family="monospace", fontsize=7.5)
+    fig.add_artist(PatchCollection(squares, match_original=True, transform=fig.transFigure))
+    if len(stats) > len(shown):
+        fig.text(0.7, 0.72 - 0.068 * len(shown), f"... and {len(stats) - len(shown)} more", va="center", fontsize=7.5)
+    if note:
+        fig.text(0.675, 0.03, note, va="bottom", ha="left", fontsize=7.5, color="0.3")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_batch_size_sweep(sweep, paper: dict) -> Figure:
+    """Left: our test error vs batch size per norm (mean and min-max over seeds). Right: Wu & He's
+    ImageNet numbers for BN and GN (and LN/IN at 32)."""
+    fig, (ax, ax_paper) = new_figure(ncols=2, width=10.0, height=3.7)
+    xs = np.arange(len(sweep.batch_sizes))
+    for index, name in enumerate(sweep.norms):
+        values = np.array([sweep.errors[(name, b)] for b in sweep.batch_sizes])
+        style = style_for(name, index)
+        ax.plot(xs, values.mean(1), label=name, lw=1.6, **style)
+        ax.fill_between(xs, values.min(1), values.max(1), color=style["color"], alpha=0.15, lw=0)
+    ax.set_xticks(xs, [str(b) for b in sweep.batch_sizes])
+    ax.set_xlabel("batch size (examples per batch)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title(f"ours: digits MLP, mean and range of {len(sweep.seeds)} seeds")
+    ax.legend(frameon=False, fontsize=8)
+    for index, (name, values) in enumerate(paper.items()):
+        sizes = [b for b in sweep.batch_sizes if b in values]
+        style = style_for(name, index)
+        ax_paper.plot([sweep.batch_sizes.index(b) for b in sizes], [values[b] for b in sizes], label=name, lw=1.6,
+                      **style)
+    ax_paper.set_xticks(xs, [str(b) for b in sweep.batch_sizes])
+    ax_paper.set_xlabel("images per GPU")
+    ax_paper.set_ylabel("validation error (%)")
+    ax_paper.set_title("Wu & He 2018: ResNet-50, ImageNet")
+    ax_paper.legend(frameon=False, fontsize=8)
+    return fig
+
+
+def plot_sequence_results(results) -> Figure:
+    """Training loss (mean and range over seeds, smoothed) per norm, and the per-seed test accuracy."""
+    fig, (ax, ax_acc) = new_figure(ncols=2, width=10.0, height=3.4)
+    for index, (name, curves) in enumerate(results.losses.items()):
+        kernel = np.ones(10) / 10
+        smooth = np.array([np.convolve(c, kernel, mode="valid") for c in curves])
+        steps = np.arange(smooth.shape[1]) + 10
+        style = style_for(name, index)
+        ax.plot(steps, smooth.mean(0), label=name, color=style["color"], linestyle=style["linestyle"], lw=1.6)
+        ax.fill_between(steps, smooth.min(0), smooth.max(0), color=style["color"], alpha=0.15, lw=0)
+        accs = results.accuracy[name]
+        ax_acc.scatter([index] * len(accs), accs, color=style["color"], marker=style["marker"], zorder=3)
+        ax_acc.plot([index - 0.25, index + 0.25], [np.mean(accs)] * 2, color=style["color"], lw=2)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (10-step average)")
+    ax.legend(frameon=False)
+    ax_acc.set_xticks(range(len(results.accuracy)), list(results.accuracy))
+    ax_acc.set_xlabel("normalization")
+    ax_acc.set_ylabel("test accuracy (dots: seeds, bar: mean)")
+    return fig
+
+
+def plot_grad_norms(grad_norms, depth: int) -> Figure:
+    """Gradient norm of each layer's feed-forward weights at initialization vs layer index, Post-LN vs
+    Pre-LN, mean and range over seeds (Xiong et al. 2020, Fig. 3). ``grad_norms`` is a DepthGradNorms."""
+    depth = check_int("depth", depth, minimum=1)
+    check_choice("depth", depth, grad_norms.depths)
+    fig, ax = new_figure(width=5.6, height=3.4, layout=None)
+    fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.16)
+    layers = np.arange(1, depth + 1)
+    for index, (placement, label) in enumerate((("post", "Post-LN"), ("pre", "Pre-LN"))):
+        values = grad_norms.norms[(placement, depth)]
+        color = OKABE_ITO[("vermillion", "blue")[index]]
+        ax.plot(layers, values.mean(0), marker="os"[index], linestyle=("-", "--")[index], color=color, label=label)
+        ax.fill_between(layers, values.min(0), values.max(0), color=color, alpha=0.15, lw=0)
+    ax.set_xlabel("layer index (1 = next to the input)")
+    ax.set_ylabel("‖∂L/∂W_ff2‖ at initialization")
+    ax.set_title(f"{depth} layers, mean and range of {len(grad_norms.seeds)} seeds")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False)
+    return fig
+
+
+def plot_warmup(results) -> Figure:
+    """Training loss of the sorting Transformer: Post-LN and Pre-LN, with and without warm-up (mean and
+    range over seeds, 10-step average)."""
+    fig, ax = new_figure(width=6.4, height=3.6)
+    kernel = np.ones(10) / 10
+    colors = {"post": OKABE_ITO["vermillion"], "pre": OKABE_ITO["blue"]}
+    for (placement, warmup), curves in results.losses.items():
+        smooth = np.array([np.convolve(c, kernel, mode="valid") for c in curves])
+        steps = np.arange(smooth.shape[1]) + 10
+        label = f"{placement.capitalize()}-LN, " + (f"warm-up {warmup} steps" if warmup else "no warm-up")
+        style = "-" if warmup else "--"
+        ax.plot(steps, smooth.mean(0), color=colors[placement], linestyle=style, label=label, lw=1.6)
+        ax.fill_between(steps, smooth.min(0), smooth.max(0), color=colors[placement], alpha=0.12, lw=0)
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (10-step average)")
+    ax.set_title(f"sorting 8 digits, Adam lr {results.lr:g}, {len(results.seeds)} seeds")
+    ax.legend(frameon=False, fontsize=8)
+    return fig

@@ -1,0 +1,146 @@
+"""Exercise checks of notebook 04 pass the reference solutions, and name each usual mistake."""
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import numpy_layers as nl
+from course_utils.exercises import ExerciseError, NotDoneYet
+from course_utils.exercises import layernorm as X
+from course_utils.experiments.layernorm import PAPER_TABLE1
+
+
+def good_layernorm(x, normalized_shape, gamma, beta, eps=1e-5):
+    dims = tuple(range(-len(normalized_shape), 0))
+    mean = x.mean(dim=dims, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
+    return gamma * (x - mean) / torch.sqrt(var + eps) + beta
+
+
+def test_layernorm_reference_passes(capsys):
+    X.check_layernorm(good_layernorm)
+    assert capsys.readouterr().out.startswith("Correct:")
+    X.check_layernorm(lambda x, ns, g, b, eps: torch.nn.functional.layer_norm(x, ns, g, b, eps))
+
+
+def _ln(x, dims, g, b, eps, outside=False, unbiased=False, use_g=True, use_b=True):
+    mean = x.mean(dim=dims, keepdim=True)
+    var = x.var(dim=dims, keepdim=True, unbiased=unbiased)
+    xh = (x - mean) / (var.sqrt() + eps) if outside else (x - mean) / (var + eps).sqrt()
+    return (xh * g if use_g else xh) + (b if use_b else 0)
+
+
+def _dims(ns):
+    return tuple(range(-len(ns), 0))
+
+
+LN_MISTAKES = {
+    "batch axis": (lambda x, ns, g, b, eps: _ln(x, (0,), g, b, eps), "over the batch"),
+    "last dim only": (lambda x, ns, g, b, eps: _ln(x, (-1,), g, b, eps), "normalized_shape has more than one"),
+    "eps outside": (lambda x, ns, g, b, eps: _ln(x, _dims(ns), g, b, eps, outside=True), "outside the square root"),
+    "unbiased": (lambda x, ns, g, b, eps: _ln(x, _dims(ns), g, b, eps, unbiased=True), "n - 1"),
+    "no gamma": (lambda x, ns, g, b, eps: _ln(x, _dims(ns), g, b, eps, use_g=False), "not multiplied by gamma"),
+    "no beta": (lambda x, ns, g, b, eps: _ln(x, _dims(ns), g, b, eps, use_b=False), "no beta added"),
+    "neither": (lambda x, ns, g, b, eps: _ln(x, _dims(ns), g, b, eps, use_g=False, use_b=False), "x_hat only"),
+}
+
+
+@pytest.mark.parametrize("mistake", LN_MISTAKES)
+def test_layernorm_mistakes_are_named(mistake):
+    fn, hint = LN_MISTAKES[mistake]
+    with pytest.raises(ExerciseError, match=hint):
+        X.check_layernorm(fn)
+
+
+def test_layernorm_other_failures():
+    with pytest.raises(NotDoneYet):
+        X.check_layernorm(lambda *a: (_ for _ in ()).throw(NotImplementedError()))
+    with pytest.raises(ExerciseError, match="differ from LayerNorm-style"):
+        X.check_layernorm(lambda x, ns, g, b, eps: good_layernorm(x, ns, g, b, eps) * 1.5)
+    with pytest.raises(ExerciseError, match="shape"):
+        X.check_layernorm(lambda x, ns, g, b, eps: x[0])
+    with pytest.raises(ExerciseError, match="must return a tensor"):
+        X.check_layernorm(lambda x, ns, g, b, eps: None)
+
+
+def test_layernorm_check_uses_copies_of_its_inputs():
+    def mutating(x, ns, g, b, eps):
+        out = good_layernorm(x, ns, g, b, eps)
+        x.zero_()  # a learner's in-place change must not change what the check compares against
+        return out
+
+    X.check_layernorm(mutating)
+
+
+def fwd(x, gamma, eps=1e-5):
+    return nl.rmsnorm_forward(x, gamma, eps)
+
+
+def test_rmsnorm_reference_passes(capsys):
+    X.check_rmsnorm(fwd, nl.rmsnorm_backward)
+    assert "backward match" in capsys.readouterr().out
+    X.check_rmsnorm(fwd)
+
+
+def _rms(x, g, eps, axis=-1, center=False, outside=False, use_g=True, l2=False, std=False):
+    src = x - x.mean(axis=axis, keepdims=True) if center else x
+    if std:  # divide the centered x by the standard deviation: the same as re-centering
+        r = np.sqrt(x.var(axis=axis, keepdims=True) + eps)
+        src = x - x.mean(axis=axis, keepdims=True)
+    elif l2:
+        r = np.sqrt((src**2).sum(axis=axis, keepdims=True) + eps)
+    elif outside:
+        r = np.sqrt((src**2).mean(axis=axis, keepdims=True)) + eps
+    else:
+        r = np.sqrt((src**2).mean(axis=axis, keepdims=True) + eps)
+    return ((src / r) * g if use_g else src / r), None
+
+
+RMS_MISTAKES = {
+    "centered": (lambda x, g, eps: _rms(x, g, eps, center=True), "subtract the mean"),
+    "std": (lambda x, g, eps: _rms(x, g, eps, std=True), "standard deviation"),
+    "l2": (lambda x, g, eps: _rms(x, g, eps, l2=True), "L2 normalization"),
+    "axis 0": (lambda x, g, eps: _rms(x, g, eps, axis=0), "over the batch"),
+    "eps outside": (lambda x, g, eps: _rms(x, g, eps, outside=True), "outside the square root"),
+    "no gamma": (lambda x, g, eps: _rms(x, g, eps, use_g=False), "not multiplied by gamma"),
+}
+
+
+@pytest.mark.parametrize("mistake", RMS_MISTAKES)
+def test_rmsnorm_forward_mistakes_are_named(mistake):
+    fn, hint = RMS_MISTAKES[mistake]
+    with pytest.raises(ExerciseError, match=hint):
+        X.check_rmsnorm(fn)
+
+
+def test_rmsnorm_backward_mistakes():
+    def direct_only(dout, cache):
+        dx, dgamma = nl.rmsnorm_backward(dout, cache)
+        return dout * cache.gamma * cache.inv_rms, dgamma
+
+    with pytest.raises(ExerciseError, match="only the direct path"):
+        X.check_rmsnorm(fwd, direct_only)
+    with pytest.raises(ExerciseError, match="dgamma is wrong"):
+        X.check_rmsnorm(fwd, lambda dout, cache: (nl.rmsnorm_backward(dout, cache)[0], dout.sum(0)))
+    with pytest.raises(ExerciseError, match="numerical gradient"):
+        X.check_rmsnorm(fwd, lambda dout, cache: (2 * nl.rmsnorm_backward(dout, cache)[0],
+                                                   nl.rmsnorm_backward(dout, cache)[1]))
+    with pytest.raises(ExerciseError, match=r"return a pair \(out, cache\)"):
+        X.check_rmsnorm(lambda x, g, eps: fwd(x, g, eps)[0])
+
+
+def test_invariance_predictions():
+    X.check_invariance_predictions({k: dict(v) for k, v in PAPER_TABLE1.items()})
+    X.check_invariance_predictions(lambda: {k: dict(v) for k, v in PAPER_TABLE1.items()})
+    with pytest.raises(NotDoneYet):
+        X.check_invariance_predictions(lambda: (_ for _ in ()).throw(NotImplementedError()))
+    wrong = {k: dict(v) for k, v in PAPER_TABLE1.items()}
+    wrong["dataset re-centering"]["LayerNorm"] = True
+    with pytest.raises(ExerciseError, match="1 of 12 predictions disagree.*dataset re-centering / LayerNorm"):
+        X.check_invariance_predictions(wrong)
+    with pytest.raises(ExerciseError, match="has no row for"):
+        X.check_invariance_predictions({})
+    broken = {k: dict(v) for k, v in PAPER_TABLE1.items()}
+    broken["dataset re-scaling"]["BatchNorm"] = "yes"
+    with pytest.raises(ExerciseError, match="must be True or False"):
+        X.check_invariance_predictions(broken)

@@ -1,0 +1,218 @@
+"""Notebook 03's experiments: each function on a small setting, plus bad input."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from course_utils import setup_notebook
+from course_utils.data import load_digits
+from course_utils.experiments import batchnorm as E
+
+setup_notebook(quiet=True)
+
+
+def test_parity_with_torch():
+    parity = E.parity_with_torch(steps=3)
+    assert max(parity[k] for k in ("output", "input_grad", "param_grad", "running", "eval_output")) < 1e-12
+    assert parity["same_state_dict_keys"] == 1 and parity["same_repr"] == 1
+
+
+def test_bias_before_bn_gets_no_gradient():
+    out = E.bias_before_bn()
+    assert out["bias_grad"] < 1e-12 < out["weight_grad"]
+    assert out["output_change"] < 1e-12
+
+
+def test_backward_agreement():
+    agree = E.backward_agreement()
+    assert max(agree.values()) < 1e-12
+
+
+def test_time_backwards_reports_both():
+    t = E.time_backwards(n=32, d=8, repeats=2)
+    assert t["compact"] > 0 and t["staged"] > 0 and t["speedup"] == t["staged"] / t["compact"]
+
+
+def test_running_var_is_unbiased():
+    rv = E.running_var_bias(batch_size=4, batches=3000)
+    assert abs(rv["mean_biased_batch_var"] - 3.0) < 0.2
+    assert abs(rv["running_var"] - 4.0) < 0.25
+
+
+def test_momentum_conventions():
+    assert E.torch_to_keras_momentum(0.1) == 0.9
+    with pytest.raises(ValueError, match="momentum"):
+        E.torch_to_keras_momentum(1.5)
+    with pytest.raises(TypeError, match="momentum"):
+        E.torch_to_keras_momentum("0.1")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return E.trained_bn_model(seed=0, steps=30)
+
+
+def test_trained_model_is_a_fresh_copy(model):
+    other = E.trained_bn_model(seed=0, steps=30)
+    assert other is not model and not other.training
+    assert torch.equal(other[1].running_mean, model[1].running_mean)
+
+
+def test_companion_dependence_leaves_the_model_alone(model):
+    X, _ = load_digits().tensors("val")
+    before = model[1].running_mean.clone()
+    dep = E.companion_dependence(model, X, n_batches=5)
+    assert torch.equal(model[1].running_mean, before), "probing in train mode must not touch the running stats"
+    assert dep["eval_logit_spread"] == 0 and dep["train_logit_spread"] > 0
+
+
+def test_accuracy_vs_eval_batch(model):
+    X, y = load_digits().tensors("val")
+    acc = E.accuracy_vs_eval_batch(model, X, y, batch_sizes=(2, 358))   # 359 = 358 + 1: the single is merged
+    assert max(acc["eval"]) - min(acc["eval"]) < 0.01
+    assert acc["train"][0] < acc["train"][1]
+    with pytest.raises(ValueError, match="batch_sizes"):
+        E.accuracy_vs_eval_batch(model, X, y, batch_sizes=(1,))
+
+
+def test_recalibrate_is_an_exact_average_and_restores_settings():
+    bn = nn.BatchNorm1d(3, momentum=0.3)
+    model = nn.Sequential(bn)
+    model.eval()
+    X = torch.randn(64, 3) * 2 + 5
+    E.recalibrate(model, X, batch_size=16, seed=0)
+    assert bn.momentum == 0.3 and not model.training
+    order = torch.randperm(64, generator=torch.Generator().manual_seed(0))
+    means = torch.stack([X[order[s : s + 16]].mean(0) for s in range(0, 64, 16)])
+    assert torch.allclose(bn.running_mean, means.mean(0), atol=1e-6)
+
+
+def test_eval_gap_and_recalibration_small():
+    gap = E.eval_gap_and_recalibration(steps=100, momentum=0.003)
+    assert gap["eval"] < gap["train_mode"] - 0.05 and gap["recalibrated"] > gap["eval"]
+
+
+def test_no_grad_forward_changes_stats():
+    look = E.no_grad_forward_changes_stats()
+    assert look["train_mode_mean_change"] > 0 and look["bn_frozen_mean_change"] == 0
+
+
+def test_fig1_runs_small_and_steps_to_target():
+    runs = E.fig1_runs(seeds=(0,), steps=50)
+    assert set(runs) == {"none", "batch"}
+    assert runs["batch"][0].percentiles.shape == (2, 3)
+    assert E.steps_to_target(runs["none"], 2.0) == [50 + E.FIG1_EVAL]   # never reached: conservative count
+    with pytest.raises(ValueError, match="unit"):
+        E.fig1_runs(seeds=(0,), steps=50, unit=100)
+
+
+def test_sweep_bad_kind():
+    with pytest.raises(ValueError, match="kind"):
+        E.sweep("momentum", (0.1,))
+
+
+def test_noise_after_norm():
+    layer = E.NoiseAfterNorm(shift=1.0, scale=1.5)
+    x = torch.randn(8, 4)
+    assert torch.equal(layer.eval()(x), x)
+    assert not torch.equal(layer.train()(x), x)
+    with pytest.raises(ValueError, match="scale"):
+        E.NoiseAfterNorm(scale=0.5)
+
+
+def test_small_batch_errors_shape():
+    errs = E.small_batch_errors(batch_sizes=(32, 16), seeds=(0,), epochs=1)
+    assert set(errs) == {32, 16} and errs[32].shape == (1,)
+    with pytest.raises(ValueError, match="batch_sizes"):
+        E.small_batch_errors(batch_sizes=(1,), seeds=(0,), epochs=1)
+
+
+def test_masked_batchnorm_ignores_padding():
+    x, mask = E.padded_batch([3, 5, 8], seed=0)
+    masked = E.MaskedBatchNorm1d(4).double()
+    y = masked(x, mask)
+    longer = torch.zeros(3, 4, 12, dtype=torch.float64)
+    longer[:, :, :8] = x
+    mask2 = torch.zeros(3, 12, dtype=torch.bool)
+    mask2[:, :8] = mask
+    y2 = E.MaskedBatchNorm1d(4).double()(longer, mask2)
+    assert torch.allclose(y2[:, :, :8][mask[:, None].expand_as(y)], y[mask[:, None].expand_as(y)])
+    full = torch.ones(3, 8, dtype=torch.bool)
+    assert torch.allclose(E.MaskedBatchNorm1d(4).double()(x, full), nn.BatchNorm1d(4).double()(x))
+    with pytest.raises(ValueError, match="mask"):
+        masked(x, mask[:, :3])
+
+
+def test_padding_pollution_identity():
+    pad = E.padding_pollution()
+    f, m_bn, m_valid = (np.array(pad[k]) for k in ("padding_fraction", "bn_mean", "valid_mean"))
+    assert np.allclose(m_bn, m_valid * (1 - f))
+    assert pad["plain_change"][-1] > pad["masked_change"][-1]
+
+
+def test_fold_batchnorm_matches_eval_mode():
+    torch.manual_seed(0)
+    lin, bn = nn.Linear(5, 4).double(), nn.BatchNorm1d(4).double()
+    with torch.no_grad():
+        bn.running_mean.normal_()
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.normal_()
+        bn.bias.normal_()
+    bn.eval()
+    x = torch.randn(10, 5, dtype=torch.float64)
+    folded = E.fold_batchnorm(lin, bn)
+    assert torch.allclose(folded(x), bn(lin(x)), atol=1e-12)
+    model = nn.Sequential(lin, bn, nn.ReLU(), nn.Linear(4, 2).double()).eval()
+    fm = E.fold_model(model)
+    assert len(fm) == 3 and torch.allclose(fm(x), model(x), atol=1e-12)
+
+
+def test_fold_bad_input():
+    with pytest.raises(TypeError, match="linear"):
+        E.fold_batchnorm(nn.ReLU(), nn.BatchNorm1d(3))
+    with pytest.raises(TypeError, match="track_running_stats"):
+        E.fold_batchnorm(nn.Linear(2, 3), nn.BatchNorm1d(3, track_running_stats=False))
+    with pytest.raises(ValueError, match="features"):
+        E.fold_batchnorm(nn.Linear(2, 3), nn.BatchNorm1d(4))
+    with pytest.raises(TypeError, match="Sequential"):
+        E.fold_model(nn.Linear(2, 3))
+
+
+def test_running_traces():
+    stream = E.stat_stream(max_batch=8, steps=20)
+    tr = E.running_traces(stream, 4, momentum=1.0)
+    assert np.allclose(tr["running_mean"], tr["batch_mean"])
+    assert np.allclose(tr["running_var"], tr["batch_var"] * 4 / 3)     # unbiased in the running average
+    for bad, err in (({"batch_size": 1}, ValueError), ({"batch_size": 9}, ValueError),
+                     ({"momentum": 1.5}, ValueError), ({"momentum": "x"}, TypeError)):  # fmt: skip
+        kwargs = {"batch_size": 4, "momentum": 0.1, **bad}
+        with pytest.raises(err):
+            E.running_traces(stream, **kwargs)
+
+
+def test_outlier_moves_the_others():
+    batch = E.stat_stream(max_batch=16, steps=1)[0]
+    eff = E.outlier_effect(batch, 8.0)
+    assert np.abs(eff["after"][1:] - eff["before"][1:]).max() > 0.3
+    same = E.outlier_effect(batch, (batch[0] - E.EXPLORER_MEAN) / E.EXPLORER_STD)
+    assert np.allclose(same["after"], same["before"])
+    with pytest.raises(ValueError, match="batch"):
+        E.outlier_effect(np.ones(2), 1.0)
+
+
+def test_landscape_small():
+    out = E.landscape(seeds=(0,), steps=5, etas=(0.1,), every=5)
+    assert set(out) == {"BN", "none"}
+    assert set(out["BN"][0.1]) == {"max_loss_change", "grad_change", "grad_change_rel"}
+    assert len(out["none"][0.1]["grad_change"]) == 1
+    with pytest.raises(ValueError, match="etas"):
+        E.landscape(etas=(0.0,))
+
+
+def test_padded_running_stats_are_polluted_unless_masked():
+    r = E.padded_running_stats(n_batches=40)
+    assert abs(r["plain_running_mean"] - (1 - r["padding_fraction"])) < 0.1
+    assert r["plain_eval_mean"] > 0.3 and abs(r["masked_eval_mean"]) < 0.15
+    with pytest.raises(ValueError, match="batch_size"):
+        E.padded_running_stats(batch_size=1)

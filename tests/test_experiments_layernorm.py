@@ -1,0 +1,136 @@
+"""Experiments of notebook 04: the axes, the invariance table, batch-size sweep, sequences, Transformers."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import nn as cnn
+from course_utils.experiments import layernorm as E
+
+
+def test_layernorm_parity_with_torch():
+    assert max(E.layernorm_parity().values()) < 1e-12
+
+
+def test_batch_composition_effect_separates_layernorm_from_batchnorm():
+    ln = E.batch_composition_effect(cnn.LayerNorm(8))
+    assert ln == {"alone": 0.0, "companions": 0.0, "train_vs_eval": 0.0}
+    bn = cnn.BatchNorm1d(8)
+    before = {k: v.clone() for k, v in bn.state_dict().items()}
+    effect = E.batch_composition_effect(bn)
+    assert math.isnan(effect["alone"]) and effect["companions"] > 0.5 and effect["train_vs_eval"] > 0.5
+    assert all(torch.equal(before[k], v) for k, v in bn.state_dict().items())  # running stats restored
+    assert bn.training
+
+
+@pytest.mark.parametrize(
+    "method, n_stats", [("batch", 4), ("layer", 2), ("instance", 8), ("group", 4)]
+)
+def test_stat_groups_count_the_statistics(method, n_stats):
+    labels = E.stat_groups(method, (2, 4, 1, 3), groups=2)
+    assert labels.shape == (2, 4, 1, 3) and len(np.unique(labels)) == n_stats
+
+
+def test_group_labels_at_the_ends_equal_layer_and_instance():
+    same = lambda a, b: len(np.unique(a * 100 + b)) == len(np.unique(a)) == len(np.unique(b))  # noqa: E731
+    assert same(E.stat_groups("group", (2, 4, 2, 2), 1), E.stat_groups("layer", (2, 4, 2, 2)))
+    assert same(E.stat_groups("group", (2, 4, 2, 2), 4), E.stat_groups("instance", (2, 4, 2, 2)))
+
+
+def test_stat_groups_bad_input():
+    with pytest.raises(ValueError, match="method"):
+        E.stat_groups("rms")
+    with pytest.raises(ValueError, match=r"groups \(3\) must divide"):
+        E.stat_groups("group", (2, 4, 1, 1), 3)
+    with pytest.raises(ValueError, match="shape must be"):
+        E.stat_groups("layer", (2, 4))
+
+
+def test_axes_parity_reproduces_every_layer():
+    assert max(E.axes_parity().values()) < 1e-12
+    # A planted bug: LayerNorm labels given to the GroupNorm comparison must not match.
+    x = np.random.default_rng(0).normal(size=(3, 4, 2, 3))
+    wrong, _ = E.normalize_by_groups(x, E.stat_groups("layer", x.shape))
+    gn = cnn.GroupNorm(2, 4, affine=False, dtype=torch.float64)(torch.from_numpy(x)).detach().numpy()
+    assert np.abs(gn - wrong).max() > 0.1
+
+
+def test_channels_last_layernorm_is_per_pixel():
+    r = E.channels_last_vs_paper_layernorm()
+    assert (r["paper_stats"], r["channels_last_stats"]) == (2, 18)
+    assert r["channels_last_pixel_mean"] < 1e-12 and r["paper_pixel_mean"] > 0.5
+    assert np.abs(r["paper"].mean(axis=(1, 2, 3))).max() < 1e-12
+
+
+def test_invariance_table_equals_the_paper():
+    table = E.invariance_table()
+    for t in E.TRANSFORMS:
+        assert {k: table[t][k] for k in ("BatchNorm", "LayerNorm")} == E.PAPER_TABLE1[t], t
+    # and with another seed: the answers are properties, not accidents of one draw
+    other = E.invariance_table(seed=5)
+    assert all(other[t]["BatchNorm"] == table[t]["BatchNorm"] for t in E.TRANSFORMS)
+
+
+def test_small_batch_size_sweep_shows_batchnorm_failing_at_batch_2():
+    sweep = E.batch_size_sweep(norms=("BatchNorm", "LayerNorm"), batch_sizes=(32, 2), seeds=(0, 1), epochs=1)
+    assert sweep.table().shape == (2, 2)
+    assert sweep.mean("BatchNorm", 2) > sweep.mean("LayerNorm", 2) + 10
+    assert sweep is E.batch_size_sweep(norms=("BatchNorm", "LayerNorm"), batch_sizes=(32, 2), seeds=(0, 1), epochs=1)
+    with pytest.raises(ValueError, match="norms"):
+        E.batch_size_sweep(norms=("InstanceNorm",))
+    with pytest.raises(ValueError, match="batch_sizes"):
+        E.batch_size_sweep(batch_sizes=(1,))
+
+
+def test_sequences_are_padded_and_scale_free():
+    x, mask, y = E.make_sequences(50, seed=0)
+    assert x.shape == (50, 1, E.SEQ_MAX_LEN) and mask.shape == (50, E.SEQ_MAX_LEN)
+    assert torch.all(x[:, 0][mask == 0] == 0)
+    assert 0.2 < y.float().mean() < 0.8
+    x2, _, y2 = E.make_sequences(50, seed=0)
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+
+
+def test_padding_changes_batchnorm_but_not_layernorm():
+    assert E.padding_effect("layer") == 0.0 and E.padding_effect(None) == 0.0
+    assert E.padding_effect("batch") > 1e-3
+
+
+def test_sequence_net_pairs_initialization_across_norms():
+    a, b = E.SequenceNet("batch", seed=3), E.SequenceNet("layer", seed=3)
+    assert torch.equal(a.conv1.weight, b.conv1.weight) and torch.equal(a.head.weight, b.head.weight)
+    with pytest.raises(ValueError, match="norm"):
+        E.SequenceNet("group")
+
+
+def test_transformer_placements_and_gradients():
+    x = torch.randint(0, 10, (4, 8))
+    for placement in ("post", "pre"):
+        assert E.TinyTransformer(2, placement)(x).shape == (4, 8, 10)
+    post = E.grad_norms_at_init(8, "post")
+    pre = E.grad_norms_at_init(8, "pre")
+    assert post.shape == pre.shape == (8,) and post[-1] > pre[-1]
+    with pytest.raises(ValueError, match="placement"):
+        E.TinyTransformer(2, "middle")
+
+
+def test_pre_ln_is_really_pre_and_post_ln_really_post():
+    # Post-LN ends every layer with a LayerNorm: unit variance per token. Pre-LN's residual stream is not normalized.
+    x = torch.randint(0, 10, (4, 8))
+    for placement, normalized in (("post", True), ("pre", False)):
+        model = E.TinyTransformer(3, placement)
+        z = model.embed(x) + model.position
+        for block in model.blocks:
+            z = block(z)
+        var = z.detach().var(-1, unbiased=False)
+        assert torch.allclose(var, torch.ones_like(var), atol=1e-3) == normalized
+
+
+def test_depth_grad_norms_and_short_warmup_comparison():
+    grads = E.depth_grad_norms(depths=(2, 3), seeds=(0, 1))
+    assert grads.norms[("pre", 3)].shape == (2, 3) and grads.mean("post", 2).shape == (2,)
+    wu = E.warmup_comparison(seeds=(0, 1), steps=6, warmup_steps=3, depth=1, batch_size=4)
+    assert set(wu.accuracy) == {("post", 0), ("post", 3), ("pre", 0), ("pre", 3)}
+    assert wu.losses[("pre", 0)].shape == (2, 6)

@@ -1,0 +1,166 @@
+"""The learner's workspace (tools/learner.py, `make lab`): filled once, never overwritten, updates beside it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import learner  # noqa: E402
+
+
+def lesson(text: str) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(text), nbformat.v4.new_code_cell("x = 1")]
+    return nbformat.writes(nb)
+
+
+@pytest.fixture
+def course(tmp_path) -> Path:
+    student = tmp_path / "build" / "student"
+    student.mkdir(parents=True)
+    (student / "00_start_here.ipynb").write_text(lesson("# 00 v1"))
+    (student / "01_next.ipynb").write_text(lesson("# 01 v1"))
+    return student
+
+
+def edit(path: Path, text: str) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].source = text
+    nbformat.write(nb, path)
+
+
+def test_first_sync_copies_every_lesson(course, tmp_path):
+    ws = tmp_path / "my-notebooks"
+    messages = learner.sync(course, ws)
+    assert sorted(p.name for p in ws.glob("*.ipynb")) == ["00_start_here.ipynb", "01_next.ipynb"]
+    assert (ws / "01_next.ipynb").read_text() == (course / "01_next.ipynb").read_text()
+    assert len(messages) == 1 and "copied 2 lesson(s)" in messages[0]
+    assert learner.sync(course, ws) == [], "a second sync with nothing new must say nothing"
+    assert not (ws / "updates").exists()
+
+
+def test_learner_edit_survives_a_second_sync(course, tmp_path):
+    ws = tmp_path / "my-notebooks"
+    learner.sync(course, ws)
+    edit(ws / "00_start_here.ipynb", "my_answer = 42")
+    mine = (ws / "00_start_here.ipynb").read_bytes()
+    assert learner.sync(course, ws) == []
+    assert (ws / "00_start_here.ipynb").read_bytes() == mine
+
+
+def test_course_update_goes_beside_the_learner_copy(course, tmp_path):
+    ws = tmp_path / "my-notebooks"
+    learner.sync(course, ws)
+    edit(ws / "00_start_here.ipynb", "my_answer = 42")
+    mine = (ws / "00_start_here.ipynb").read_bytes()
+    (course / "00_start_here.ipynb").write_text(lesson("# 00 v2: a fixed typo"))
+    messages = learner.sync(course, ws)
+    assert (ws / "00_start_here.ipynb").read_bytes() == mine, "the learner's copy was overwritten"
+    update = ws / "updates" / "00_start_here.ipynb"
+    assert update.read_text() == (course / "00_start_here.ipynb").read_text()
+    assert len(messages) == 1
+    assert "00_start_here.ipynb changed" in messages[0] and "my-notebooks/updates/00_start_here.ipynb" in messages[0]
+    assert "untouched" in messages[0] and "make lab" in messages[0]
+    assert learner.sync(course, ws) == messages, "the update is mentioned until it is taken"
+
+    # Taking it: delete (or rename) your copy and sync again.
+    (ws / "00_start_here.ipynb").rename(ws / "00_start_here-mine.ipynb")
+    messages = learner.sync(course, ws)
+    assert (ws / "00_start_here.ipynb").read_text() == (course / "00_start_here.ipynb").read_text()
+    assert not update.exists() and "copied 1 lesson(s)" in messages[0]
+    assert (ws / "00_start_here-mine.ipynb").read_bytes() == mine
+    assert learner.sync(course, ws) == []
+
+
+def test_an_untouched_copy_also_gets_the_update_beside_it(course, tmp_path):
+    ws = tmp_path / "my-notebooks"
+    learner.sync(course, ws)
+    (course / "01_next.ipynb").write_text(lesson("# 01 v2"))
+    before = (ws / "01_next.ipynb").read_bytes()
+    assert len(learner.sync(course, ws)) == 1
+    assert (ws / "01_next.ipynb").read_bytes() == before, "never overwritten, even when unedited"
+    # Copying the update over one's own copy by hand counts as taken.
+    (ws / "01_next.ipynb").write_bytes((ws / "updates" / "01_next.ipynb").read_bytes())
+    assert learner.sync(course, ws) == []
+    assert not (ws / "updates" / "01_next.ipynb").exists()
+
+
+def test_a_lost_or_broken_manifest_never_costs_the_learner_work(course, tmp_path):
+    ws = tmp_path / "my-notebooks"
+    learner.sync(course, ws)
+    edit(ws / "00_start_here.ipynb", "my_answer = 42")
+    mine = (ws / "00_start_here.ipynb").read_bytes()
+    (ws / learner.MANIFEST).write_text("{not json")
+    messages = learner.sync(course, ws)
+    assert (ws / "00_start_here.ipynb").read_bytes() == mine
+    assert "00_start_here.ipynb changed" in messages[0], "unknown origin + different content: offer the course's"
+
+
+def test_no_student_build_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="make student"):
+        learner.sync(tmp_path / "empty", tmp_path / "ws")
+
+
+# ------------------------------------------------------------------------------------- through make
+def make(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")} | env
+    return subprocess.run(["make", "--no-print-directory", "-C", str(ROOT), *args], capture_output=True,
+                          text=True, timeout=300, env=environ)
+
+
+def test_make_workspace_twice_keeps_the_learner_edit(tmp_path):
+    """`make lab`'s sync step (make workspace) on the real student build, run twice around an edit."""
+    ws = tmp_path / "my-notebooks"
+    first = make("workspace", f"LEARNER_DIR={ws}")
+    assert first.returncode == 0, first.stderr
+    names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert sorted(p.name for p in ws.glob("*.ipynb")) == names
+    edit(ws / "00_start_here.ipynb", "# my own notes\nmy_answer = 42")
+    mine = (ws / "00_start_here.ipynb").read_bytes()
+    second = make("workspace", f"LEARNER_DIR={ws}")
+    assert second.returncode == 0, second.stderr
+    assert (ws / "00_start_here.ipynb").read_bytes() == mine
+    assert "copied" not in second.stdout
+
+
+def test_make_test_never_touches_the_workspace():
+    """Nothing `make test` runs names the workspace, the test runner collects nothing there, git ignores it."""
+    dry = make("-n", "test")
+    assert dry.returncode == 0, dry.stderr
+    assert "my-notebooks" not in dry.stdout and "learner.py" not in dry.stdout
+    config = (ROOT / "pyproject.toml").read_text()
+    assert 'testpaths = ["tests"]' in config
+    assert re.search(r"^NB\s*\?=\s*notebooks/", (ROOT / "Makefile").read_text(), re.M), "nbval runs notebooks/ only"
+    ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", "my-notebooks/00_start_here.ipynb"])
+    assert ignored.returncode == 0, "my-notebooks/ must be git-ignored, so `git pull` never meets the learner's files"
+
+
+def test_make_lab_opens_the_learners_first_lesson_on_loopback():
+    dry = make("-n", "lab")
+    assert dry.returncode == 0, dry.stderr
+    jupyter = [line for line in dry.stdout.replace("\\\n", " ").splitlines() if "jupyter lab" in line]
+    assert len(jupyter) == 1, dry.stdout
+    assert "--LabApp.default_url=/lab/tree/my-notebooks/00_start_here.ipynb" in jupyter[0]
+    assert "--ServerApp.ip=127.0.0.1" in jupyter[0]
+    assert "tools/learner.py build/student my-notebooks" in dry.stdout
+    authors = make("-n", "lab-authors").stdout
+    assert "--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb" in authors
+
+
+def test_workspace_sits_next_to_notebooks_so_image_links_resolve():
+    """Notebooks link images as ../imgs/x.png: from my-notebooks/ that is the repository's imgs/."""
+    workspace = ROOT / "my-notebooks"
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+        for ref in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text) + re.findall(r'<img[^>]*src="([^"]+)"', text):
+            assert (workspace / ref).resolve().is_file(), f"{path.name}: {ref} would not resolve from my-notebooks/"

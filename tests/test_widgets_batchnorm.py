@@ -1,0 +1,47 @@
+"""The batch-statistics explorer: wiring tested by setting control values."""
+
+import pytest
+from matplotlib.figure import Figure
+
+from course_utils import setup_notebook
+from course_utils.experiments import batchnorm as E
+from course_utils.widgets import BENCHMARKS, Explorer
+from course_utils.widgets.batchnorm import BATCH_SIZES, MOMENTA, build_batchstats_explorer, make_draw
+
+setup_notebook(quiet=True)
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return build_batchstats_explorer()
+
+
+def test_builds(explorer):
+    assert isinstance(explorer, Explorer)
+    assert set(explorer.controls) == {"batch_size", "momentum", "outlier"}
+    assert bytes(explorer.image.value).startswith(b"\x89PNG")
+    assert list(explorer.controls["batch_size"].options) == list(BATCH_SIZES)
+    assert list(explorer.controls["momentum"].options) == list(MOMENTA)
+
+
+CHANGES = [("batch_size", 2), ("momentum", 0.01), ("outlier", 8.0), ("batch_size", 256)]
+
+
+@pytest.mark.parametrize("control,value", CHANGES)
+def test_controls_redraw(explorer, control, value):
+    before, redraws = explorer.image.value, explorer.redraws
+    explorer.controls[control].value = value
+    assert explorer.redraws == redraws + 1
+    assert bytes(explorer.image.value) != bytes(before)
+
+
+def test_draw_is_pure():
+    draw = make_draw(E.stat_stream(steps=10))
+    assert isinstance(draw(batch_size=4, momentum=0.1, outlier=0.0), Figure)
+    with pytest.raises(ValueError, match="batch_size"):
+        draw(batch_size=1, momentum=0.1, outlier=0.0)
+
+
+def test_registered_benchmark():
+    bench = [b for b in BENCHMARKS if b.name == "batchnorm"]
+    assert len(bench) == 1 and bench[0].budget_ms == 100

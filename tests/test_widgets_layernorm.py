@@ -1,0 +1,58 @@
+"""Notebook 04's explorers: every control redraws; draw functions are pure and refuse bad input."""
+
+import numpy as np
+import pytest
+
+import course_utils.widgets as widgets
+from course_utils.experiments import layernorm as E
+from course_utils.widgets import layernorm as L
+
+
+def test_axes_explorer_every_control_redraws():
+    ex = L.build_axes_explorer()
+    assert ex.redraws == 1 and ex.image.value[:4] == b"\x89PNG"
+    for name, value in [("method", "group"), ("groups", 4), ("method", "batch"), ("method", "instance")]:
+        before, count = ex.image.value, ex.redraws
+        ex.controls[name].value = value
+        assert ex.redraws == count + 1 and ex.image.value != before, (name, value)
+    assert list(ex.controls["groups"].options) == [1, 2, 4]
+    # The browser test moves each control once from the start: groups must change the picture for any method.
+    for method in ("layer", "batch"):
+        ex.controls["method"].value = method
+        before = ex.image.value
+        ex.controls["groups"].value = 1 if ex.controls["groups"].value != 1 else 2
+        assert ex.image.value != before, method
+
+
+def test_axes_draw_shows_the_statistics():
+    draw = L.make_axes_draw()
+    fig = draw("group", 2)
+    texts = [t.get_text() for t in fig.texts]
+    assert "4 means/variances:" in texts and sum(t.startswith("mean ") for t in texts) == 4
+    assert "GroupNorm with 2 groups" in fig._suptitle.get_text()
+    cells = [t.get_text() for t in fig.axes[0].texts if not t.get_text().startswith("sample")]
+    assert len(cells) == 24 and cells[0] == f"{L.example_tensor()[0, 0, 0, 0]:.1f}"
+    with pytest.raises(ValueError, match="method"):
+        draw("rms", 2)
+    with pytest.raises(ValueError, match="groups"):
+        draw("group", 3)
+    with pytest.raises(ValueError, match="x must be"):
+        L.make_axes_draw(np.ones((2, 4)))
+
+
+def test_depth_explorer_redraws_from_precomputed_norms():
+    grads = E.depth_grad_norms(depths=(2, 3), seeds=(0, 1))
+    ex = L.build_depth_explorer(grads)
+    before = ex.image.value
+    ex.controls["depth"].value = 2 if ex.controls["depth"].value == 3 else 3
+    assert ex.redraws == 2 and ex.image.value != before
+    with pytest.raises(ValueError, match="depth"):
+        L.make_depth_draw(grads)(5)
+    with pytest.raises(TypeError, match="DepthGradNorms"):
+        L.make_depth_draw({})
+
+
+def test_registered_in_benchmarks_with_100ms_budget():
+    names = {b.name: b for b in widgets.BENCHMARKS}
+    for name in ("layernorm-axes", "layernorm-depth"):
+        assert names[name].budget_ms == 100
