@@ -7,7 +7,7 @@ import ipywidgets as w
 import numpy as np
 
 from ..experiments import layernorm as exp
-from ..plots.layernorm import METHOD_NAMES, plot_grad_norms, plot_stat_groups
+from ..plots.layernorm import METHOD_NAMES, GradNormPanel, StatGroupsPanel
 from ..validation import check_choice, check_int
 from . import BENCHMARKS, Explorer, ExplorerBenchmark
 
@@ -25,11 +25,13 @@ def example_tensor(seed: int = 0) -> np.ndarray:
 
 
 def make_axes_draw(x: np.ndarray | None = None):
-    """The pure draw function of the axes explorer: ``draw(method, groups) -> Figure``; ``groups`` only
-    matters for GroupNorm."""
+    """The draw function of the axes explorer: ``draw(method, groups) -> Figure``; ``groups`` only
+    matters for GroupNorm. Every call updates the same :class:`StatGroupsPanel` in place (fast) and
+    returns its figure; what it shows depends only on the arguments."""
     x = example_tensor() if x is None else np.asarray(x, dtype=np.float64)
     if x.ndim != 4:
         raise ValueError(f"x must be an (N, C, H, W) array, got shape {x.shape}.")
+    panel = StatGroupsPanel(x)
 
     def draw(method: str, groups: int):
         check_choice("method", method, exp.METHODS)
@@ -40,8 +42,8 @@ def make_axes_draw(x: np.ndarray | None = None):
         # The groups control always shows something: GroupNorm's count beside the chosen method's.
         note = (f"GroupNorm with {groups} group{'s' if groups > 1 else ''}: {n * groups} means/variances\n"
                 f"(1 group = LayerNorm, {c} groups = InstanceNorm)")
-        return plot_stat_groups(x, labels, stats, title=f"{METHOD_NAMES[method]}{extra}: same colour = same mean/var",
-                                note=note)
+        return panel.update(labels, stats, title=f"{METHOD_NAMES[method]}{extra}: same colour = same mean/var",
+                            note=note)
 
     return draw
 
@@ -60,16 +62,13 @@ def build_axes_explorer(x: np.ndarray | None = None) -> Explorer:
 
 
 def make_depth_draw(grad_norms: exp.DepthGradNorms):
-    """The pure draw function of the depth explorer: ``draw(depth) -> Figure``."""
+    """The draw function of the depth explorer: ``draw(depth) -> Figure``, updating one
+    :class:`GradNormPanel` in place."""
     if not isinstance(grad_norms, exp.DepthGradNorms):
         raise TypeError(
             f"grad_norms must be a DepthGradNorms from depth_grad_norms(), got {type(grad_norms).__name__}."
         )
-
-    def draw(depth: int):
-        return plot_grad_norms(grad_norms, depth)
-
-    return draw
+    return GradNormPanel(grad_norms).update
 
 
 def build_depth_explorer(grad_norms: exp.DepthGradNorms | None = None) -> Explorer:
