@@ -79,16 +79,23 @@ def plot_axes_cubes(n: int = 6, c: int = 6, groups: int = 2) -> Figure:
 
 
 class _CachedLayer(Artist):
-    """Artists that never change but lie over ones that do (the values and borders over the cell colours):
-    drawn once into transparent pixels per figure size, then each render pastes those pixels (< 1 ms)
-    instead of drawing two dozen texts again (~1 ms each). Registered as one dynamic artist of a
-    :class:`Panel`; it is not added to the figure, so a plain ``savefig`` draws the members themselves.
-    Hiding it hides its members (the panel hides its dynamic artists while it draws the background)."""
+    """Artists drawn once into transparent pixels and then pasted (< 1 ms) instead of drawn again
+    (a text costs ~1-3 ms, mostly rendering glyphs): for what lies over data that changes (the values
+    and borders over the cell colours), and for texts that come back (the same statistics, count or
+    note recur across settings). The pixels are kept per figure size and per ``key()`` (what the
+    members show; default: nothing changes), cropped to what the members cover.
 
-    def __init__(self, members) -> None:
+    Registered as one dynamic artist of a :class:`Panel`; it is not added to the figure, so a plain
+    ``savefig`` draws the members themselves. Hiding it hides its members (the panel hides its dynamic
+    artists while it draws the background)."""
+
+    max_entries = 256
+
+    def __init__(self, members, key=tuple) -> None:
         super().__init__()
         self.members = list(members)
-        self._pixels: dict[tuple, np.ndarray] = {}
+        self.key = key
+        self._pixels: dict[tuple, tuple | None] = {}
 
     def set_visible(self, b: bool) -> None:
         super().set_visible(b)
@@ -100,17 +107,27 @@ class _CachedLayer(Artist):
 
         if not self.get_visible():
             return
-        key = (renderer.width, renderer.height, renderer.dpi)
-        pixels = self._pixels.get(key)
-        if pixels is None:
+        key = (renderer.width, renderer.height, renderer.dpi, self.key())
+        if key not in self._pixels:
             layer = RendererAgg(renderer.width, renderer.height, renderer.dpi)  # starts fully transparent
             for artist in self.members:
                 artist.draw(layer)
-            # Rows bottom first, as draw_image expects them.
-            pixels = self._pixels[key] = np.ascontiguousarray(np.asarray(layer.buffer_rgba())[::-1])
-        gc = renderer.new_gc()
-        renderer.draw_image(gc, 0, 0, pixels)
-        gc.restore()
+            pixels = np.asarray(layer.buffer_rgba())
+            rows, cols = np.nonzero(pixels[:, :, 3].any(axis=1))[0], np.nonzero(pixels[:, :, 3].any(axis=0))[0]
+            if len(self._pixels) >= self.max_entries:
+                self._pixels.pop(next(iter(self._pixels)))
+            if len(rows) == 0:
+                self._pixels[key] = None
+            else:
+                top, bottom, left, right = rows[0], rows[-1], cols[0], cols[-1]
+                # draw_image wants the rows bottom first and the position of the bottom-left pixel.
+                tile = np.ascontiguousarray(pixels[top:bottom + 1, left:right + 1][::-1])
+                self._pixels[key] = (int(left), int(renderer.height - 1 - bottom), tile)
+        entry = self._pixels[key]
+        if entry is not None:
+            gc = renderer.new_gc()
+            renderer.draw_image(gc, *entry)
+            gc.restore()
 
 
 _GROUP_PALETTE = ("orange", "sky_blue", "bluish_green", "yellow", "blue", "vermillion", "reddish_purple", "grey")
@@ -174,10 +191,12 @@ class StatGroupsPanel(Panel):
         self.more = fig.text(0.7, 0.72 - 0.068 * self.max_shown, "", va="center", fontsize=7.5)
         self.note = fig.text(0.675, 0.03, "", va="bottom", ha="left", fontsize=7.5, color="0.3")
         self.title = fig.suptitle(" ")
-        self.layer = _CachedLayer([*borders, *values])
-        for artist in (self.image, self.layer, self.count, *self.squares, *self.rows, self.more, self.note,
-                       self.title):
-            self.dynamic(artist)
+        self.dynamic(self.image)
+        self.dynamic(_CachedLayer([*borders, *values]))
+        for text in (self.count, *self.rows, self.more, self.note, self.title):
+            self.dynamic(_CachedLayer([text], key=text.get_text))
+        for square in self.squares:
+            self.dynamic(square)
 
     def update(self, labels: np.ndarray, stats: dict, title: str = "", note: str = "") -> Figure:
         """Colour the cells by ``labels`` (the statistic each entry shares, shape of ``x``) and list

@@ -9,7 +9,7 @@ import numpy as np
 from ..experiments import layernorm as exp
 from ..plots.layernorm import METHOD_NAMES, GradNormPanel, StatGroupsPanel
 from ..validation import check_choice, check_int
-from . import BENCHMARKS, Explorer, ExplorerBenchmark
+from . import BENCHMARKS, Explorer, ExplorerBenchmark, figure_to_png
 
 __all__ = ["AXES_SHAPE", "example_tensor", "make_axes_draw", "build_axes_explorer", "make_depth_draw",
            "build_depth_explorer"]
@@ -24,10 +24,13 @@ def example_tensor(seed: int = 0) -> np.ndarray:
     return np.round(np.random.default_rng(check_int("seed", seed, minimum=0)).normal(1.0, 2.0, AXES_SHAPE), 1)
 
 
-def make_axes_draw(x: np.ndarray | None = None):
+def make_axes_draw(x: np.ndarray | None = None, *, prewarm: bool = False):
     """The draw function of the axes explorer: ``draw(method, groups) -> Figure``; ``groups`` only
     matters for GroupNorm. Every call updates the same :class:`StatGroupsPanel` in place (fast) and
-    returns its figure; what it shows depends only on the arguments."""
+    returns its figure; what it shows depends only on the arguments.
+
+    ``prewarm=True`` renders every setting once (about 0.2 s), so that every text the explorer can show
+    is already in the panel's pixel cache and no move has to render glyphs."""
     x = example_tensor() if x is None else np.asarray(x, dtype=np.float64)
     if x.ndim != 4:
         raise ValueError(f"x must be an (N, C, H, W) array, got shape {x.shape}.")
@@ -45,17 +48,25 @@ def make_axes_draw(x: np.ndarray | None = None):
         return panel.update(labels, stats, title=f"{METHOD_NAMES[method]}{extra}: same colour = same mean/var",
                             note=note)
 
+    if prewarm:
+        for method in exp.METHODS:
+            for groups in _group_options(x.shape[1]):
+                figure_to_png(draw(method, groups))
     return draw
+
+
+def _group_options(channels: int) -> list[int]:
+    return [g for g in range(1, channels + 1) if channels % g == 0]
 
 
 def build_axes_explorer(x: np.ndarray | None = None) -> Explorer:
     """Controls: the method (BN / LN / IN / GN) and the number of groups (divisors of C)."""
-    draw = make_axes_draw(x)
+    draw = make_axes_draw(x, prewarm=True)
     c = (example_tensor() if x is None else np.asarray(x)).shape[1]
     controls = {
         "method": w.Dropdown(options=[(name, key) for key, name in METHOD_NAMES.items()], value="layer",
                              description="method"),
-        "groups": w.SelectionSlider(options=[g for g in range(1, c + 1) if c % g == 0], value=2,
+        "groups": w.SelectionSlider(options=_group_options(c), value=2,
                                     description="groups (GN)"),
     }
     return Explorer(controls=controls, draw=draw)
