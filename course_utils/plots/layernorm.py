@@ -308,8 +308,11 @@ class GradNormPanel(Panel):
         fig = self.figure
         ax = self.ax = fig.subplots()
         fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.16)
+        # Grid under the seed bands (not between bands and lines): the bands are redrawn over the cached
+        # grid, so a full draw must layer them the same way.
+        ax.set_axisbelow(True)
         self.lines, self.bands = [], []
-        for placement, label, color, marker, style in _PLACEMENTS:
+        for _placement, label, color, marker, style in _PLACEMENTS:
             (line,) = ax.plot([], [], marker=marker, linestyle=style, color=OKABE_ITO[color], label=label)
             self.lines.append(line)
             self.bands.append(ax.fill_between([0, 1], [0, 0], [0, 0], color=OKABE_ITO[color], alpha=0.15, lw=0))
