@@ -45,3 +45,16 @@ def test_draw_is_pure():
 def test_registered_benchmark():
     bench = [b for b in BENCHMARKS if b.name == "batchnorm"]
     assert len(bench) == 1 and bench[0].budget_ms == 100
+
+
+def test_explorer_updates_one_figure_in_place():
+    # A new figure per move costs most of the 100 ms budget; the explorer reuses one panel.
+    explorer = build_batchstats_explorer()
+    figures = []
+    original = explorer.draw
+    explorer.draw = lambda **values: figures.append(original(**values)) or figures[-1]
+    for control, value in CHANGES:
+        explorer.controls[control].value = value
+    assert len(figures) == len(CHANGES) and all(fig is figures[0] for fig in figures)
+    fig = figures[0]
+    assert len(fig.axes) == 2 and [len(ax.lines) for ax in fig.axes] == [6, 2]

@@ -56,3 +56,26 @@ def test_registered_in_benchmarks_with_100ms_budget():
     names = {b.name: b for b in widgets.BENCHMARKS}
     for name in ("layernorm-axes", "layernorm-depth"):
         assert names[name].budget_ms == 100
+
+
+def _recording(ex):
+    figures, original = [], ex.draw
+    ex.draw = lambda **values: figures.append(original(**values)) or figures[-1]
+    return figures
+
+
+def test_explorers_update_one_figure_in_place():
+    # A new figure per move costs most of the 100 ms budget; each explorer reuses one panel.
+    ex = L.build_axes_explorer()
+    figures = _recording(ex)
+    for name, value in [("method", "group"), ("groups", 4), ("method", "batch"), ("groups", 1)]:
+        ex.controls[name].value = value
+    assert len(figures) == 4 and all(fig is figures[0] for fig in figures)
+    assert len(figures[0].axes) == 1 and len(figures[0].axes[0].images) == 1
+    grads = E.depth_grad_norms(depths=(2, 3), seeds=(0, 1))
+    ex = L.build_depth_explorer(grads)
+    figures = _recording(ex)
+    for depth in (2, 3, 2):
+        ex.controls["depth"].value = depth
+    assert len(figures) == 3 and all(fig is figures[0] for fig in figures)
+    assert len(figures[0].axes[0].lines) == 2 and len(figures[0].axes[0].collections) == 2

@@ -6,7 +6,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from . import COLORS, color_for, new_figure, sequential_colors, style_for
+from ..validation import check_int
+from . import COLORS, Panel, color_for, new_figure, sequential_colors, style_for
 
 __all__ = [
     "plot_bn_diagram",
@@ -16,6 +17,7 @@ __all__ = [
     "plot_small_batches",
     "plot_padding",
     "plot_explorer",
+    "BatchStatsPanel",
 ]
 
 BN = COLORS["batchnorm"]
@@ -168,48 +170,87 @@ def plot_padding(rows: dict) -> Figure:
     return fig
 
 
+class BatchStatsPanel(Panel):
+    """The batch-statistics explorer's figure, built once and updated in place. Left: batch mean and
+    variance per step (dots) against the running estimates (lines) and the true values (dotted). Right:
+    one batch normalized before/after moving example 0.
+
+    Every axis limit is fixed (the steps, the 15 other examples, and y ranges that hold what the controls
+    reach), so after the first render only the six data lines and the two titles are redrawn over the
+    cached background (see :class:`course_utils.plots.Panel`)."""
+
+    def __init__(self, steps: int, true_mean: float, true_var: float, others: int = 15) -> None:
+        self.steps = check_int("steps", steps, minimum=1)
+        self.others = check_int("others", others, minimum=1)
+        super().__init__(Figure(figsize=(9.6, 2.8)))
+        fig = self.figure
+        fig.subplots_adjust(left=0.06, right=0.99, bottom=0.16, top=0.9, wspace=0.22)
+        self.axes = fig.subplots(1, 2, width_ratios=[3, 2])
+        light = sequential_colors(3)[1]
+        ax = self.axes[0]
+        (self.batch_mean,) = ax.plot([], [], ".", ms=3, color=light, label="batch mean / var")
+        (self.batch_var,) = ax.plot([], [], "x", ms=3, color=light)
+        (self.running_mean,) = ax.plot([], [], color=BN, lw=1.8, label="running mean")
+        (self.running_var,) = ax.plot([], [], color=COLORS["dropout"], lw=1.8, ls="--", label="running var")
+        self.true_lines = (ax.axhline(true_mean, color=PLAIN, ls=":", lw=1),
+                           ax.axhline(true_var, color=PLAIN, ls=":", lw=1, label="true mean, var"))
+        # The limits autoscaling gave the fresh figure of every setting: steps 1..N plus 5% margins.
+        ax.set_xlim(1 - 0.05 * (self.steps - 1), self.steps + 0.05 * (self.steps - 1))
+        ax.set_ylim(-1, 3 * true_var)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("estimate")
+        legend = ax.legend(frameon=False, fontsize=7, loc="upper right", ncol=2)
+        # One-line titles and a single legend: every text artist costs redraw time. y=1 fixes the title's
+        # position (matplotlib would move a title that is hidden while the background is drawn).
+        ax.set_title(" ", fontsize=9, y=1.0)
+        ax = self.axes[1]
+        (self.before,) = ax.plot([], [], "o", color=PLAIN, ms=4)
+        (self.after,) = ax.plot([], [], "^", color=BN, ms=5)
+        ax.set_xlim(1 - 0.05 * (self.others - 1), self.others + 0.05 * (self.others - 1))
+        ax.set_ylim(-4, 4)
+        ax.set_xlabel(f"the other {self.others} examples of a batch")
+        ax.set_ylabel("normalized value")
+        ax.set_title(" ", fontsize=9, y=1.0)
+        for ax in self.axes:
+            # Few ticks: every tick is a Text artist, and they dominate a full redraw.
+            ax.locator_params(nbins=4)
+        # The true-value lines and the legend are drawn over the data, as on a fresh figure, so they
+        # are redrawn with it (in matplotlib's order: lines, then the legend).
+        for artist in (self.batch_mean, self.batch_var, self.running_mean, self.running_var, *self.true_lines,
+                       legend, self.before, self.after, self.axes[0].title, self.axes[1].title):
+            self.dynamic(artist)
+        self.true_mean, self.true_var = true_mean, true_var
+
+    def update(self, traces: dict, effect: dict, batch_size: int, momentum: float, outlier: float) -> Figure:
+        """Show ``traces`` (from ``running_traces``) and ``effect`` (from ``outlier_effect``)."""
+        n = len(traces["batch_mean"])
+        if n != self.steps:
+            raise ValueError(f"traces must hold {self.steps} steps for this panel, got {n}.")
+        before, after = effect["before"][1:], effect["after"][1:]
+        if len(before) != self.others:
+            raise ValueError(f"effect must hold 1 + {self.others} examples for this panel, got {len(before) + 1}.")
+        steps = np.arange(1, n + 1)
+        self.batch_mean.set_data(steps, traces["batch_mean"])
+        self.batch_var.set_data(steps, traces["batch_var"])
+        self.running_mean.set_data(steps, traces["running_mean"])
+        self.running_var.set_data(steps, traces["running_var"])
+        end_mean, end_var = traces["running_mean"][-1], traces["running_var"][-1]
+        self.axes[0].title.set_text(
+            f"batch {batch_size}, momentum {momentum:g} (Keras {1 - momentum:g}): running mean {end_mean:.2f} "
+            f"(true {self.true_mean:g}), var {end_var:.2f} (true {self.true_var:g})"
+        )
+        idx = np.arange(1, self.others + 1)
+        self.before.set_data(idx, before)
+        self.after.set_data(idx, after)
+        self.axes[1].title.set_text(
+            f"example 0 at {outlier:+g} std (^, vs o): others move {np.abs(after - before).max():.2f}"
+        )
+        return self.figure
+
+
 def plot_explorer(traces: dict, effect: dict, batch_size: int, momentum: float, outlier: float,
                   true_mean: float, true_var: float) -> Figure:  # fmt: skip
-    """The batch-statistics explorer. Left: batch mean and variance per step (dots) against the running
-    estimates (lines) and the true values (dashed). Right: one batch normalized before/after moving
-    example 0.
-
-    Light on purpose (two panels, no constrained layout, lines instead of scatter, few ticks): it must
-    redraw in < 100 ms even on a busy machine."""
-    fig = Figure(figsize=(9.6, 2.8))
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.16, top=0.9, wspace=0.22)
-    axes = fig.subplots(1, 2, width_ratios=[3, 2])
-    steps = np.arange(1, len(traces["batch_mean"]) + 1)
-    light = sequential_colors(3)[1]
-    ax = axes[0]
-    ax.plot(steps, traces["batch_mean"], ".", ms=3, color=light, label="batch mean / var")
-    ax.plot(steps, traces["batch_var"], "x", ms=3, color=light)
-    ax.plot(steps, traces["running_mean"], color=BN, lw=1.8, label="running mean")
-    ax.plot(steps, traces["running_var"], color=COLORS["dropout"], lw=1.8, ls="--", label="running var")
-    ax.axhline(true_mean, color=PLAIN, ls=":", lw=1)
-    ax.axhline(true_var, color=PLAIN, ls=":", lw=1, label="true mean, var")
-    ax.set_ylim(-1, 3 * true_var)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("estimate")
-    ax.legend(frameon=False, fontsize=7, loc="upper right", ncol=2)
-    end_mean, end_var = traces["running_mean"][-1], traces["running_var"][-1]
-    # One-line titles and a single legend: every text artist costs redraw time.
-    ax.set_title(
-        f"batch {batch_size}, momentum {momentum:g} (Keras {1 - momentum:g}): running mean {end_mean:.2f} "
-        f"(true {true_mean:g}), var {end_var:.2f} (true {true_var:g})",
-        fontsize=9,
-    )
-    before, after = effect["before"][1:], effect["after"][1:]
-    idx = np.arange(1, len(before) + 1)
-    ax = axes[1]
-    ax.plot(idx, before, "o", color=PLAIN, ms=4)
-    ax.plot(idx, after, "^", color=BN, ms=5)
-    ax.set_ylim(-4, 4)
-    ax.set_xlabel("the other 15 examples of a batch")
-    ax.set_ylabel("normalized value")
-    ax.set_title(f"example 0 at {outlier:+g} std (^, vs o): others move {np.abs(after - before).max():.2f}",
-                 fontsize=9)  # fmt: skip
-    for ax in axes:
-        # Few ticks: every tick is a Text artist, and they dominate the redraw time.
-        ax.locator_params(nbins=4)
-    return fig
+    """The batch-statistics explorer's figure on a fresh :class:`BatchStatsPanel` (see there); the
+    explorer itself updates one panel in place."""
+    panel = BatchStatsPanel(len(traces["batch_mean"]), true_mean, true_var, others=len(effect["before"]) - 1)
+    return panel.update(traces, effect, batch_size, momentum, outlier)

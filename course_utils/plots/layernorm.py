@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.collections import PatchCollection
+from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
 from ..validation import check_choice, check_int
-from . import OKABE_ITO, color_for, new_figure, style_for
+from . import OKABE_ITO, Panel, color_for, new_figure, style_for
 
 __all__ = [
     "METHOD_NAMES",
     "plot_axes_cubes",
     "plot_stat_groups",
+    "StatGroupsPanel",
+    "GradNormPanel",
     "plot_batch_size_sweep",
     "plot_sequence_results",
     "plot_grad_norms",
@@ -76,61 +78,160 @@ def plot_axes_cubes(n: int = 6, c: int = 6, groups: int = 2) -> Figure:
     return fig
 
 
-def plot_stat_groups(x: np.ndarray, labels: np.ndarray, stats: dict, title: str = "", note: str = "") -> Figure:
-    """The axes explorer's picture: every entry of a small (N, C, H, W) tensor as a cell (samples side by
-    side, channels as rows, the H*W positions as columns), coloured by the statistic it shares, with its
-    value; the text on the right lists each statistic's mean and variance, and ``note`` below it."""
-    from matplotlib.colors import to_rgb
+class _CachedLayer(Artist):
+    """Artists drawn once into transparent pixels and then pasted (< 1 ms) instead of drawn again
+    (a text costs ~1-3 ms, mostly rendering glyphs): for what lies over data that changes (the values
+    and borders over the cell colours), and for texts that come back (the same statistics, count or
+    note recur across settings). The pixels are kept per figure size and per ``key()`` (what the
+    members show; default: nothing changes), cropped to what the members cover.
 
-    n, c = x.shape[:2]
-    flat_x = x.reshape(n, c, -1)
-    flat_l = labels.reshape(n, c, -1)
-    p = flat_x.shape[2]
-    palette = [to_rgb(OKABE_ITO[k]) for k in ("orange", "sky_blue", "bluish_green", "yellow", "blue", "vermillion",
-                                              "reddish_purple", "grey")]
-    order = {label: i for i, label in enumerate(sorted(stats))}
-    # Fast path for an explorer (< 100 ms): all samples in ONE image on one axes, separated by a white
-    # column, cell borders as two line collections, no layout engine.
-    width = n * p + (n - 1)
-    rgb = np.ones((c, width, 3))
-    for i in range(n):
-        for (ci, pi), label in np.ndenumerate(flat_l[i]):
-            rgb[ci, i * (p + 1) + pi] = palette[order[int(label)] % len(palette)]
-    fig, ax = new_figure(width=3.0 * n + 3.8, height=2.9, layout=None)
-    fig.subplots_adjust(left=0.06, right=0.66, top=0.8, bottom=0.18)
-    ax.imshow(rgb, aspect="auto", interpolation="nearest")
-    ax.vlines(np.arange(-0.5, width), -0.5, c - 0.5, colors="white", lw=2)
-    ax.hlines(np.arange(-0.5, c), -0.5, width - 0.5, colors="white", lw=2)
-    ax.grid(False)
-    for i in range(n):
-        for (ci, pi), value in np.ndenumerate(flat_x[i]):
-            ax.text(i * (p + 1) + pi, ci, f"{value:.1f}", ha="center", va="center", fontsize=9)
-        ax.text(i * (p + 1) + (p - 1) / 2, -0.7, f"sample n={i}", ha="center", va="bottom", fontsize=10)
-    # No x tick labels: each Text costs ~1 ms to draw, and the columns are simply positions 0..P-1.
-    ax.set_xticks([])
-    ax.set_yticks(range(c), [f"c{k}" for k in range(c)])
-    ax.set_xlabel(f"positions 0..{p - 1} (H×W flattened) of each sample")
-    ax.set_ylabel("channel")
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    shown = sorted(stats)[:8]
-    fig.text(0.675, 0.8, f"{len(stats)} means/variances:", va="top", ha="left", fontsize=8.5)
-    squares = []
-    for k, label in enumerate(shown):
-        mean, var, count = stats[label]
-        y = 0.72 - 0.068 * k
-        # The square carries the colour, the text the numbers: colour is never the only cue.
-        squares.append(Rectangle((0.677, y - 0.022), 0.014, 0.044, facecolor=palette[k % len(palette)]))
-        fig.text(0.7, y, f"mean {mean:5.2f}  var {var:5.2f}  ({count} values)", va="center", ha="left",
-                 family="monospace", fontsize=7.5)
-    fig.add_artist(PatchCollection(squares, match_original=True, transform=fig.transFigure))
-    if len(stats) > len(shown):
-        fig.text(0.7, 0.72 - 0.068 * len(shown), f"... and {len(stats) - len(shown)} more", va="center", fontsize=7.5)
-    if note:
-        fig.text(0.675, 0.03, note, va="bottom", ha="left", fontsize=7.5, color="0.3")
-    if title:
-        fig.suptitle(title)
-    return fig
+    Registered as one dynamic artist of a :class:`Panel`; it is not added to the figure, so a plain
+    ``savefig`` draws the members themselves. Hiding it hides its members (the panel hides its dynamic
+    artists while it draws the background)."""
+
+    max_entries = 256
+
+    def __init__(self, members, key=tuple) -> None:
+        super().__init__()
+        self.members = list(members)
+        self.key = key
+        self._pixels: dict[tuple, tuple | None] = {}
+
+    def set_visible(self, b: bool) -> None:
+        super().set_visible(b)
+        for artist in self.members:
+            artist.set_visible(b)
+
+    def draw(self, renderer) -> None:
+        from matplotlib.backends.backend_agg import RendererAgg
+
+        if not self.get_visible():
+            return
+        key = (renderer.width, renderer.height, renderer.dpi, self.key())
+        if key not in self._pixels:
+            layer = RendererAgg(renderer.width, renderer.height, renderer.dpi)  # starts fully transparent
+            for artist in self.members:
+                artist.draw(layer)
+            pixels = np.asarray(layer.buffer_rgba())
+            rows, cols = np.nonzero(pixels[:, :, 3].any(axis=1))[0], np.nonzero(pixels[:, :, 3].any(axis=0))[0]
+            if len(self._pixels) >= self.max_entries:
+                self._pixels.pop(next(iter(self._pixels)))
+            if len(rows) == 0:
+                self._pixels[key] = None
+            else:
+                top, bottom, left, right = rows[0], rows[-1], cols[0], cols[-1]
+                # draw_image wants the rows bottom first and the position of the bottom-left pixel.
+                tile = np.ascontiguousarray(pixels[top:bottom + 1, left:right + 1][::-1])
+                self._pixels[key] = (int(left), int(renderer.height - 1 - bottom), tile)
+        entry = self._pixels[key]
+        if entry is not None:
+            gc = renderer.new_gc()
+            renderer.draw_image(gc, *entry)
+            gc.restore()
+
+
+_GROUP_PALETTE = ("orange", "sky_blue", "bluish_green", "yellow", "blue", "vermillion", "reddish_purple", "grey")
+
+
+class StatGroupsPanel(Panel):
+    """The axes explorer's picture, built once for one small (N, C, H, W) tensor ``x`` and updated in
+    place: every entry as a cell (samples side by side, channels as rows, the H*W positions as columns),
+    coloured by the statistic it shares, with its value; the text on the right lists each statistic's
+    mean and variance, and a note below it.
+
+    The values, cell borders and axes never change (the tensor is fixed), so after the first render an
+    update redraws only the cell colours, pastes the borders and values over them from pixels drawn
+    once, and redraws the texts on the right (see :class:`course_utils.plots.Panel`)."""
+
+    max_shown = 8
+    """Statistics listed on the right (one colour each); more are summarised as '... and k more'."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        from matplotlib.colors import to_rgb
+
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 4:
+            raise ValueError(f"x must be an (N, C, H, W) array, got shape {x.shape}.")
+        self.x = x
+        n, c = x.shape[:2]
+        flat_x = x.reshape(n, c, -1)
+        p = flat_x.shape[2]
+        self.palette = [to_rgb(OKABE_ITO[k]) for k in _GROUP_PALETTE]
+        # Fast path for an explorer (< 100 ms): all samples in ONE image on one axes, separated by a white
+        # column, cell borders as two line collections, no layout engine.
+        width = n * p + (n - 1)
+        super().__init__(Figure(figsize=(3.0 * n + 3.8, 2.9)))
+        fig = self.figure
+        ax = self.ax = fig.subplots()
+        fig.subplots_adjust(left=0.06, right=0.66, top=0.8, bottom=0.18)
+        self.image = ax.imshow(np.ones((c, width, 3)), aspect="auto", interpolation="nearest")
+        borders = [ax.vlines(np.arange(-0.5, width), -0.5, c - 0.5, colors="white", lw=2),
+                   ax.hlines(np.arange(-0.5, c), -0.5, width - 0.5, colors="white", lw=2)]
+        ax.grid(False)
+        values = []
+        for i in range(n):
+            for (ci, pi), value in np.ndenumerate(flat_x[i]):
+                values.append(ax.text(i * (p + 1) + pi, ci, f"{value:.1f}", ha="center", va="center", fontsize=9))
+            ax.text(i * (p + 1) + (p - 1) / 2, -0.7, f"sample n={i}", ha="center", va="bottom", fontsize=10)
+        # No x tick labels: each Text costs ~1 ms to draw, and the columns are simply positions 0..P-1.
+        ax.set_xticks([])
+        ax.set_yticks(range(c), [f"c{k}" for k in range(c)])
+        ax.set_xlabel(f"positions 0..{p - 1} (H×W flattened) of each sample")
+        ax.set_ylabel("channel")
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        self.count = fig.text(0.675, 0.8, "", va="top", ha="left", fontsize=8.5)
+        self.squares, self.rows = [], []
+        for k in range(self.max_shown):
+            y = 0.72 - 0.068 * k
+            # The square carries the colour, the text the numbers: colour is never the only cue.
+            self.squares.append(fig.add_artist(Rectangle((0.677, y - 0.022), 0.014, 0.044, transform=fig.transFigure,
+                                                         facecolor=self.palette[k % len(self.palette)])))
+            self.rows.append(fig.text(0.7, y, "", va="center", ha="left", family="monospace", fontsize=7.5))
+        self.more = fig.text(0.7, 0.72 - 0.068 * self.max_shown, "", va="center", fontsize=7.5)
+        self.note = fig.text(0.675, 0.03, "", va="bottom", ha="left", fontsize=7.5, color="0.3")
+        self.title = fig.suptitle(" ")
+        self.dynamic(self.image)
+        self.dynamic(_CachedLayer([*borders, *values]))
+        for text in (self.count, *self.rows, self.more, self.note, self.title):
+            self.dynamic(_CachedLayer([text], key=text.get_text))
+        for square in self.squares:
+            self.dynamic(square)
+
+    def update(self, labels: np.ndarray, stats: dict, title: str = "", note: str = "") -> Figure:
+        """Colour the cells by ``labels`` (the statistic each entry shares, shape of ``x``) and list
+        ``stats`` (label -> (mean, var, count)), with ``title`` above and ``note`` below the list."""
+        labels = np.asarray(labels)
+        if labels.shape != self.x.shape:
+            raise ValueError(f"labels must have the shape of x, {self.x.shape}, got {labels.shape}.")
+        n, c = self.x.shape[:2]
+        flat_l = labels.reshape(n, c, -1)
+        p = flat_l.shape[2]
+        order = {label: i for i, label in enumerate(sorted(stats))}
+        rgb = np.ones((c, n * p + (n - 1), 3))
+        for i in range(n):
+            for (ci, pi), label in np.ndenumerate(flat_l[i]):
+                rgb[ci, i * (p + 1) + pi] = self.palette[order[int(label)] % len(self.palette)]
+        self.image.set_data(rgb)
+        self.count.set_text(f"{len(stats)} means/variances:")
+        shown = sorted(stats)[: self.max_shown]
+        for k, (square, row) in enumerate(zip(self.squares, self.rows, strict=True)):
+            square.set_visible(k < len(shown))
+            if k < len(shown):
+                mean, var, count = stats[shown[k]]
+                row.set_text(f"mean {mean:5.2f}  var {var:5.2f}  ({count} values)")
+            else:
+                row.set_text("")
+        self.more.set_text(f"... and {len(stats) - len(shown)} more" if len(stats) > len(shown) else "")
+        self.note.set_text(note)
+        self.title.set_text(title)
+        return self.figure
+
+
+def plot_stat_groups(x: np.ndarray, labels: np.ndarray, stats: dict, title: str = "", note: str = "") -> Figure:
+    """The axes explorer's picture on a fresh :class:`StatGroupsPanel` (see there); the explorer itself
+    updates one panel in place."""
+    return StatGroupsPanel(x).update(labels, stats, title, note)
 
 
 def plot_batch_size_sweep(sweep, paper: dict) -> Figure:
@@ -183,25 +284,73 @@ def plot_sequence_results(results) -> Figure:
     return fig
 
 
+_PLACEMENTS = (("post", "Post-LN", "vermillion", "o", "-"), ("pre", "Pre-LN", "blue", "s", "--"))
+
+
+class GradNormPanel(Panel):
+    """The Post-LN vs Pre-LN explorer's figure, built once for a :class:`DepthGradNorms` and updated in
+    place: gradient norm of each layer's feed-forward weights at initialization vs layer index, mean
+    and range over seeds (Xiong et al. 2020, Fig. 3).
+
+    The y axis is fixed for every depth (0 to the largest norm of any depth, with autoscaling's 5% margin),
+    so depths can be compared by eye and only the x axis changes with the depth; the backgrounds of all
+    depths are cached after their first render (see :class:`course_utils.plots.Panel`)."""
+
+    def __init__(self, grad_norms) -> None:
+        from ..experiments.layernorm import DepthGradNorms
+
+        if not isinstance(grad_norms, DepthGradNorms):
+            raise TypeError(
+                f"grad_norms must be a DepthGradNorms from depth_grad_norms(), got {type(grad_norms).__name__}."
+            )
+        self.grad_norms = grad_norms
+        super().__init__(Figure(figsize=(5.6, 3.4)))
+        fig = self.figure
+        ax = self.ax = fig.subplots()
+        fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.16)
+        # Grid under the seed bands (not between bands and lines): the bands are redrawn over the cached
+        # grid, so a full draw must layer them the same way.
+        ax.set_axisbelow(True)
+        self.lines, self.bands = [], []
+        for _placement, label, color, marker, style in _PLACEMENTS:
+            (line,) = ax.plot([], [], marker=marker, linestyle=style, color=OKABE_ITO[color], label=label)
+            self.lines.append(line)
+            self.bands.append(ax.fill_between([0, 1], [0, 0], [0, 0], color=OKABE_ITO[color], alpha=0.15, lw=0))
+        # What autoscaling would give the tallest depth (data from the lowest band edge to the highest,
+        # plus 5%), with the bottom at 0 as before.
+        lo = float(min(v.min() for v in grad_norms.norms.values()))
+        hi = float(max(v.max() for v in grad_norms.norms.values()))
+        ax.set_ylim(0, hi + 0.05 * (hi - lo))
+        ax.set_xlabel("layer index (1 = next to the input)")
+        ax.set_ylabel("‖∂L/∂W_ff2‖ at initialization")
+        # y=1 fixes the title's position (matplotlib would move a title hidden while the background is drawn).
+        ax.set_title(" ", y=1.0)
+        legend = ax.legend(frameon=False)
+        # The legend is drawn over the data, as on a fresh figure, so it is redrawn with it.
+        for artist in (*self.bands, *self.lines, legend, ax.title):
+            self.dynamic(artist)
+
+    def update(self, depth: int) -> Figure:
+        """Show the gradient norms of the ``depth``-layer models (one of ``grad_norms.depths``)."""
+        depth = check_int("depth", depth, minimum=1)
+        check_choice("depth", depth, self.grad_norms.depths)
+        layers = np.arange(1, depth + 1)
+        for (placement, *_rest), line, band in zip(_PLACEMENTS, self.lines, self.bands, strict=True):
+            values = self.grad_norms.norms[(placement, depth)]
+            line.set_data(layers, values.mean(0))
+            band.set_data(layers, values.min(0), values.max(0))
+        # The x limits autoscaling gives layers 1..depth (5% margins), so each depth fills the width.
+        pad = 0.05 * (depth - 1) if depth > 1 else 0.5
+        self.ax.set_xlim(1 - pad, depth + pad)
+        self.ax.title.set_text(f"{depth} layers, mean and range of {len(self.grad_norms.seeds)} seeds")
+        return self.figure
+
+
 def plot_grad_norms(grad_norms, depth: int) -> Figure:
     """Gradient norm of each layer's feed-forward weights at initialization vs layer index, Post-LN vs
-    Pre-LN, mean and range over seeds (Xiong et al. 2020, Fig. 3). ``grad_norms`` is a DepthGradNorms."""
-    depth = check_int("depth", depth, minimum=1)
-    check_choice("depth", depth, grad_norms.depths)
-    fig, ax = new_figure(width=5.6, height=3.4, layout=None)
-    fig.subplots_adjust(left=0.14, right=0.97, top=0.88, bottom=0.16)
-    layers = np.arange(1, depth + 1)
-    for index, (placement, label) in enumerate((("post", "Post-LN"), ("pre", "Pre-LN"))):
-        values = grad_norms.norms[(placement, depth)]
-        color = OKABE_ITO[("vermillion", "blue")[index]]
-        ax.plot(layers, values.mean(0), marker="os"[index], linestyle=("-", "--")[index], color=color, label=label)
-        ax.fill_between(layers, values.min(0), values.max(0), color=color, alpha=0.15, lw=0)
-    ax.set_xlabel("layer index (1 = next to the input)")
-    ax.set_ylabel("‖∂L/∂W_ff2‖ at initialization")
-    ax.set_title(f"{depth} layers, mean and range of {len(grad_norms.seeds)} seeds")
-    ax.set_ylim(bottom=0)
-    ax.legend(frameon=False)
-    return fig
+    Pre-LN, mean and range over seeds (Xiong et al. 2020, Fig. 3). ``grad_norms`` is a DepthGradNorms.
+    A fresh :class:`GradNormPanel` (the y axis spans every depth of ``grad_norms``)."""
+    return GradNormPanel(grad_norms).update(depth)
 
 
 def plot_warmup(results) -> Figure:

@@ -9,9 +9,10 @@ so a control change only recomputes 150 running-average steps and redraws.
 from __future__ import annotations
 
 import ipywidgets as w
+import numpy as np
 
 from ..experiments import batchnorm as exp
-from ..plots.batchnorm import plot_explorer
+from ..plots.batchnorm import BatchStatsPanel
 from . import BENCHMARKS, Explorer, ExplorerBenchmark
 
 __all__ = ["build_batchstats_explorer", "make_draw", "BATCH_SIZES", "MOMENTA"]
@@ -22,15 +23,19 @@ OUTLIER_BATCH = 16
 
 
 def make_draw(stream=None):
-    """The pure draw function: ``draw(batch_size, momentum, outlier) -> Figure``."""
-    stream = exp.stat_stream() if stream is None else stream
+    """The draw function: ``draw(batch_size, momentum, outlier) -> Figure``. Every call updates the same
+    :class:`BatchStatsPanel` in place (fast) and returns its figure; what it shows depends only on the
+    arguments."""
+    stream = exp.stat_stream() if stream is None else np.asarray(stream, dtype=np.float64)
+    if stream.ndim != 2:
+        raise ValueError(f"stream must be 2-D (steps, examples), got shape {stream.shape}.")
     batch = stream[0, :OUTLIER_BATCH]
+    panel = BatchStatsPanel(len(stream), exp.EXPLORER_MEAN, exp.EXPLORER_STD**2, others=len(batch) - 1)
 
     def draw(batch_size: int, momentum: float, outlier: float):
         traces = exp.running_traces(stream, batch_size, momentum)
         effect = exp.outlier_effect(batch, outlier)
-        return plot_explorer(traces, effect, batch_size, momentum, outlier,
-                             exp.EXPLORER_MEAN, exp.EXPLORER_STD**2)  # fmt: skip
+        return panel.update(traces, effect, batch_size, momentum, outlier)
 
     return draw
 
