@@ -97,8 +97,6 @@ def test_e2e_fixture_follows_the_rule():
     assert slides.is_current(nb), "run `.venv/bin/python tools/slides.py tests/e2e/fixtures/e2e_widget_explorer.ipynb`"
 
 
-@pytest.mark.xfail(reason="the lead runs `make slidemeta` over all notebooks at integration; then remove this mark",
-                   strict=False)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_has_slide_metadata_by_the_rule(path):
     nb = json.loads(path.read_text())
