@@ -243,9 +243,12 @@ class _LayerNormFunction(torch.autograd.Function):
         \frac{\partial L}{\partial x} = \frac{\mathrm{rstd}}{D}
         \Big(D\,g - \textstyle\sum g - \hat{x} \sum (g \cdot \hat{x})\Big), \qquad g = \gamma \cdot dy
 
-    Every full-size step is one pass over the data; the row and column sums are matrix-vector
-    products (``dy @ gamma`` is the row sum of g, ``ones @ dy`` the column sum), which are faster here
-    than ``sum`` over the batch dimension and need no temporary.
+    Passes over the data are what costs here, so the backward never builds ``x_hat`` or ``g``: with
+    ``x_c = x - mean`` (so ``x_hat = x_c * rstd``) it computes
+    ``dx = rstd * ((dy * gamma - mean(g)) - x_c * rstd^2 * mean(g * x_c))``
+    in three passes, and every sum is a matrix-vector product (``dy @ gamma`` is the row sum of g,
+    ``rstd @ (dy * x_c)`` the column sum of ``dy * x_hat``), faster here than ``sum`` over the batch
+    dimension. Only scratch buffers and the returned tensors are full-size.
     """
 
     @staticmethod
@@ -254,9 +257,8 @@ class _LayerNormFunction(torch.autograd.Function):
         for size in x.shape[x.dim() - k:]:
             d *= size
         x2 = x.reshape(-1, d)
-        mean = x2.sum(1, keepdim=True).div_(d)
-        # x_hat is kept for the backward: recomputing it there would cost two passes, keeping it none.
-        x_hat = torch.sub(x2, mean)
+        mean = x2.mean(1, keepdim=True)
+        x_hat = torch.sub(x2, mean, out=_workspace(x2))
         # ||x - mean||^2 / D along contiguous rows: one pass, no temporary (var_mean is slow here).
         rstd = torch.linalg.vector_norm(x_hat, 2, dim=1, keepdim=True).square_().div_(d).add_(eps).rsqrt_()
         x_hat.mul_(rstd)
@@ -269,40 +271,38 @@ class _LayerNormFunction(torch.autograd.Function):
             out = x_hat + bias.reshape(-1)
         else:
             out = x_hat.clone()
-        ctx.save_for_backward(x_hat, rstd, weight)
+        # x itself is saved (no copy): keeping x_hat would be one more full-size tensor per call, and
+        # fresh full-size tensors cost more than the pass that recomputes x - mean in a scratch buffer.
+        ctx.save_for_backward(x2, mean, rstd, weight)
         ctx.has_bias = bias is not None
         return out.reshape(x.shape)
 
     @staticmethod
     def backward(ctx, dy):
-        x_hat, rstd, weight = ctx.saved_tensors
-        n, d = x_hat.shape
+        x2, mean, rstd, weight = ctx.saved_tensors
+        n, d = x2.shape
         with torch.no_grad():
+            centered = torch.sub(x2, mean, out=_workspace(x2))
             dy2 = dy.reshape(-1, d)
-            # dy * x_hat lives in a scratch buffer: it only feeds sums.
-            dy_xhat = torch.mul(dy2, x_hat, out=_workspace(x_hat))
+            dy_centered = torch.mul(dy2, centered, out=_workspace(x2, 1))
             dweight = dbias = dx = None
-            if weight is not None:
-                w = weight.reshape(-1)
-                if ctx.needs_input_grad[1] or (ctx.has_bias and ctx.needs_input_grad[2]):
-                    ones = x_hat.new_ones(n)
-                    if ctx.needs_input_grad[1]:
-                        dweight = torch.mv(dy_xhat.t(), ones).reshape(weight.shape)
-                    if ctx.has_bias and ctx.needs_input_grad[2]:
-                        dbias = torch.mv(dy2.t(), ones).reshape(weight.shape)
-                if ctx.needs_input_grad[0]:
-                    # Row sums of g = dy * gamma and of g * x_hat, scaled by -1/D.
-                    minus_mean_g = torch.mv(dy2, w).mul_(-1.0 / d).unsqueeze(1)
-                    minus_mean_gx = torch.mv(dy_xhat, w).mul_(-1.0 / d).unsqueeze(1)
-                    # dx = rstd * ((g - mean(g)) - x_hat * mean(g * x_hat)): three passes, one fresh tensor.
-                    dx = torch.addcmul(minus_mean_g, dy2, w)
-                    dx.addcmul_(x_hat, minus_mean_gx).mul_(rstd)
-            elif ctx.needs_input_grad[0]:
-                minus_mean_g = dy2.sum(1, keepdim=True).mul_(-1.0 / d)
-                minus_mean_gx = dy_xhat.sum(1, keepdim=True).mul_(-1.0 / d)
-                dx = torch.add(dy2, minus_mean_g)
-                dx.addcmul_(x_hat, minus_mean_gx).mul_(rstd)
-            if dx is not None:
+            if weight is not None and ctx.needs_input_grad[1]:
+                # sum over the batch of dy * x_hat = rstd @ (dy * x_c)
+                dweight = torch.mv(dy_centered.t(), rstd.view(-1)).reshape(weight.shape)
+            if ctx.has_bias and ctx.needs_input_grad[2]:
+                dbias = torch.mv(dy2.t(), dy2.new_ones(n)).reshape(weight.shape)
+            if ctx.needs_input_grad[0]:
+                # Per row: -mean(g) and -rstd^2 * mean(g * x_c), as (n, 1) columns.
+                if weight is None:
+                    minus_mean_g = dy2.mean(1, keepdim=True).neg_()
+                    minus_mean_gx = dy_centered.mean(1, keepdim=True).neg_()
+                    dx = torch.add(dy2, minus_mean_g)
+                else:
+                    w_col = weight.reshape(-1, 1) * (-1.0 / d)
+                    minus_mean_g = torch.mm(dy2, w_col)
+                    minus_mean_gx = torch.mm(dy_centered, w_col)
+                    dx = torch.addcmul(minus_mean_g, dy2, weight.reshape(-1))
+                dx.addcmul_(centered, minus_mean_gx.mul_(rstd).mul_(rstd)).mul_(rstd)
                 dx = dx.reshape(dy.shape)
         grads = _guard_double_backward("LayerNorm", (dx, dweight, dbias))
         return *grads, None, None
