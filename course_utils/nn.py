@@ -313,7 +313,7 @@ class _LayerNormFunction(torch.autograd.Function):
                     minus_mean_gx = torch.mm(dy_centered, w_col)
                     dx = torch.addcmul(minus_mean_g, dy2, _as_vector(weight))
                 dx.addcmul_(centered, minus_mean_gx.mul_(rstd).mul_(rstd)).mul_(rstd)
-                dx = dx if dx.shape == dy.shape else dx.view(dy.shape)
+                dx = dx if dx.shape == dy.shape else dx.reshape(dy.shape)
         grads = _guard_double_backward("LayerNorm", (dx, dweight, dbias))
         return *grads, None, None
 
