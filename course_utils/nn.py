@@ -75,6 +75,28 @@ def _check_float_tensor(name: str, value: object) -> Tensor:
     return value
 
 
+def _register_affine(module: nn.Module, shape, affine: bool, bias: bool, factory: dict) -> None:
+    """Learnable gamma (``weight``, starts at 1) and beta (``bias``, starts at 0) of ``shape``; registered as
+    None where switched off, like torch, so the attribute exists but is absent from ``state_dict()``.
+    gamma = 1, beta = 0 makes the layer start out as "just normalize"."""
+    if affine:
+        module.weight = nn.Parameter(torch.ones(shape, **factory))
+        if bias:
+            module.bias = nn.Parameter(torch.zeros(shape, **factory))
+        else:
+            module.register_parameter("bias", None)
+    else:
+        module.register_parameter("weight", None)
+        module.register_parameter("bias", None)
+
+
+def _reset_affine(module: nn.Module) -> None:
+    if module.weight is not None:
+        nn.init.ones_(module.weight)
+    if getattr(module, "bias", None) is not None:
+        nn.init.zeros_(module.bias)
+
+
 def _check_same_dtype(name: str, value: Tensor, module: nn.Module) -> None:
     # torch refuses mixed dtypes too (with a RuntimeError deep in the kernel); silently promoting would
     # hand back float64 outputs from a float32 model, so we refuse with a clear message instead.
@@ -419,16 +441,7 @@ class _BatchNorm(nn.Module):
         _check_bool("bias", bias)
         factory = {"device": device, "dtype": dtype}
 
-        if self.affine:
-            # gamma = 1, beta = 0 makes the layer start out as "just normalize".
-            self.weight = nn.Parameter(torch.ones(num_features, **factory))
-            if bias:
-                self.bias = nn.Parameter(torch.zeros(num_features, **factory))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, num_features, self.affine, bias, factory)
 
         if self.track_running_stats:
             # Buffers, not parameters: they are saved in the state_dict and moved by .to(), but the
@@ -452,10 +465,7 @@ class _BatchNorm(nn.Module):
     def reset_parameters(self) -> None:
         """Reset running statistics and set weight (gamma) to 1 and bias (beta) to 0."""
         self.reset_running_stats()
-        if self.weight is not None:
-            nn.init.ones_(self.weight)
-        if self.bias is not None:
-            nn.init.zeros_(self.bias)
+        _reset_affine(self)
 
     def _check_input(self, input: Tensor) -> None:
         _check_float_tensor("input", input)
@@ -681,22 +691,11 @@ class LayerNorm(nn.Module):
         self.elementwise_affine = _check_bool("elementwise_affine", elementwise_affine)
         _check_bool("bias", bias)
         factory = {"device": device, "dtype": dtype}
-        if self.elementwise_affine:
-            self.weight = nn.Parameter(torch.ones(self.normalized_shape, **factory))
-            if bias:
-                self.bias = nn.Parameter(torch.zeros(self.normalized_shape, **factory))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, self.normalized_shape, self.elementwise_affine, bias, factory)
 
     def reset_parameters(self) -> None:
         """Set weight (gamma) to 1 and bias (beta) to 0."""
-        if self.weight is not None:
-            nn.init.ones_(self.weight)
-        if self.bias is not None:
-            nn.init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         _check_float_tensor("input", input)
@@ -812,22 +811,11 @@ class GroupNorm(nn.Module):
         self.affine = _check_bool("affine", affine)
         _check_bool("bias", bias)
         factory = {"device": device, "dtype": dtype}
-        if self.affine:
-            self.weight = nn.Parameter(torch.ones(num_channels, **factory))
-            if bias:
-                self.bias = nn.Parameter(torch.zeros(num_channels, **factory))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        _register_affine(self, num_channels, self.affine, bias, factory)
 
     def reset_parameters(self) -> None:
         """Set weight (gamma) to 1 and bias (beta) to 0."""
-        if self.weight is not None:
-            nn.init.ones_(self.weight)
-        if self.bias is not None:
-            nn.init.zeros_(self.bias)
+        _reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         _check_float_tensor("input", input)
