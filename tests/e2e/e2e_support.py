@@ -328,3 +328,25 @@ def shutdown_lab(server: LabServer) -> None:
     except (OSError, subprocess.TimeoutExpired):
         pass
     stop_group(server.proc)
+
+
+def offline_widget_bundle(folder: Path, widget_js: dict) -> Path:
+    """The offline widget bundle the static builds serve from disk: html-manager's dist and require.js."""
+    (folder / "html-manager").mkdir(parents=True, exist_ok=True)
+    shutil.copytree(widget_js["dist"], folder / "html-manager" / "dist")
+    shutil.copy2(widget_js["require"], folder / "require.js")
+    return folder
+
+
+def offline_page(browser, outside: list[str], errors: list[str], viewport: dict | None = None):
+    """A page whose every request to http(s) is aborted and recorded in ``outside``; page errors go to ``errors``."""
+    context = browser.new_context(viewport=viewport or {"width": 1200, "height": 900})
+
+    def refuse(route):
+        outside.append(route.request.url)
+        route.abort()
+
+    context.route(lambda url: url.startswith(("http://", "https://")), refuse)
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return context, page

@@ -8,7 +8,7 @@ import json
 import sys
 
 import pytest
-from e2e_support import REPO, WIDGET_VIEW, explorer_cells
+from e2e_support import REPO, WIDGET_VIEW, explorer_cells, offline_page, offline_widget_bundle
 from test_e2e_html_export import widget_js  # noqa: F401 - the fixture: html-manager + require.js from npm
 
 sys.path.insert(0, str(REPO / "tools"))
@@ -21,29 +21,11 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, widget_js):  # noqa: F811
-    bundle = tmp_path_factory.mktemp("bundle")
-    (bundle / "html-manager").mkdir()
-    import shutil
-
-    shutil.copytree(widget_js["dist"], bundle / "html-manager" / "dist")
-    shutil.copy2(widget_js["require"], bundle / "require.js")
+    bundle = offline_widget_bundle(tmp_path_factory.mktemp("bundle"), widget_js)
     out = tmp_path_factory.mktemp("site") / "site"
     result = build_site.build(out, widget_bundle=bundle)
     assert result["local_widgets"]
     return out, result["pages"]
-
-
-def offline_page(browser, outside: list[str], errors: list[str]):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-
-    def refuse(route):
-        outside.append(route.request.url)
-        route.abort()
-
-    context.route(lambda url: url.startswith(("http://", "https://")), refuse)
-    page = context.new_page()
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return context, page
 
 
 def test_index_lists_the_course_in_order_and_every_page_loads(browser, site, artifacts):

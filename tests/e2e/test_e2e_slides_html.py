@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from e2e_support import FIXTURES_DIR, REPO
+from e2e_support import FIXTURES_DIR, REPO, offline_page, offline_widget_bundle
 from test_e2e_html_export import widget_js  # noqa: F401 - the fixture: html-manager + require.js from npm
 
 sys.path.insert(0, str(REPO / "tools"))
@@ -17,25 +17,12 @@ pytestmark = pytest.mark.browser
 
 
 def test_static_deck_presents_offline(browser, widget_js, tmp_path, artifacts):  # noqa: F811
-    bundle = tmp_path / "bundle"
-    (bundle / "html-manager").mkdir(parents=True)
-    import shutil
-
-    shutil.copytree(widget_js["dist"], bundle / "html-manager" / "dist")
-    shutil.copy2(widget_js["require"], bundle / "require.js")
+    bundle = offline_widget_bundle(tmp_path / "bundle", widget_js)
     result = make_slides.build(tmp_path / "slides", [FIXTURES_DIR / "e2e_widget_explorer.ipynb"], bundle)
     deck = result["decks"]["e2e_widget_explorer"]
 
     outside, errors = [], []
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-
-    def refuse(route):
-        outside.append(route.request.url)
-        route.abort()
-
-    context.route(lambda url: url.startswith(("http://", "https://")), refuse)
-    page = context.new_page()
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    context, page = offline_page(browser, outside, errors, viewport={"width": 1280, "height": 800})
     try:
         page.goto(deck.as_uri(), wait_until="load")
         page.locator(".reveal.ready").wait_for(state="attached", timeout=30_000)
