@@ -97,6 +97,18 @@ def _reset_affine(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def _check_trailing_shape(input: Tensor, normalized_shape: tuple[int, ...], layer: str) -> int:
+    """LayerNorm-style layers normalize over the *last* ``len(normalized_shape)`` dimensions; returns that count."""
+    k = len(normalized_shape)
+    if input.dim() < k or tuple(input.shape[-k:]) != normalized_shape:
+        raise ValueError(
+            f"input of shape {tuple(input.shape)} does not end with normalized_shape="
+            f"{normalized_shape}. {layer} normalizes over the *last* dimensions: permute the "
+            f"input or build {layer}({tuple(input.shape[-k:]) if input.dim() >= k else '...'})."
+        )
+    return k
+
+
 def _check_same_dtype(name: str, value: Tensor, module: nn.Module) -> None:
     # torch refuses mixed dtypes too (with a RuntimeError deep in the kernel); silently promoting would
     # hand back float64 outputs from a float32 model, so we refuse with a clear message instead.
@@ -699,13 +711,7 @@ class LayerNorm(nn.Module):
 
     def forward(self, input: Tensor) -> Tensor:
         _check_float_tensor("input", input)
-        k = len(self.normalized_shape)
-        if input.dim() < k or tuple(input.shape[-k:]) != self.normalized_shape:
-            raise ValueError(
-                f"input of shape {tuple(input.shape)} does not end with normalized_shape="
-                f"{self.normalized_shape}. LayerNorm normalizes over the *last* dimensions: permute the "
-                f"input or build LayerNorm({tuple(input.shape[-k:]) if input.dim() >= k else '...'})."
-            )
+        k = _check_trailing_shape(input, self.normalized_shape, "LayerNorm")
         _check_same_dtype("input", input, self)
         if fast_path_enabled(self) and input.numel() > 0:
             return _LayerNormFunction.apply(input, self.weight, self.bias, k, self.eps)  # see fast_path
@@ -907,13 +913,7 @@ class RMSNorm(nn.Module):
 
     def forward(self, input: Tensor) -> Tensor:
         _check_float_tensor("input", input)
-        k = len(self.normalized_shape)
-        if input.dim() < k or tuple(input.shape[-k:]) != self.normalized_shape:
-            raise ValueError(
-                f"input of shape {tuple(input.shape)} does not end with normalized_shape="
-                f"{self.normalized_shape}. RMSNorm normalizes over the *last* dimensions: permute the "
-                f"input or build RMSNorm({tuple(input.shape[-k:]) if input.dim() >= k else '...'})."
-            )
+        k = _check_trailing_shape(input, self.normalized_shape, "RMSNorm")
         _check_same_dtype("input", input, self)
         eps = torch.finfo(input.dtype).eps if self.eps is None else self.eps
         dims = tuple(range(-k, 0))
