@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import nn as course_nn
 from .data import Split
 from .validation import check_bool, check_choice, check_int, check_number, check_positive
 
-__all__ = ["History", "train", "evaluate", "progress_enabled"]
+__all__ = ["History", "train", "evaluate", "progress_enabled", "batchnorm_layers", "recalibrate_batchnorm"]
 
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "adam")
@@ -305,3 +306,58 @@ def _batches(n: int, batch_size: int, gen: torch.Generator):
         perm = torch.randperm(n, generator=gen)
         for start in range(0, n - batch_size + 1, batch_size):
             yield perm[start : start + batch_size]
+
+
+def batchnorm_layers(model: nn.Module) -> list[nn.Module]:
+    """Every BatchNorm layer of ``model`` in order, torch.nn's and course_utils.nn's (1d, 2d, sync)."""
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm | course_nn._BatchNorm)]
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(
+    model: nn.Module,
+    X: torch.Tensor,
+    batch_size: int = 64,
+    *,
+    passes: int = 1,
+    seed: int | None = None,
+    drop_last: bool = True,
+) -> nn.Module:
+    """Re-estimate every BatchNorm's running statistics on ``X`` with the weights frozen (in place).
+
+    The fix for "my model is worse in eval()" (notebook 03) and for the dropout-before-BatchNorm variance
+    shift (notebook 05): reset the statistics, set ``momentum=None`` (a cumulative average, so every batch
+    counts equally) and run ``X`` through the model with the BatchNorm layers in train mode and every other
+    module in eval mode (dropout off). Minibatches of ``batch_size`` go in order, or reshuffled each pass by
+    a generator seeded with ``seed``; a last batch shorter than ``batch_size`` is skipped with
+    ``drop_last``, otherwise used if it holds at least 2 examples. Every module's mode and every layer's
+    momentum are restored afterwards.
+    """
+    batch_size = check_int("batch_size", batch_size, minimum=2)
+    passes = check_int("passes", passes, minimum=1)
+    drop_last = check_bool("drop_last", drop_last)
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"X must be a torch.Tensor of inputs, got {type(X).__name__}.")
+    layers = batchnorm_layers(model)
+    if not layers:
+        raise ValueError("model has no BatchNorm layer to recalibrate.")
+    modes = {module: module.training for module in model.modules()}
+    momenta = [layer.momentum for layer in layers]
+    gen = None if seed is None else torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    model.eval()
+    for layer in layers:
+        layer.reset_running_stats()
+        layer.momentum = None
+        layer.train()
+    last_start = len(X) - batch_size + 1 if drop_last else len(X)
+    for _ in range(passes):
+        order = torch.arange(len(X)) if gen is None else torch.randperm(len(X), generator=gen)
+        for start in range(0, max(last_start, 0), batch_size):
+            batch = order[start : start + batch_size]
+            if len(batch) > 1:
+                model(X[batch])
+    for layer, momentum in zip(layers, momenta, strict=True):
+        layer.momentum = momentum
+    for module, training in modes.items():
+        module.training = training
+    return model

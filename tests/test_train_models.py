@@ -139,3 +139,40 @@ def test_palette_is_shared_and_names_map_to_one_colour():
     assert color_for("LayerNorm") != color_for("BatchNorm")
     assert color_for("something else", 0) != color_for("something else", 1)
     assert style_for("BN")["marker"] != style_for("LN")["marker"]
+
+
+def test_recalibrate_batchnorm_uses_x_with_dropout_off_and_restores_everything():
+    from torch import nn
+
+    from course_utils import nn as cnn
+    from course_utils.train import batchnorm_layers, recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    for bn_class in (nn.BatchNorm1d, cnn.BatchNorm1d):
+        model = nn.Sequential(nn.Dropout(0.5), bn_class(3, momentum=0.3))
+        model.train()
+        X = torch.randn(40, 3) * 2 + 5
+        recalibrate_batchnorm(model, X, batch_size=10, drop_last=False)
+        bn = batchnorm_layers(model)[0]
+        # dropout off: the statistics are those of X itself (4 equal batches, cumulative average)
+        batch_means = X.reshape(4, 10, 3).mean(1)
+        assert torch.allclose(bn.running_mean, batch_means.mean(0), atol=1e-5)
+        assert torch.allclose(bn.running_var, X.reshape(4, 10, 3).var(1).mean(0), atol=1e-4)
+        assert bn.momentum == 0.3 and model.training and model[0].training and bn.num_batches_tracked == 4
+
+
+def test_recalibrate_batchnorm_batches_and_refusals():
+    from torch import nn
+
+    from course_utils.train import recalibrate_batchnorm
+
+    X = torch.arange(25.0).reshape(25, 1)
+    kept = recalibrate_batchnorm(nn.Sequential(nn.BatchNorm1d(1)), X, batch_size=10, drop_last=False)
+    dropped = recalibrate_batchnorm(nn.Sequential(nn.BatchNorm1d(1)), X, batch_size=10, drop_last=True)
+    assert kept[0].num_batches_tracked == 3 and dropped[0].num_batches_tracked == 2
+    with pytest.raises(ValueError, match="no BatchNorm"):
+        recalibrate_batchnorm(nn.Sequential(nn.Linear(1, 1)), X)
+    with pytest.raises(ValueError, match="batch_size"):
+        recalibrate_batchnorm(nn.Sequential(nn.BatchNorm1d(1)), X, batch_size=1)
+    with pytest.raises(TypeError, match="X must be a torch.Tensor"):
+        recalibrate_batchnorm(nn.Sequential(nn.BatchNorm1d(1)), X.numpy())

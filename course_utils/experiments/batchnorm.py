@@ -22,7 +22,7 @@ from .. import nn as cnn
 from ..data import Split, load_digits, load_wine
 from ..models import make_mlp
 from ..numpy_layers import batchnorm_backward, batchnorm_backward_naive, batchnorm_forward
-from ..train import History, evaluate, train
+from ..train import History, batchnorm_layers, evaluate, recalibrate_batchnorm, train
 from ..validation import check_choice, check_int, check_number, check_positive
 
 __all__ = [
@@ -306,33 +306,14 @@ def _is_bn(module: nn.Module) -> bool:
 
 
 def _bn_layers(model: nn.Module) -> list[nn.Module]:
-    return [m for m in model.modules() if _is_bn(m)]
+    return batchnorm_layers(model)
 
 
-@torch.no_grad()
 def recalibrate(model: nn.Module, X: torch.Tensor, batch_size: int = 64, passes: int = 1, seed: int = 0) -> nn.Module:
-    """Re-estimate every BatchNorm's running statistics on ``X`` with the weights frozen (in place).
-
-    Resets the statistics, sets ``momentum=None`` (a cumulative average: every batch counts equally)
-    and runs training-mode forward passes under ``no_grad``; momentum and mode are restored after.
-    """
-    batch_size = check_int("batch_size", batch_size, minimum=2)
-    was_training = model.training
-    layers = _bn_layers(model)
-    saved = [layer.momentum for layer in layers]
-    for layer in layers:
-        layer.reset_running_stats()
-        layer.momentum = None
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
-    model.train()
-    for _ in range(check_int("passes", passes, minimum=1)):
-        order = torch.randperm(len(X), generator=gen)
-        for s in range(0, len(X) - batch_size + 1, batch_size):
-            model(X[order[s : s + batch_size]])
-    for layer, m in zip(layers, saved, strict=True):
-        layer.momentum = m
-    model.train(was_training)
-    return model
+    """Re-estimate every BatchNorm's running statistics on ``X`` with the weights frozen (in place):
+    :func:`course_utils.train.recalibrate_batchnorm` with shuffled minibatches (reset, ``momentum=None``,
+    forward passes under ``no_grad``; modes and momentum restored after)."""
+    return recalibrate_batchnorm(model, X, batch_size, passes=passes, seed=seed, drop_last=True)
 
 
 def eval_gap_and_recalibration(seed: int = 0, steps: int = 100, momentum: float = 0.003) -> dict[str, float]:

@@ -25,7 +25,7 @@ from torch import nn
 from ..data import Split, load_digits
 from ..models import DEFAULT_BLOCK, make_mlp
 from ..paired import Paired, paired
-from ..train import History, train
+from ..train import History, batchnorm_layers, recalibrate_batchnorm, train
 from ..validation import check_choice, check_int, check_number, check_positive, check_probability
 
 __all__ = [
@@ -373,9 +373,9 @@ def time_per_step(name: str, hidden: Sequence[int] = HIDDEN, steps: int = 60, ba
 # ------------------------------------------------------------------------------------ variance shift
 
 
-def bn_layers(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
-    """Every BatchNorm layer (1d, 2d, 3d) of ``model``, in order."""
-    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+def bn_layers(model: nn.Module) -> list[nn.Module]:
+    """Every BatchNorm layer of ``model``, in order (:func:`course_utils.train.batchnorm_layers`)."""
+    return batchnorm_layers(model)
 
 
 @torch.no_grad()
@@ -413,27 +413,11 @@ def bn_variance_ratios(model: nn.Module, X: torch.Tensor) -> list[float]:
 @torch.no_grad()
 def recalibrate_bn(model: nn.Module, X: torch.Tensor, batch_size: int = BATCH_SIZE) -> nn.Module:
     """Li et al.'s second fix: a copy of ``model`` whose BatchNorm running statistics are re-estimated
-    on ``X`` with dropout OFF (everything in eval mode except the BatchNorm layers), as a cumulative
-    average (``momentum=None``) over all of ``X``. Weights are untouched; the copy is returned in eval mode."""
-    batch_size = check_int("batch_size", batch_size, minimum=2)
-    model = copy.deepcopy(model)
-    model.eval()
-    bns = bn_layers(model)
-    if not bns:
-        raise ValueError("model has no BatchNorm layer to recalibrate.")
-    momenta = [bn.momentum for bn in bns]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None  # cumulative average: every batch counts the same
-        bn.train()
-    for start in range(0, len(X) - 1, batch_size):
-        batch = X[start : start + batch_size]
-        if len(batch) > 1:
-            model(batch)
-    for bn, momentum in zip(bns, momenta, strict=True):
-        bn.momentum = momentum
-    model.eval()
-    return model
+    on ``X`` with dropout OFF, as a cumulative average over all of ``X`` in order
+    (:func:`course_utils.train.recalibrate_batchnorm`). Weights are untouched; the copy is returned in
+    eval mode."""
+    fixed = recalibrate_batchnorm(copy.deepcopy(model), X, batch_size, drop_last=False)
+    return fixed.eval()
 
 
 def shift_ratio_theory(d: int, p: float, c: float = 1.0, v: float = 1.0, rho: float = 0.3, cos2: float = 0.2) -> float:
