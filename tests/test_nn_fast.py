@@ -14,6 +14,8 @@ AFFINE_BN = {"affine": {"affine": True}, "no-affine": {"affine": False}, "no-bia
 AFFINE_LN = {"affine": {}, "no-affine": {"elementwise_affine": False}, "no-bias": {"bias": False}}
 BN_CASES = {
     "1d-NC": (cnn.BatchNorm1d, torch.nn.BatchNorm1d, (16, 5), False),
+    # >= 2**16 values: per-channel sums as matrix-vector products (the path the benchmark size takes)
+    "1d-NC-large": (cnn.BatchNorm1d, torch.nn.BatchNorm1d, (512, 130), False),
     "1d-NCL": (cnn.BatchNorm1d, torch.nn.BatchNorm1d, (6, 5, 7), False),
     "2d": (cnn.BatchNorm2d, torch.nn.BatchNorm2d, (4, 5, 3, 6), False),
     "2d-channels_last": (cnn.BatchNorm2d, torch.nn.BatchNorm2d, (4, 5, 3, 6), True),
