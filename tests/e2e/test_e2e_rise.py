@@ -12,7 +12,8 @@ its text repr. Arrow keys do not move a focused slider in RISE: the RISE app's c
 notebook shortcuts (ArrowRight -> notebook:move-cursor-heading-below-or-expand) takes them first.
 
 Every course notebook that has slide metadata (after `make slidemeta`) is also opened as a deck: it must
-have the slides its metadata asks for, and Space must step through to the last one.
+have the slides its metadata asks for, and Space must step through to the last one. No deck may request
+anything outside the server (the course runs offline).
 """
 
 from __future__ import annotations
@@ -61,10 +62,22 @@ def current_slide(page) -> str:
 
 
 def open_deck(browser, lab_server, artifacts, path: str = FIXTURE):
+    """A deck in a fresh context. ``errors`` collects page errors and every request outside the server.
+
+    The deck must work offline: the course sets RISE's theme to reveal.js's "white" (fonts bundled);
+    RISE's default "simple" theme fetches its fonts from fonts.googleapis.com.
+    """
     context = browser.new_context(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+
+    def refuse(route):
+        errors.append(f"request outside the server: {route.request.url}")
+        route.abort()
+
+    context.route(lambda url: url.startswith(("http://", "https://")) and not url.startswith(lab_server.base),
+                  refuse)
     page = context.new_page()
     page.set_default_timeout(30_000)
-    errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(lab_server.url(f"/rise/{path}"), timeout=60_000)
     page.locator(".reveal .slides section.present").first.wait_for(state="visible", timeout=60_000)
@@ -104,7 +117,7 @@ def test_deck_presents_the_slides_and_runs_cells_live(browser, lab_server, artif
         assert len(sections) == len(deck), f"deck has slides {sections}, the metadata asks for {len(deck)}"
         first = current_slide(page)
         assert first == sections[0], f"the deck opens on {first}, not its first slide"
-        assert page.locator(f"#{first} h1").inner_text().startswith("E2E fixture")
+        assert page.locator(f"#{first} h1").text_content().startswith("E2E fixture")  # CSS may uppercase it
 
         run_cell_on_slide(page, first)  # the setup cell sits on the title slide
         shown = go_to_next_slide(page)
