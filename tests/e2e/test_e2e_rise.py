@@ -8,8 +8,8 @@ presenter does, and waits for the plot to change. That needs the course's tiny l
 ``tools/labextensions/normcourse-rise-widgets`` (installed by ``make setup``): without it, the pinned
 jupyterlab-rise 0.43.1 page cannot load the ipywidgets extension ("Shared module @jupyterlab/console
 doesn't exist in shared scope default"; upstream jupyterlab-contrib/rise#119, #126) and an explorer shows
-its text repr. Arrow keys do not move a focused slider in RISE: the RISE app's copy of JupyterLab's
-notebook shortcuts (ArrowRight -> notebook:move-cursor-heading-below-or-expand) takes them first.
+its text repr. The same extension gives a focused slider its arrow keys (in RISE, JupyterLab's notebook
+shortcuts and reveal.js would take them), so the test also moves it with the keyboard.
 
 Every course notebook that has slide metadata (after `make slidemeta`) is also opened as a deck: it must
 have the slides its metadata asks for, and Space must step through to the last one. No deck may request
@@ -183,6 +183,14 @@ def test_explorer_control_moves_on_a_slide(browser, lab_server, artifacts):
         page.screenshot(path=artifacts / "rise--explorer-moved.png")
         assert after != before, f"{what}: the plot did not change"
         assert current_slide(page) == slide, f"moving the control left the slide for {current_slide(page)}"
+
+        # The keyboard too: the focused handle gets the arrow keys, the deck does not change slide.
+        value = handle.get_attribute("aria-valuenow")
+        handle.focus()
+        page.keyboard.press("ArrowLeft")
+        assert handle.get_attribute("aria-valuenow") != value, "ArrowLeft on a focused slider did not move it"
+        assert wait_for_new_plot(explorer, after) != after, "the plot did not follow the keyboard"
+        assert current_slide(page) == slide, f"ArrowLeft on the slider changed the slide to {current_slide(page)}"
         assert not errors, f"JavaScript errors in the deck: {errors}"
     finally:
         context.close()

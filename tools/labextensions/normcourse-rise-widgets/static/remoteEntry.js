@@ -15,12 +15,46 @@
  * stand-in exports just the IConsoleTracker token; RISE has no consoles, so nothing provides that token
  * and the widget plugin receives null for it, exactly as it is written to handle. In JupyterLab itself
  * the real package is already shared, so this file does nothing there.
+ *
+ * Also, in RISE only: keys pressed on a focused widget control go to the control. The RISE app binds
+ * JupyterLab's notebook shortcuts to any focused element of a command-mode notebook (ArrowRight ->
+ * notebook:move-cursor-heading-below-or-expand, W -> RISE:toggleOverview, ...), and reveal.js turns
+ * arrow keys into slide changes, so a focused slider could not be moved with the keyboard. Controls get
+ * Lumino's data-lm-suppress-shortcuts when focused, and a slider handle keeps its navigation keys from
+ * reveal.js. Space and the other keys still reach reveal.js, so the presenter moves on as usual.
  */
 (function () {
   'use strict';
   var NAME = 'normcourse-rise-widgets';
   var SHARE_KEY = '@jupyterlab/console';
   var registry = (window._JUPYTERLAB = window._JUPYTERLAB || {});
+
+  var SLIDER_KEYS = ['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End', 'PageUp', 'PageDown'];
+  var keysForWidgets = false;
+
+  function giveKeysToWidgetControls() {
+    if (keysForWidgets) {
+      return;
+    }
+    keysForWidgets = true;
+    // focusin comes before any keydown on the control, and Lumino checks the attribute per event.
+    document.addEventListener('focusin', function (event) {
+      var control = event.target;
+      if (!control || !control.closest || !control.closest('.reveal .jupyter-widgets')
+          || control.hasAttribute('data-lm-suppress-shortcuts')) {
+        return;
+      }
+      control.setAttribute('data-lm-suppress-shortcuts', 'true');
+      if (control.classList.contains('noUi-handle')) {
+        // After noUiSlider's own listener (registered first on the same element) has moved the handle.
+        control.addEventListener('keydown', function (keydown) {
+          if (SLIDER_KEYS.indexOf(keydown.key) >= 0) {
+            keydown.stopPropagation();
+          }
+        });
+      }
+    }, true);
+  }
 
   registry[NAME] = {
     init: function (shareScope) {
@@ -44,6 +78,7 @@
         from: NAME,
         eager: false
       };
+      giveKeysToWidgetControls();
     },
     get: function (module) {
       return Promise.reject(new Error(NAME + ' exposes no module ' + module));
