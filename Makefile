@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RISE_WIDGETS := tools/labextensions/normcourse-rise-widgets
 PORT   ?= 8888
 LAB_ARGS ?=
 # Jupyter refuses to start as root unless told; containers and CI machines often are root.
@@ -40,13 +41,17 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml tools/jupyterlab_overrides.json
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml tools/jupyterlab_overrides.json \
+		$(RISE_WIDGETS)/package.json $(RISE_WIDGETS)/static/remoteEntry.js
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (NormCourse)" > /dev/null
 	@mkdir -p $(VENV)/share/jupyter/lab/settings
 	cp tools/jupyterlab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	@# Explorers inside RISE slides: the RISE page lacks a share ipywidgets needs (see its remoteEntry.js).
+	rm -rf $(VENV)/share/jupyter/labextensions/normcourse-rise-widgets
+	cp -r $(RISE_WIDGETS) $(VENV)/share/jupyter/labextensions/normcourse-rise-widgets
 	@# nbgrader is only the student-build tool here: its server/lab extensions (formgrader menus, ~1.5 s
 	@# of startup) would only confuse learners in the course's JupyterLab.
 	$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.formgrader \

@@ -3,13 +3,17 @@
 The e2e fixture carries slide metadata by the course's rule (tools/slides.py): the title and setup on
 the first slide, the explorer on a subslide. The test opens ``/rise/<notebook>``, checks that the deck
 has the slides the metadata asks for, runs the setup cell, moves to the explorer's slide with the
-keyboard and runs it there. Moving the explorer's control live is a separate test, marked as an
-expected failure: with the pinned jupyterlab-rise 0.43.1 and ipywidgets 8.1, the RISE app does not
-render widgets (its comm targets fail to open; upstream jupyterlab-contrib/rise#119 and #126), so a
-live explorer shows its plot but no controls. When that test starts passing, remove the mark.
+keyboard and runs it there. A second test moves the explorer's slider on the slide with the mouse, as a
+presenter does, and waits for the plot to change. That needs the course's tiny lab extension
+``tools/labextensions/normcourse-rise-widgets`` (installed by ``make setup``): without it, the pinned
+jupyterlab-rise 0.43.1 page cannot load the ipywidgets extension ("Shared module @jupyterlab/console
+doesn't exist in shared scope default"; upstream jupyterlab-contrib/rise#119, #126) and an explorer shows
+its text repr. The same extension gives a focused slider its arrow keys (in RISE, JupyterLab's notebook
+shortcuts and reveal.js would take them), so the test also moves it with the keyboard.
 
 Every course notebook that has slide metadata (after `make slidemeta`) is also opened as a deck: it must
-have the slides its metadata asks for, and Space must step through to the last one.
+have the slides its metadata asks for, and Space must step through to the last one. No deck may request
+anything outside the server (the course runs offline).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import urllib.request
 
 import pytest
 from e2e_support import FIXTURES_DIR, discover_notebooks
-from lab_ui import explorer_controls, move_control, output_signature, wait_output_change
+from lab_ui import output_signature
 
 pytestmark = pytest.mark.browser
 
@@ -58,10 +62,22 @@ def current_slide(page) -> str:
 
 
 def open_deck(browser, lab_server, artifacts, path: str = FIXTURE):
+    """A deck in a fresh context. ``errors`` collects page errors and every request outside the server.
+
+    The deck must work offline: the course sets RISE's theme to reveal.js's "white" (fonts bundled);
+    RISE's default "simple" theme fetches its fonts from fonts.googleapis.com.
+    """
     context = browser.new_context(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+
+    def refuse(route):
+        errors.append(f"request outside the server: {route.request.url}")
+        route.abort()
+
+    context.route(lambda url: url.startswith(("http://", "https://")) and not url.startswith(lab_server.base),
+                  refuse)
     page = context.new_page()
     page.set_default_timeout(30_000)
-    errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(lab_server.url(f"/rise/{path}"), timeout=60_000)
     page.locator(".reveal .slides section.present").first.wait_for(state="visible", timeout=60_000)
@@ -101,7 +117,7 @@ def test_deck_presents_the_slides_and_runs_cells_live(browser, lab_server, artif
         assert len(sections) == len(deck), f"deck has slides {sections}, the metadata asks for {len(deck)}"
         first = current_slide(page)
         assert first == sections[0], f"the deck opens on {first}, not its first slide"
-        assert page.locator(f"#{first} h1").inner_text().startswith("E2E fixture")
+        assert page.locator(f"#{first} h1").text_content().startswith("E2E fixture")  # CSS may uppercase it
 
         run_cell_on_slide(page, first)  # the setup cell sits on the title slide
         shown = go_to_next_slide(page)
@@ -115,22 +131,67 @@ def test_deck_presents_the_slides_and_runs_cells_live(browser, lab_server, artif
         context.close()
 
 
-@pytest.mark.xfail(strict=True, reason="jupyterlab-rise 0.43.1 renders no ipywidgets 8 controls "
-                   "(jupyterlab-contrib/rise#119, #126); remove this mark when it passes")
+def drag_slider(page, handle) -> str:
+    """Drag a slider's handle a fifth of its track to the right (to the left if it sits at the right end)."""
+    handle.scroll_into_view_if_needed()
+    slider = handle.locator("xpath=ancestor::*[contains(@class,'widget-slider')][1]")
+    readout = slider.locator(".widget-readout").first
+    track = slider.locator(".noUi-target").first.bounding_box()
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    step = track["width"] / 5 * (1 if x < track["x"] + track["width"] * 0.75 else -1)
+    before = readout.inner_text().strip()
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + step, y, steps=5)
+    page.mouse.up()
+    return f"slider dragged {before} -> {readout.inner_text().strip()}"
+
+
+def wait_for_new_plot(explorer, before: tuple, timeout: float = 60.0, settle: float = 1.0) -> tuple:
+    """The explorer's output once it differs from ``before`` and has stayed the same for ``settle`` s.
+
+    (The lab tests wait for the kernel's idle status in the status bar; a deck has no status bar.)
+    """
+    deadline = time.monotonic() + timeout
+    last, since = before, time.monotonic()
+    while time.monotonic() < deadline:
+        now = output_signature(explorer)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif now != before and now and time.monotonic() - since >= settle:
+            return now
+        time.sleep(0.25)
+    return last
+
+
 def test_explorer_control_moves_on_a_slide(browser, lab_server, artifacts):
-    context, page, _ = open_deck(browser, lab_server, artifacts)
+    context, page, errors = open_deck(browser, lab_server, artifacts)
+    comm_errors: list[str] = []
+    page.on("console", lambda msg: comm_errors.append(msg.text) if "opening new comm" in msg.text else None)
     try:
         run_cell_on_slide(page, current_slide(page))
         slide = go_to_next_slide(page)
         run_cell_on_slide(page, slide)
         explorer = page.locator(f"#{slide} .jp-CodeCell").first
-        explorer.locator(".widget-slider .noUi-handle").first.wait_for(state="visible", timeout=30_000)
-        controls = explorer_controls(explorer)
+        handle = explorer.locator(".widget-slider .noUi-handle").first
+        handle.wait_for(state="visible", timeout=30_000)
+        assert not comm_errors, f"the deck could not open the widgets' comms: {comm_errors[:3]}"
         before = output_signature(explorer)
-        what = move_control(page, controls[0])
-        after = wait_output_change(page, explorer, before)
+        what = drag_slider(page, handle)
+        after = wait_for_new_plot(explorer, before)
         page.screenshot(path=artifacts / "rise--explorer-moved.png")
         assert after != before, f"{what}: the plot did not change"
+        assert current_slide(page) == slide, f"moving the control left the slide for {current_slide(page)}"
+
+        # The keyboard too: the focused handle gets the arrow keys, the deck does not change slide.
+        value = handle.get_attribute("aria-valuenow")
+        handle.focus()
+        page.keyboard.press("ArrowLeft")
+        assert handle.get_attribute("aria-valuenow") != value, "ArrowLeft on a focused slider did not move it"
+        assert wait_for_new_plot(explorer, after) != after, "the plot did not follow the keyboard"
+        assert current_slide(page) == slide, f"ArrowLeft on the slider changed the slide to {current_slide(page)}"
+        assert not errors, f"JavaScript errors in the deck: {errors}"
     finally:
         context.close()
 
