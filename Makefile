@@ -42,22 +42,14 @@ help:
 setup: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml tools/jupyterlab_overrides.json \
+		tools/lab_extras.py \
 		$(RISE_WIDGETS)/package.json $(RISE_WIDGETS)/static/remoteEntry.js
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (NormCourse)" > /dev/null
-	@mkdir -p $(VENV)/share/jupyter/lab/settings
-	cp tools/jupyterlab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
-	@# Explorers inside RISE slides: the RISE page lacks a share ipywidgets needs (see its remoteEntry.js).
-	rm -rf $(VENV)/share/jupyter/labextensions/normcourse-rise-widgets
-	cp -r $(RISE_WIDGETS) $(VENV)/share/jupyter/labextensions/normcourse-rise-widgets
-	@# nbgrader is only the student-build tool here: its server/lab extensions (formgrader menus, ~1.5 s
-	@# of startup) would only confuse learners in the course's JupyterLab.
-	$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.formgrader \
-		nbgrader.server_extensions.validate_assignment nbgrader.server_extensions.assignment_list \
-		nbgrader.server_extensions.course_list > /dev/null 2>&1
-	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyter/nbgrader > /dev/null 2>&1
+	@# JupyterLab additions (overrides, explorers in RISE slides, nbgrader's menus off): tools/lab_extras.py
+	$(BIN)/python tools/lab_extras.py > /dev/null
 	@touch $(STAMP)
 
 # The printed link opens the first lesson itself (default_url), also where no browser opens by itself.

@@ -1,0 +1,79 @@
+"""Install the course's additions to JupyterLab into a Python environment (one place for all installs).
+
+    python tools/lab_extras.py                 # into the running Python's environment (sys.prefix)
+    python tools/lab_extras.py --prefix DIR    # files only, into another prefix
+
+What it adds, and why:
+- ``share/jupyter/lab/settings/overrides.json`` from ``tools/jupyterlab_overrides.json``: no news or
+  update checks (nothing fetched from the internet), and RISE's "white" deck theme, whose fonts ship with
+  jupyterlab-rise (the default theme fetches them from fonts.googleapis.com);
+- ``share/jupyter/labextensions/normcourse-rise-widgets``: lets ipywidgets explorers render inside RISE
+  slides (jupyterlab-rise 0.43.1's page lacks a share ipywidgets needs; see the extension's remoteEntry.js);
+- with no ``--prefix``: nbgrader's server and lab extensions switched off. nbgrader is only the tool behind
+  ``make student`` here; its formgrader menus would only confuse learners.
+
+Used by ``make setup`` (the course's .venv), by conda/mamba users after ``conda env create``, and by Binder
+(``postBuild``). Running it again replaces the files with the repository's current copies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OVERRIDES = REPO / "tools" / "jupyterlab_overrides.json"
+RISE_WIDGETS = REPO / "tools" / "labextensions" / "normcourse-rise-widgets"
+NBGRADER_SERVER_EXTENSIONS = [
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.validate_assignment",
+    "nbgrader.server_extensions.assignment_list",
+    "nbgrader.server_extensions.course_list",
+]
+
+
+def install_files(prefix: Path) -> list[Path]:
+    """Copy the overrides and the RISE widgets extension under ``prefix``; returns what was written."""
+    prefix = Path(prefix)
+    if not prefix.is_dir():
+        raise ValueError(f"prefix {str(prefix)!r} is not a directory: pass an environment's prefix, "
+                         "e.g. the output of python -c 'import sys; print(sys.prefix)'")
+    settings = prefix / "share" / "jupyter" / "lab" / "settings"
+    settings.mkdir(parents=True, exist_ok=True)
+    overrides = settings / "overrides.json"
+    shutil.copyfile(OVERRIDES, overrides)
+    extension = prefix / "share" / "jupyter" / "labextensions" / RISE_WIDGETS.name
+    # Replace, not merge: a file removed from the repository must not linger in the environment.
+    shutil.rmtree(extension, ignore_errors=True)
+    shutil.copytree(RISE_WIDGETS, extension)
+    return [overrides, extension]
+
+
+def disable_nbgrader(python: str = sys.executable) -> None:
+    """Switch off nbgrader's server and lab extensions in ``python``'s environment (quietly: an
+    environment without nbgrader has nothing to switch off)."""
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": False}
+    subprocess.run([python, "-m", "jupyter", "server", "extension", "disable", "--sys-prefix",
+                    *NBGRADER_SERVER_EXTENSIONS], **quiet)
+    subprocess.run([python, "-m", "jupyter", "labextension", "disable", "--level=sys_prefix",
+                    "@jupyter/nbgrader"], **quiet)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prefix", type=Path, help="install the files under this prefix instead of "
+                        "sys.prefix (nbgrader is then left as it is)")
+    args = parser.parse_args(argv)
+    written = install_files(args.prefix or Path(sys.prefix))
+    if args.prefix is None:
+        disable_nbgrader()
+    for path in written:
+        print(f"installed {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
