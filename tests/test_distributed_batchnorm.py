@@ -67,3 +67,47 @@ def test_bad_input():
         compare_data_parallel(world_size=2, n=3)
     with pytest.raises(ValueError, match="timeout"):
         compare_data_parallel(timeout=0)
+
+
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5)], ids=["NC", "NCL"])
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_the_global_path_equals_batchnorm_on_the_global_batch(monkeypatch, shape, momentum):
+    # The same global path as the spawned-process tests, in this process (where mutation testing sees it):
+    # two processes holding identical batches, so the all-reduce doubles every sum, and its backward
+    # (an all-reduce of the gradients) doubles them too. One process with both copies is the reference.
+    monkeypatch.setattr(cnn.SyncBatchNorm, "_world_size", lambda self: 2)
+    monkeypatch.setattr(cnn, "all_reduce_sum", lambda tensor, group=None: tensor * 2)
+    generator = torch.Generator().manual_seed(0)
+    sync = cnn.SyncBatchNorm(3, momentum=momentum).double()
+    ref = nn.BatchNorm1d(3, momentum=momentum).double()
+    with torch.no_grad():
+        for p in (*sync.parameters(), *ref.parameters()):
+            p.copy_(torch.arange(1.0, 4.0, dtype=torch.float64) * (0.5 if p is sync.bias or p is ref.bias else 1.5))
+    for step in range(2):
+        x = (torch.randn(shape, generator=generator, dtype=torch.float64) * 3 + 2).requires_grad_(True)
+        gout = torch.randn(shape, generator=generator, dtype=torch.float64)
+        both = torch.cat([x.detach(), x.detach()]).requires_grad_(True)
+        y, y_ref = sync(x), ref(both)
+        y.backward(gout)
+        y_ref.backward(torch.cat([gout, gout]))
+        n = shape[0]
+        torch.testing.assert_close(y, y_ref[:n], rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(x.grad, both.grad[:n], rtol=1e-10, atol=1e-10)
+        # Parameter gradients are per process (data parallelism adds them up afterwards): half of both copies'.
+        for ours, theirs in ((sync.weight, ref.weight), (sync.bias, ref.bias)):
+            torch.testing.assert_close(2 * ours.grad, theirs.grad, rtol=1e-10, atol=1e-10)
+            ours.grad = theirs.grad = None
+        # Running statistics from the global batch (unbiased with the global count 2n), step after step.
+        torch.testing.assert_close(sync.running_mean, ref.running_mean, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(sync.running_var, ref.running_var, rtol=1e-10, atol=1e-12)
+        assert int(sync.num_batches_tracked) == int(ref.num_batches_tracked) == step + 1
+    sync.eval(), ref.eval()
+    x = torch.randn(shape, generator=generator, dtype=torch.float64)
+    torch.testing.assert_close(sync(x), ref(x), rtol=1e-10, atol=1e-10)
+
+
+def test_the_global_path_refuses_a_single_value_over_all_processes(monkeypatch):
+    monkeypatch.setattr(cnn.SyncBatchNorm, "_world_size", lambda self: 2)
+    monkeypatch.setattr(cnn, "all_reduce_sum", lambda tensor, group=None: tensor)  # the other process is empty
+    with pytest.raises(ValueError, match="more than 1 value per channel over all processes"):
+        cnn.SyncBatchNorm(3)(torch.randn(1, 3))
