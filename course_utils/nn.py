@@ -317,15 +317,13 @@ class _LayerNormFunction(torch.autograd.Function):
         norm = torch.linalg.vector_norm(x_hat, 2, dim=1, keepdim=True)
         rstd = norm.mul_(norm).add_(d * eps).rsqrt_().mul_(d ** 0.5)
         x_hat.mul_(rstd)
-        w = None if weight is None else _as_vector(weight)
-        if w is not None and bias is not None:
-            out = torch.addcmul(_as_vector(bias), x_hat, w)
-        elif w is not None:
-            out = x_hat * w
-        elif bias is not None:
-            out = x_hat + _as_vector(bias)
-        else:
+        # LayerNorm has both gamma and beta, gamma alone (bias=False) or neither (elementwise_affine=False).
+        if weight is None:
             out = x_hat.clone()
+        elif bias is None:
+            out = x_hat * _as_vector(weight)
+        else:
+            out = torch.addcmul(_as_vector(bias), x_hat, _as_vector(weight))
         ctx.save_for_backward(x_hat, rstd, weight)
         ctx.has_bias = bias is not None
         ctx.bias_shape = None if bias is None else bias.shape

@@ -17,6 +17,14 @@ def test_mirrors_torch_constructor_repr_and_state_dict():
     assert list(ours.state_dict()) == list(ref.state_dict())
     ours.load_state_dict(ref.state_dict())
     assert ours.process_group is None
+    # Every constructor argument reaches the layer (device "meta": no memory, same as torch's).
+    group = object()
+    ours = cnn.SyncBatchNorm(6, dtype=torch.float64, bias=False, process_group=group, device="meta")
+    ref = nn.SyncBatchNorm(6, dtype=torch.float64, bias=False, process_group=group, device="meta")
+    assert ours.process_group is group and ours.bias is None and repr(ours) == repr(ref)
+    for name, tensor in ref.state_dict().items():
+        mine = ours.state_dict()[name]
+        assert (mine.device, mine.dtype, mine.shape) == (tensor.device, tensor.dtype, tensor.shape), name
 
 
 def test_without_a_process_group_it_is_batchnorm():

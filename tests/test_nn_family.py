@@ -261,11 +261,26 @@ def test_instancenorm_state_dict_round_trips_both_ways(cls, kwargs):
 
 
 def test_instancenorm_refuses_old_running_stats_without_tracking_like_torch():
-    saved = torch.nn.InstanceNorm1d(3, track_running_stats=True).state_dict()
-    del saved._metadata[""]["version"]  # a checkpoint from before torch 0.4
+    tracked = torch.nn.Sequential(torch.nn.InstanceNorm1d(3, track_running_stats=True))
+    with torch.no_grad():
+        tracked[0].running_mean.fill_(0.5)
+    saved = tracked.state_dict()
+    del saved._metadata["0"]["version"]  # a checkpoint from before torch 0.4
+    # Both keys (with the module's prefix) and the class are named, as torch names them.
+    expected = (r"Unexpected running stats buffer\(s\) ['\"]0\.running_mean['\"] and ['\"]0\.running_var['\"] for "
+                r"InstanceNorm1d with track_running_stats=False")
     for module in (cnn.InstanceNorm1d(3), torch.nn.InstanceNorm1d(3)):
-        with pytest.raises(RuntimeError, match="Unexpected running stats buffer"):
-            module.load_state_dict(saved)
+        with pytest.raises(RuntimeError, match=expected):
+            torch.nn.Sequential(module).load_state_dict(saved)
+    # A layer that tracks them takes them, old checkpoint or not.
+    ours = torch.nn.Sequential(cnn.InstanceNorm1d(3, track_running_stats=True))
+    ours.load_state_dict(saved)
+    torch.testing.assert_close(ours[0].running_mean, torch.full((3,), 0.5))
+    # A current checkpoint (with a version) gets torch's ordinary unexpected-key error instead.
+    current = tracked.state_dict()
+    for module in (cnn.InstanceNorm1d(3), torch.nn.InstanceNorm1d(3)):
+        with pytest.raises(RuntimeError, match="Unexpected key\\(s\\) in state_dict: \"0.running_mean\""):
+            torch.nn.Sequential(module).load_state_dict(current)
 
 
 def test_instancenorm_degenerate_and_mismatched_inputs_like_torch():
