@@ -83,16 +83,23 @@ def test_the_global_path_equals_batchnorm_on_the_global_batch(monkeypatch, shape
     # The same global path as the spawned-process tests, in this process (where mutation testing sees it):
     # two processes holding identical batches, so the all-reduce doubles every sum, and its backward
     # (an all-reduce of the gradients) doubles them too. One process with both copies is the reference.
+    group = object()
+
+    def doubled(tensor, group_seen=None):
+        assert group_seen is group, "the layer's process_group must reach the all-reduce"
+        return tensor * 2
+
     monkeypatch.setattr(cnn.SyncBatchNorm, "_world_size", lambda self: 2)
-    monkeypatch.setattr(cnn, "all_reduce_sum", lambda tensor, group=None: tensor * 2)
+    monkeypatch.setattr(cnn, "all_reduce_sum", doubled)
     generator = torch.Generator().manual_seed(0)
-    sync = cnn.SyncBatchNorm(3, momentum=momentum).double()
+    sync = cnn.SyncBatchNorm(3, momentum=momentum, process_group=group).double()
     ref = nn.BatchNorm1d(3, momentum=momentum).double()
     with torch.no_grad():
         for p in (*sync.parameters(), *ref.parameters()):
             p.copy_(torch.arange(1.0, 4.0, dtype=torch.float64) * (0.5 if p is sync.bias or p is ref.bias else 1.5))
     for step in range(2):
-        x = (torch.randn(shape, generator=generator, dtype=torch.float64) * 3 + 2).requires_grad_(True)
+        spread = 3.0 if step == 0 else 0.3  # a variance below 1 too
+        x = (torch.randn(shape, generator=generator, dtype=torch.float64) * spread + 2).requires_grad_(True)
         gout = torch.randn(shape, generator=generator, dtype=torch.float64)
         both = torch.cat([x.detach(), x.detach()]).requires_grad_(True)
         y, y_ref = sync(x), ref(both)
@@ -119,3 +126,23 @@ def test_the_global_path_refuses_a_single_value_over_all_processes(monkeypatch):
     monkeypatch.setattr(cnn, "all_reduce_sum", lambda tensor, group=None: tensor)  # the other process is empty
     with pytest.raises(ValueError, match="more than 1 value per channel over all processes"):
         cnn.SyncBatchNorm(3)(torch.randn(1, 3))
+
+
+def test_the_global_path_without_running_statistics(monkeypatch):
+    monkeypatch.setattr(cnn.SyncBatchNorm, "_world_size", lambda self: 2)
+    monkeypatch.setattr(cnn, "all_reduce_sum", lambda tensor, group=None: tensor * 2)
+    sync = cnn.SyncBatchNorm(3, track_running_stats=False).double()
+    ref = nn.BatchNorm1d(3, track_running_stats=False).double()
+    x = torch.randn(5, 3, dtype=torch.float64)
+    torch.testing.assert_close(sync(x), ref(torch.cat([x, x]))[:5], rtol=1e-10, atol=1e-10)
+    assert sync.running_mean is None and sync.num_batches_tracked is None
+    sync.eval()  # without running statistics, eval mode still normalizes with the global batch
+    torch.testing.assert_close(sync(x), ref(torch.cat([x, x]))[:5], rtol=1e-10, atol=1e-10)
+
+
+def test_two_values_over_all_processes_are_enough(monkeypatch):
+    # One value on each of two processes: the global batch has 2, which BatchNorm accepts.
+    monkeypatch.setattr(cnn.SyncBatchNorm, "_world_size", lambda self: 2)
+    monkeypatch.setattr(cnn, "all_reduce_sum", lambda tensor, group=None: tensor * 2)
+    out = cnn.SyncBatchNorm(3)(torch.randn(1, 3))
+    assert out.shape == (1, 3)
