@@ -79,6 +79,7 @@ ROWS = [
     ("nn.GroupNorm float64 input", lambda: cnn.GroupNorm(1, 2)(torch.ones(2, 2, dtype=torch.float64)),
      TypeError, "input"),
     ("nn.RMSNorm eps=0", lambda: cnn.RMSNorm(3, eps=0.0), ValueError, "eps"),
+    ("nn.RMSNorm eps str", lambda: cnn.RMSNorm(3, eps="1e-5"), TypeError, "eps"),
     ("nn.RMSNorm int input", lambda: cnn.RMSNorm(3)(torch.ones(2, 3, dtype=torch.long)), TypeError, "input"),
     ("nn.RMSNorm float64 input", lambda: cnn.RMSNorm(3)(torch.ones(2, 3, dtype=torch.float64)), TypeError, "input"),
     ("nn.InstanceNorm1d eps=0", lambda: cnn.InstanceNorm1d(3, eps=0.0), ValueError, "eps"),

@@ -348,3 +348,17 @@ def test_make_mlp_with_reference_family_layers_matches_torch_layers(norm):
     ours.load_state_dict(theirs.state_dict())  # drop-in: torch's state_dict loads into ours
     x = torch.randn(5, 12, generator=torch.Generator().manual_seed(0))
     assert_close(ours(x), theirs(x), torch.float32)
+
+
+@pytest.mark.parametrize("make", [lambda: cnn.GroupNorm(2, 4), lambda: cnn.RMSNorm(4), lambda: cnn.LayerNorm(4),
+                                  lambda: cnn.InstanceNorm1d(4, affine=True)],
+                         ids=["GroupNorm", "RMSNorm", "LayerNorm", "InstanceNorm1d"])
+def test_reset_parameters_restores_gamma_one_and_beta_zero_like_torch(make):
+    layer = make()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.fill_(3.0)
+    layer.reset_parameters()
+    assert torch.equal(layer.weight, torch.ones(4))
+    if getattr(layer, "bias", None) is not None:
+        assert torch.equal(layer.bias, torch.zeros(4))
