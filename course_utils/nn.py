@@ -325,7 +325,6 @@ class _LayerNormFunction(torch.autograd.Function):
         else:
             out = torch.addcmul(_as_vector(bias), x_hat, _as_vector(weight))
         ctx.save_for_backward(x_hat, rstd, weight)
-        ctx.has_bias = bias is not None
         ctx.bias_shape = None if bias is None else bias.shape
         return out if out.shape == x.shape else out.reshape(x.shape)
 
@@ -341,7 +340,7 @@ class _LayerNormFunction(torch.autograd.Function):
             dweight = dbias = dx = None
             if weight is not None and needs[1]:
                 dweight = torch.mv(dy_xhat.t(), ones).view(weight.shape)
-            if ctx.has_bias and needs[2]:
+            if ctx.bias_shape is not None and needs[2]:
                 dbias = torch.mv(dy2.t(), ones).view(ctx.bias_shape)
             if needs[0]:
                 # -mean(g) and -mean(g * x_hat) per row, as (n, 1) columns.
