@@ -77,6 +77,13 @@ def test_bad_input():
         compare_data_parallel(timeout=0)
 
 
+def pretend_two_processes(monkeypatch, all_reduce) -> None:
+    """Run SyncBatchNorm's global path in this process (where mutation testing sees it): a world of 2
+    whose all-reduce is ``all_reduce(tensor, group)``."""
+    monkeypatch.setattr(cnn.SyncBatchNorm, "_world_size", lambda self: 2)
+    monkeypatch.setattr(cnn, "all_reduce_sum", all_reduce)
+
+
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5)], ids=["NC", "NCL"])
 @pytest.mark.parametrize("momentum", [0.1, None])
 def test_the_global_path_equals_batchnorm_on_the_global_batch(monkeypatch, shape, momentum):
@@ -89,8 +96,7 @@ def test_the_global_path_equals_batchnorm_on_the_global_batch(monkeypatch, shape
         assert group_seen is group, "the layer's process_group must reach the all-reduce"
         return tensor * 2
 
-    monkeypatch.setattr(cnn.SyncBatchNorm, "_world_size", lambda self: 2)
-    monkeypatch.setattr(cnn, "all_reduce_sum", doubled)
+    pretend_two_processes(monkeypatch, doubled)
     generator = torch.Generator().manual_seed(0)
     sync = cnn.SyncBatchNorm(3, momentum=momentum, process_group=group).double()
     ref = nn.BatchNorm1d(3, momentum=momentum).double()
@@ -122,15 +128,13 @@ def test_the_global_path_equals_batchnorm_on_the_global_batch(monkeypatch, shape
 
 
 def test_the_global_path_refuses_a_single_value_over_all_processes(monkeypatch):
-    monkeypatch.setattr(cnn.SyncBatchNorm, "_world_size", lambda self: 2)
-    monkeypatch.setattr(cnn, "all_reduce_sum", lambda tensor, group=None: tensor)  # the other process is empty
+    pretend_two_processes(monkeypatch, lambda tensor, group=None: tensor)  # the other process is empty
     with pytest.raises(ValueError, match="more than 1 value per channel over all processes"):
         cnn.SyncBatchNorm(3)(torch.randn(1, 3))
 
 
 def test_the_global_path_without_running_statistics(monkeypatch):
-    monkeypatch.setattr(cnn.SyncBatchNorm, "_world_size", lambda self: 2)
-    monkeypatch.setattr(cnn, "all_reduce_sum", lambda tensor, group=None: tensor * 2)
+    pretend_two_processes(monkeypatch, lambda tensor, group=None: tensor * 2)
     sync = cnn.SyncBatchNorm(3, track_running_stats=False).double()
     ref = nn.BatchNorm1d(3, track_running_stats=False).double()
     x = torch.randn(5, 3, dtype=torch.float64)
@@ -142,7 +146,6 @@ def test_the_global_path_without_running_statistics(monkeypatch):
 
 def test_two_values_over_all_processes_are_enough(monkeypatch):
     # One value on each of two processes: the global batch has 2, which BatchNorm accepts.
-    monkeypatch.setattr(cnn.SyncBatchNorm, "_world_size", lambda self: 2)
-    monkeypatch.setattr(cnn, "all_reduce_sum", lambda tensor, group=None: tensor * 2)
+    pretend_two_processes(monkeypatch, lambda tensor, group=None: tensor * 2)
     out = cnn.SyncBatchNorm(3)(torch.randn(1, 3))
     assert out.shape == (1, 3)
