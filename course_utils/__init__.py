@@ -5,7 +5,14 @@ Modules are named by what they hold: ``nn`` (reference layers mirroring torch.nn
 ``experiments``, ``plots``, ``widgets`` and ``exercises``.
 """
 
-from .env import setup_notebook
-
 __all__ = ["setup_notebook"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy, so that `course_utils.numeric` (stdlib only) can run before torch is imported.
+    if name == "setup_notebook":
+        from .env import setup_notebook
+
+        return setup_notebook
+    raise AttributeError(f"module 'course_utils' has no attribute {name!r}")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from .env import numpy_rng
 from .validation import check_bool, check_float_array, check_int, check_number, check_positive
 
 __all__ = [
@@ -131,7 +132,7 @@ def split_indices(
             "val_fraction and test_fraction must be > 0 and sum to less than 1 (the rest is the training "
             f"part), got val_fraction={val_fraction} and test_fraction={test_fraction}. Typical: 0.2 and 0.2."
         )
-    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    rng = numpy_rng(check_int("seed", seed, minimum=0))
     parts: tuple[list, list, list] = ([], [], [])
     for cls in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == cls))
@@ -170,7 +171,7 @@ def _check_labels(labels) -> np.ndarray:
 
 def _stratified_first(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     """``n`` indices whose class proportions match ``labels`` as closely as possible."""
-    rng = np.random.default_rng(seed)
+    rng = numpy_rng(seed)
     order = rng.permutation(len(labels))
     # Interleave classes so any prefix is (nearly) balanced.
     rank = np.empty(len(labels))
@@ -241,7 +242,7 @@ def make_blobs(
     if spread > 1e6:
         # float32 features: a spread this large swamps the class centres and overflows to inf soon after.
         raise ValueError(f"spread must be <= 1e6 (the class centres are ~3 apart), got {spread!r}.")
-    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    rng = numpy_rng(check_int("seed", seed, minimum=0))
     centers = rng.normal(scale=3.0, size=(n_classes, n_features))
     y = rng.integers(0, n_classes, size=n_samples)
     X = centers[y] + spread * rng.normal(size=(n_samples, n_features))
@@ -267,7 +268,7 @@ def make_two_feature_regression(
     s = np.array([check_number("scales[0]", scales[0]), check_number("scales[1]", scales[1])])
     if np.any(s <= 0):
         raise ValueError(f"scales must be positive, got {scales!r}.")
-    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    rng = numpy_rng(check_int("seed", seed, minimum=0))
     X = rng.normal(size=(n_samples, 2)) * s
     w_true = np.array([2.0, -1.0]) / s
     y = X @ w_true + 0.1 * rng.normal(size=n_samples)

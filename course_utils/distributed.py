@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .env import manual_seed, torch_generator
 from .validation import check_int, check_positive
 
 __all__ = ["free_port", "compare_data_parallel", "make_problem"]
@@ -39,10 +40,10 @@ def free_port() -> int:
 
 def make_problem(n: int, features: int = 8, hidden: int = 6, seed: int = 0):
     """The data (x, target) of the global batch, float64, and the initial state of the model."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch_generator(seed)
     x = 2 + 3 * torch.randn(n, features, generator=gen, dtype=torch.float64)
     target = torch.randn(n, 3, generator=gen, dtype=torch.float64)
-    torch.manual_seed(seed)
+    manual_seed(seed)
     model = _model(features, hidden, nn.BatchNorm1d)
     return x, target, model.state_dict()
 

@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from .env import manual_seed
 from .validation import check_bool, check_choice, check_int, check_positive, check_probability
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
@@ -97,7 +98,7 @@ def make_mlp(
             "(torch.nn's layers are already fast)."
         )
     if seed is not None:
-        torch.manual_seed(check_int("seed", seed, minimum=0))
+        manual_seed(check_int("seed", seed, minimum=0))
 
     layers_mod = _layer_module(reference_layers)
     layers: list[nn.Module] = []

@@ -17,6 +17,7 @@ from torch import nn
 
 from . import nn as course_nn
 from .data import Split
+from .env import torch_generator
 from .validation import check_bool, check_choice, check_int, check_number, check_positive
 
 __all__ = ["History", "train", "evaluate", "progress_enabled", "batchnorm_layers", "recalibrate_batchnorm"]
@@ -247,7 +248,7 @@ def train(
     _check_model_fits(model, X, y, loss, split)
     loss_fn = _loss_fn(loss)
     opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch_generator(seed)
     history = History()
     batches = _batches(len(X), batch_size, gen)
 
@@ -343,7 +344,7 @@ def recalibrate_batchnorm(
         raise ValueError("model has no BatchNorm layer to recalibrate.")
     modes = {module: module.training for module in model.modules()}
     momenta = [layer.momentum for layer in layers]
-    gen = None if seed is None else torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = None if seed is None else torch_generator(check_int("seed", seed, minimum=0))
     model.eval()
     for layer in layers:
         layer.reset_running_stats()

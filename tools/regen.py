@@ -19,6 +19,7 @@ import nbformat
 from nbclient import NotebookClient
 
 KERNEL = "python3"
+DISPLAY_NAME = "Python 3 (NormCourse)"  # as `make setup` installs it, so JupyterLab does not mark notebooks changed
 
 
 def regenerate(path: Path, timeout: int = 600) -> float:
@@ -39,7 +40,7 @@ def regenerate(path: Path, timeout: int = 600) -> float:
     assert [cell.source for cell in nb.cells] == sources_before, "regen must never change cell sources"
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
-    nb.metadata.get("kernelspec", {}).update({"name": KERNEL, "display_name": "Python 3 (ipykernel)"})
+    nb.metadata.get("kernelspec", {}).update({"name": KERNEL, "display_name": DISPLAY_NAME})
     nb = stable_widget_ids(nb, salt=path.name)
     nbformat.validate(nb)
     nbformat.write(nb, path)

@@ -20,6 +20,7 @@ from torch import nn
 
 from .. import nn as cnn
 from ..data import Split, load_digits, load_wine
+from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
 from ..numpy_layers import batchnorm_backward, batchnorm_backward_naive, batchnorm_forward
 from ..train import History, batchnorm_layers, evaluate, recalibrate_batchnorm, train
@@ -77,6 +78,10 @@ MOMENTUM_CONVENTIONS = [
 ]
 
 
+# Paired seeds of this lesson's comparisons: the course's one seed source (shifted by NORMCOURSE_SEED_OFFSET).
+SEEDS = experiment_seeds(3)
+SWEEP_SEEDS = experiment_seeds(2)
+
 def torch_to_keras_momentum(momentum: float) -> float:
     """torch's ``momentum`` (weight of the newest batch) as Keras's (weight of the old average): 1 - m."""
     momentum = check_number("momentum", momentum)
@@ -96,7 +101,7 @@ def parity_with_torch(n: int = 32, features: int = 8, steps: int = 5, seed: int 
     """
     n = check_int("n", n, minimum=2)
     features = check_int("features", features, minimum=1)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     ours = cnn.BatchNorm1d(features).double()
     ref = nn.BatchNorm1d(features).double()
     worst = {"output": 0.0, "input_grad": 0.0, "param_grad": 0.0, "running": 0.0, "eval_output": 0.0}
@@ -132,7 +137,7 @@ def bias_before_bn(n: int = 64, seed: int = 0, shift: float = 5.0) -> dict[str, 
     Returns the largest |gradient| of the Linear bias, the largest |gradient| of its weight (for scale),
     and the largest output change when every bias entry is shifted by ``shift``. float64.
     """
-    torch.manual_seed(check_int("seed", seed, minimum=0))
+    manual_seed(check_int("seed", seed, minimum=0))
     lin = nn.Linear(10, 6).double()
     bn = nn.BatchNorm1d(6).double()
     x = torch.randn(check_int("n", n, minimum=2), 10, dtype=torch.float64)
@@ -151,7 +156,7 @@ def bias_before_bn(n: int = 64, seed: int = 0, shift: float = 5.0) -> dict[str, 
 
 def backward_agreement(n: int = 16, d: int = 5, seed: int = 0) -> dict[str, float]:
     """Relative errors: compact backward vs staged backward vs torch autograd (float64, training mode)."""
-    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    rng = numpy_rng(check_int("seed", seed, minimum=0))
     x = rng.normal(2.0, 3.0, size=(n, d))
     gamma, beta = rng.normal(size=d), rng.normal(size=d)
     dout = rng.normal(size=(n, d))
@@ -177,7 +182,7 @@ def backward_agreement(n: int = 16, d: int = 5, seed: int = 0) -> dict[str, floa
 
 def time_backwards(n: int = 512, d: int = 256, repeats: int = 20, seed: int = 0) -> dict[str, float]:
     """Best-of-``repeats`` time (ms) of the compact and the staged numpy backward on an (n, d) batch."""
-    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    rng = numpy_rng(check_int("seed", seed, minimum=0))
     x = rng.normal(size=(n, d))
     _, cache = batchnorm_forward(x, np.ones(d), np.zeros(d), np.zeros(d), np.ones(d))
     dout = rng.normal(size=(n, d))
@@ -199,7 +204,7 @@ def running_var_bias(batch_size: int = 4, batches: int = 4000, sigma: float = 2.
     unbiased estimates) is sigma^2."""
     m = check_int("batch_size", batch_size, minimum=2)
     sigma = check_positive("sigma", sigma)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     bn = nn.BatchNorm1d(1, momentum=None).double()
     biased = []
     with torch.no_grad():
@@ -257,7 +262,7 @@ def companion_dependence(model: nn.Module, X: torch.Tensor, index: int = 0, n_ba
     with its companions; in eval mode they do not. Returns the spread of its logits and how many
     different classes it was given in each mode.
     """
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     batch_size = check_int("batch_size", batch_size, minimum=2)
     probe = copy.deepcopy(model)
     out = {}
@@ -282,7 +287,7 @@ def accuracy_vs_eval_batch(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
     Works on a copy of ``model``; batches are consecutive slices of a fixed random order (a last
     batch of one example is merged into the previous one: train mode refuses a batch of one).
     """
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     order = torch.randperm(len(X), generator=gen)
     X, y = X[order], y[order]
     probe = copy.deepcopy(model)
@@ -421,7 +426,7 @@ def _fig1_run(norm, seed, steps, lr, unit):
     return Fig1Run(history, np.array(rows), norm, seed)
 
 
-def fig1_runs(seeds=(0, 1, 2), steps: int = FIG1_STEPS, lr: float = FIG1_LR, unit: int = 0) -> dict:
+def fig1_runs(seeds=SEEDS, steps: int = FIG1_STEPS, lr: float = FIG1_LR, unit: int = 0) -> dict:
     """Ioffe & Szegedy's Figure 1 at CPU scale: digits, 3 x 100 sigmoid units, batch 60, weights
     N(0, 0.1^2), plain SGD with ``lr``; without and with BatchNorm (same seeds). Cached.
 
@@ -453,7 +458,7 @@ def _sweep_run(norm, seed, lr, std, steps):
     return h.final()["val_acc"] if not h.diverged else 0.1
 
 
-def sweep(kind: str, values, seeds=(0, 1), steps: int = 300, lr: float = FIG1_LR, std: float = FIG1_STD) -> dict:
+def sweep(kind: str, values, seeds=SWEEP_SEEDS, steps: int = 300, lr: float = FIG1_LR, std: float = FIG1_STD) -> dict:
     """Final validation accuracy of the Figure-1 network over a sweep of the learning rate
     (``kind='lr'``) or the init std (``kind='std'``), without and with BN; a diverged run counts as
     chance (0.1). Returns ``{"values": [...], "none": array (values, seeds), "batch": ...}``."""
@@ -478,7 +483,7 @@ def _wine_model(first_bn: bool, seed: int, momentum=0.1) -> nn.Module:
     return nn.Sequential(nn.BatchNorm1d(13, momentum=momentum), *body) if first_bn else body
 
 
-def wine_input_bn(seeds=(0, 1, 2), steps: int = 300, lr: float = 0.05, batch_size: int = 16,
+def wine_input_bn(seeds=SEEDS, steps: int = 300, lr: float = 0.05, batch_size: int = 16,
                   early_step: int = 5) -> dict[str, np.ndarray]:  # fmt: skip
     """Wine, MLP 13-32-3 (SGD momentum 0.9): raw inputs, standardized inputs, raw inputs with a
     BatchNorm1d as the first layer. Per seed: final validation accuracy; for the BN-input model
@@ -532,7 +537,7 @@ class NoiseAfterNorm(nn.Module):
 
 
 def _noisy_model(norm: bool, noise: bool, seed: int, shift: float, scale: float) -> nn.Module:
-    torch.manual_seed(seed)
+    manual_seed(seed)
     layers: list[nn.Module] = []
     width = 64
     for h in (100, 100, 100):
@@ -552,13 +557,13 @@ def _noise_run(norm, noise, seed, steps, lr, shift, scale):
     split = _digits()
     with torch.random.fork_rng(devices=[]):
         model = _noisy_model(norm, noise, seed, shift, scale)
-        torch.manual_seed(seed + 1000)  # the noise draws
+        manual_seed(seed + 1000)  # the noise draws
         h = train(model, split, steps=steps, lr=lr, momentum=0.9, batch_size=64, eval_every=steps, seed=seed,
                   progress=False)  # fmt: skip
     return 0.1 if h.diverged else h.final()["val_acc"]
 
 
-def noise_injection(seeds=(0, 1, 2), steps: int = 300, lr: float = 0.1, shift: float = 1.0,
+def noise_injection(seeds=SEEDS, steps: int = 300, lr: float = 0.1, shift: float = 1.0,
                     scale: float = 1.5) -> dict[str, tuple[float, ...]]:  # fmt: skip
     """Final validation accuracy (ReLU MLP 64-3x100-10 on digits) of: BN, BN + noise after each BN,
     no norm, no norm + the same noise. A diverged run counts as chance (0.1)."""
@@ -577,7 +582,7 @@ def _landscape(norm: bool, seed: int, steps: int, lr: float, etas: tuple[float, 
     with torch.random.fork_rng(devices=[]):
         model = _noisy_model(norm, False, seed, 1.0, 1.5)
     params = list(model.parameters())
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch_generator(seed)
     out = {eta: {"loss_change": [], "grad_change": [], "grad_change_rel": []} for eta in etas}
     for step in range(steps):
         idx = torch.randint(0, len(X), (64,), generator=gen)
@@ -610,7 +615,7 @@ def _landscape(norm: bool, seed: int, steps: int, lr: float, etas: tuple[float, 
                   "grad_change_rel": float(np.mean(v["grad_change_rel"]))} for eta, v in out.items()}  # fmt: skip
 
 
-def landscape(seeds=(0, 1, 2), steps: int = 200, lr: float = 0.1, etas=(0.1, 0.4), every: int = 20) -> dict:
+def landscape(seeds=SEEDS, steps: int = 200, lr: float = 0.1, etas=(0.1, 0.4), every: int = 20) -> dict:
     """Santurkar et al.'s loss-landscape probes during plain-SGD training (ReLU MLP 64-3x100-10, digits,
     with and without BN): every ``every`` steps, take a trial step of size ``eta`` along the gradient
     and record the loss change (largest over training) and the gradient change ||g(w) - g(w - eta g)||
@@ -641,7 +646,7 @@ def _small_batch_run(norm, batch_size, seed, epochs, base_lr):
     return 100 * (1 - evaluate(model, X, y)[1])
 
 
-def small_batch_errors(batch_sizes=(32, 16, 8, 4, 2), seeds=(0, 1, 2), epochs: int = 4, base_lr: float = 0.1,
+def small_batch_errors(batch_sizes=(32, 16, 8, 4, 2), seeds=SEEDS, epochs: int = 4, base_lr: float = 0.1,
                        norm: str | None = "batch") -> dict:  # fmt: skip
     """Test error (%) of a ReLU MLP 64-64-64-10 (BN after each hidden Linear) on digits, trained for
     ``epochs`` epochs at each batch size (lr = base_lr * B / 32). Returns ``{B: array per seed}``."""
@@ -685,7 +690,7 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
 
 def padded_batch(lengths, channels: int = 4, max_len: int | None = None, seed: int = 0):
     """Random sequences N(1, 1) of the given ``lengths`` zero-padded to ``max_len``: (x (N, C, L), mask (N, L))."""
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     lengths = [check_int("lengths", n, minimum=1) for n in lengths]
     max_len = max(lengths) if max_len is None else check_int("max_len", max_len, minimum=max(lengths))
     x = torch.zeros(len(lengths), channels, max_len, dtype=torch.float64)
@@ -738,7 +743,7 @@ def padded_running_stats(n_batches: int = 200, batch_size: int = 16, max_len: in
     N(1, 1), zero padding to the longest in each batch). Then normalize real values in eval mode with
     each layer's running statistics: ideally mean 0 and std 1. Returns the running means/variances,
     the average padding fraction, and the eval-mode mean/std of normalized real values."""
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     n_batches = check_int("n_batches", n_batches, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=2)
     max_len = check_int("max_len", max_len, minimum=2)
@@ -828,7 +833,7 @@ EXPLORER_STD = 2.0
 
 def stat_stream(max_batch: int = 256, steps: int = 150, seed: int = 0) -> np.ndarray:
     """Values of one feature, N(3, 2^2), for ``steps`` training steps of up to ``max_batch`` examples."""
-    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    rng = numpy_rng(check_int("seed", seed, minimum=0))
     shape = (check_int("steps", steps, minimum=1), check_int("max_batch", max_batch, minimum=2))
     return EXPLORER_MEAN + EXPLORER_STD * rng.standard_normal(shape)
 

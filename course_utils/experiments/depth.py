@@ -16,6 +16,7 @@ import torch
 
 from ..data import load_digits
 from ..diagnostics import ActivationRecorder, LayerStats, weight_grad_norms
+from ..env import torch_generator
 from ..models import ACTIVATIONS, make_mlp
 from ..train import History, train
 from ..validation import check_choice, check_int, check_positive
@@ -120,7 +121,7 @@ def depth_statistics(
 @functools.lru_cache(maxsize=256)
 def _depth_statistics(depth, width, activation, init, gain, input_scale, n_samples, seed, bins) -> DepthStats:
     scheme, base_gain, std = init_scheme(init)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch_generator(seed)
     X = input_scale * torch.randn(n_samples, width, generator=gen)
     y = torch.randint(0, 10, (n_samples,), generator=gen)
     with torch.random.fork_rng(devices=[]):

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..data import Split, load_digits
+from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
 from ..train import History, evaluate, train
 from ..validation import check_choice, check_float_array, check_int, check_number, check_probability
@@ -88,12 +89,12 @@ P_CONVENTIONS = [
 DEFAULT_P_VALUES = (0.0, 0.2, 0.5, 0.8)
 SMALL_N = 200
 DEFAULT_SIZES = (100, SMALL_N, 1079)  # 1079 = the whole digits training split
-DEFAULT_SEEDS = (0, 1, 2)
+DEFAULT_SEEDS = experiment_seeds(3)
 DEFAULT_HIDDEN = (256, 256)
 DEFAULT_STEPS = 300
 LONG_STEPS = 1200
 """Section 3's longer training: 4x the sweep's steps, long enough for the baseline to overfit."""
-PAIRED_SEEDS = (0, 1, 2, 3, 4)
+PAIRED_SEEDS = experiment_seeds(5)
 """Seeds of section 3's paired comparison (same data subset, init and minibatch order for both arms)."""
 LR = 0.05
 MOMENTUM = 0.9
@@ -105,7 +106,7 @@ EVAL_EVERY = 25
 
 
 def _rng(seed) -> np.random.Generator:
-    return np.random.default_rng(check_int("seed", seed, minimum=0))
+    return numpy_rng(check_int("seed", seed, minimum=0))
 
 
 def bernoulli_mask(shape: tuple[int, ...], p: float, seed: int = 0) -> np.ndarray:
@@ -186,7 +187,7 @@ def repeated_predictions(model: nn.Module, X: torch.Tensor, n_repeats: int = 5, 
     """
     n_repeats = check_int("n_repeats", n_repeats, minimum=1)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(check_int("seed", seed, minimum=0))
+        manual_seed(check_int("seed", seed, minimum=0))
         return np.stack([model(X).argmax(dim=1).numpy() for _ in range(n_repeats)])
 
 
@@ -222,7 +223,7 @@ def _cached_run(n_train: int, p: float, input_p: float, seed: int, steps: int, h
     if n_train < len(split.X_train):
         split = split.subset_train(n_train, seed=seed)
     with torch.random.fork_rng(devices=[]):  # dropout masks come from torch's global generator
-        torch.manual_seed(seed)
+        manual_seed(seed)
         model = make_mlp(64, list(hidden), 10, dropout=p, input_dropout=input_p, seed=seed)
         history = train(
             model, split, steps=steps, lr=LR, momentum=MOMENTUM, batch_size=BATCH_SIZE,
@@ -446,7 +447,7 @@ def mc_probabilities(model: nn.Module, X: torch.Tensor, k: int = 50, seed: int =
     _set_dropout_train(model, True)
     try:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(check_int("seed", seed, minimum=0))
+            manual_seed(check_int("seed", seed, minimum=0))
             probs = np.stack([torch.softmax(model(X), dim=1).numpy() for _ in range(k)])
     finally:
         model.train(was_training)
@@ -519,7 +520,7 @@ def placement_outputs(x: torch.Tensor, p: float = 0.5, activation: str = "relu",
     p = check_probability("p", p)
     check_choice("activation", activation, _ACTS)
     act = _ACTS[activation]
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     mask = (torch.rand(x.shape, generator=gen) >= p).to(x.dtype) / (1 - p)
     return act(x * mask), act(x) * mask
 
@@ -532,7 +533,7 @@ def placement_gaps(x: torch.Tensor, p: float = 0.5, activation: str = "tanh", se
     for a positively homogeneous activation such as ReLU.
     """
     before, after = placement_outputs(x, p, activation, seed)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     kept = torch.rand(x.shape, generator=gen) >= p  # the very mask placement_outputs drew
     gap = (before - after).abs()
     return {

@@ -21,6 +21,7 @@ from torch import nn
 
 from .. import nn as cnn
 from ..data import Split, load_digits
+from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
 from ..train import evaluate, train
 from ..validation import check_choice, check_int, check_number
@@ -55,7 +56,7 @@ __all__ = [
     "warmup_comparison",
 ]
 
-SEEDS = (0, 1, 2)
+SEEDS = experiment_seeds(3)
 
 # Ba, Kiros & Hinton 2016, Table 1: invariant ("I") or not ("no") under each transformation.
 TRANSFORMS = (
@@ -93,7 +94,7 @@ METHODS = ("batch", "layer", "instance", "group")
 def layernorm_parity(shape: tuple[int, ...] = (4, 3, 8), normalized_shape=(3, 8), seed: int = 0) -> dict[str, float]:
     """Largest differences between ``course_utils.nn.LayerNorm`` and ``torch.nn.LayerNorm``: outputs,
     input gradients and gamma/beta gradients, float64, random gamma/beta, input far from mean 0 / std 1."""
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     ours = cnn.LayerNorm(normalized_shape, dtype=torch.float64)
     theirs = nn.LayerNorm(normalized_shape, dtype=torch.float64)
     with torch.no_grad():
@@ -121,7 +122,7 @@ def batch_composition_effect(layer: nn.Module, n: int = 16, width: int = 8, seed
     (``alone``), the full batch and a batch with other companions (``companions``), and train vs eval
     mode on the full batch (``train_vs_eval``). The layer's running statistics (if any) are restored.
     """
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     x = torch.randn(n, width, generator=gen) * 2 + 1
     others = torch.randn(n - 1, width, generator=gen) * 5 - 3
     state = {k: v.clone() for k, v in layer.state_dict().items()}
@@ -194,7 +195,7 @@ def axes_parity(shape: tuple[int, int, int, int] = (3, 4, 2, 3), groups: int = 2
     """Largest difference between :func:`normalize_by_groups` with each method's labels and the layer
     that implements it (training mode, no affine): BatchNorm2d, LayerNorm((C, H, W)), InstanceNorm2d,
     GroupNorm (all from :mod:`course_utils.nn`)."""
-    x = np.random.default_rng(seed).normal(2.0, 3.0, size=shape)
+    x = numpy_rng(seed).normal(2.0, 3.0, size=shape)
     c, h, w = shape[1:]
     layers = {
         "batch": cnn.BatchNorm2d(c, affine=False, dtype=torch.float64),
@@ -218,7 +219,7 @@ def channels_last_vs_paper_layernorm(shape: tuple[int, int, int, int] = (2, 4, 3
     per-pixel channel mean of each output and their largest difference.
     """
     n, c, h, w = shape
-    x = torch.from_numpy(np.random.default_rng(seed).normal(1.0, 2.0, size=shape))
+    x = torch.from_numpy(numpy_rng(seed).normal(1.0, 2.0, size=shape))
     with torch.no_grad():
         paper = nn.LayerNorm((c, h, w), elementwise_affine=False, dtype=torch.float64)(x)
         channels_last = x.permute(0, 2, 3, 1)  # (N, H, W, C): C is now the trailing dimension
@@ -273,7 +274,7 @@ def invariance_table(seed: int = 0, n: int = 16, d: int = 10, h: int = 6, tol: f
     where the change is the largest difference of the normalized outputs (a scalar gamma/beta does not
     change the answer). Linear layer without bias, as in the paper's analysis.
     """
-    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    rng = numpy_rng(check_int("seed", seed, minimum=0))
     X = rng.normal(1.0, 1.0, size=(n, d))
     W = rng.normal(0.0, 1.0, size=(h, d))
     table = {}
@@ -373,7 +374,7 @@ def make_sequences(n: int, seed: int, min_len: int = 6, max_len: int = SEQ_MAX_L
     which does not depend on the scale. Values are AR(1) with a random sign of the correlation.
     """
     n = check_int("n", n, minimum=1)
-    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    rng = numpy_rng(check_int("seed", seed, minimum=0))
     lengths = rng.integers(min_len, max_len + 1, size=n)
     rho = rng.choice([-0.6, 0.6], size=n) * rng.uniform(0.3, 1.0, size=n)
     noise = rng.normal(size=(n, max_len))
@@ -409,7 +410,7 @@ class SequenceNet(nn.Module):
     def __init__(self, norm: str | None = None, channels: int = 16, seed: int = 0) -> None:
         super().__init__()
         check_choice("norm", norm, (None, "batch", "layer"))
-        torch.manual_seed(check_int("seed", seed, minimum=0))
+        manual_seed(check_int("seed", seed, minimum=0))
         self.conv1 = nn.Conv1d(1, channels, 5, padding=2)
         self.conv2 = nn.Conv1d(channels, channels, 5, padding=2)
         self.head = nn.Linear(channels, 2)
@@ -473,7 +474,7 @@ def sequence_comparison(seeds: tuple[int, ...] = SEEDS, steps: int = 150, batch_
         for seed in seeds:
             net = SequenceNet(norm, seed=seed)
             opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-            gen = torch.Generator().manual_seed(seed)
+            gen = torch_generator(seed)
             curve = []
             for _ in range(steps):
                 idx = torch.randint(0, len(x), (batch_size,), generator=gen)
@@ -539,7 +540,7 @@ class TinyTransformer(nn.Module):
         super().__init__()
         check_choice("placement", placement, PLACEMENTS)
         depth = check_int("depth", depth, minimum=1)
-        torch.manual_seed(check_int("seed", seed, minimum=0))
+        manual_seed(check_int("seed", seed, minimum=0))
         self.embed = nn.Embedding(TF_VOCAB, TF_WIDTH)
         self.position = nn.Parameter(0.1 * torch.randn(TF_LEN, TF_WIDTH))
         self.blocks = nn.ModuleList([_Block(placement) for _ in range(depth)])
@@ -567,7 +568,7 @@ def grad_norms_at_init(depth: int, placement: str, seed: int = 0, batch_size: in
     """Gradient norm of each layer's second feed-forward weight matrix at initialization (Xiong et al.
     2020, Fig. 3), one value per layer from input (index 0) to output."""
     model = TinyTransformer(depth, placement, seed)
-    x, y = sorting_batch(batch_size, torch.Generator().manual_seed(1000 + seed))
+    x, y = sorting_batch(batch_size, torch_generator(1000 + seed))
     _sort_loss(model, x, y).backward()
     return np.array([block.ff2.weight.grad.norm().item() for block in model.blocks])
 
@@ -609,7 +610,7 @@ def _train_sorter(placement: str, warmup: int, seed: int, lr: float, steps: int,
     model = TinyTransformer(depth, placement, seed)
     # betas=(0.9, 0.98) as in Vaswani et al. and Xiong et al.
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98))
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch_generator(seed)
     losses = []
     for step in range(steps):
         scale = min(1.0, (step + 1) / warmup) if warmup else 1.0  # linear warm-up, then constant
@@ -621,7 +622,7 @@ def _train_sorter(placement: str, warmup: int, seed: int, lr: float, steps: int,
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    x, y = sorting_batch(1000, torch.Generator().manual_seed(999))
+    x, y = sorting_batch(1000, torch_generator(999))
     with torch.no_grad():
         accuracy = float((model(x).argmax(-1) == y).float().mean())
     return accuracy, losses

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..data import Split, load_digits
+from ..env import experiment_seeds, manual_seed, torch_generator
 from ..models import DEFAULT_BLOCK, make_mlp
 from ..paired import Paired, paired
 from ..train import History, batchnorm_layers, recalibrate_batchnorm, train
@@ -70,7 +71,7 @@ LR = 0.05
 MOMENTUM = 0.9
 BATCH_SIZE = 64
 EVAL_EVERY = 10
-SEEDS = (0, 1, 2, 3)
+SEEDS = experiment_seeds(4)
 SMALL_N = 200  # the small-training-subset setting (as in notebook 02), where overfitting shows
 FULL_N = 1079  # the whole digits training split
 TARGET_ACC = 0.9
@@ -161,7 +162,7 @@ def conv_block_net(channels: int = 16, p: float = 0.1, seed: int = 0) -> nn.Sequ
     """
     channels = check_int("channels", channels, minimum=1)
     p = check_probability("p", p)
-    torch.manual_seed(check_int("seed", seed, minimum=0))
+    manual_seed(check_int("seed", seed, minimum=0))
     return nn.Sequential(
         _ToImage(),
         nn.Conv2d(1, channels, kernel_size=3, padding=1, bias=False),
@@ -185,7 +186,7 @@ def train_conv(channels: int = 16, p: float = 0.1, seed: int = 0, steps: int = 1
     steps = check_int("steps", steps, minimum=1)
     model = conv_block_net(channels, p, seed)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        manual_seed(seed)
         history = train(model, _digits(), steps=steps, lr=LR, momentum=MOMENTUM, batch_size=BATCH_SIZE,
                         eval_every=steps, seed=seed, progress=False)  # fmt: skip
     model.eval()
@@ -216,7 +217,7 @@ def _cached_run(config: Config, n_train: int, seed: int, steps: int, hidden: tup
     # Keyed by the Config, not the name: "dropout before BN" and "BN+dropout" are the same runs.
     model = build_model(config, hidden, seed)
     with torch.random.fork_rng(devices=[]):  # dropout masks come from torch's global generator
-        torch.manual_seed(seed)
+        manual_seed(seed)
         history = train(model, _split(n_train, seed), steps=steps, lr=LR, momentum=MOMENTUM,
                         batch_size=BATCH_SIZE, eval_every=EVAL_EVERY, seed=seed, progress=False)  # fmt: skip
     model.eval()
@@ -452,7 +453,7 @@ def simulate_shift_ratio(
     p = check_probability("p", p)
     n_batches = check_int("n_batches", n_batches, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=2)
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     c, v = check_number("c", c), check_positive("v", v)
     shift_ratio_theory(d, p, c, v, rho, cos2)  # same argument checks
     ones = torch.ones(d) / math.sqrt(d)
@@ -471,7 +472,7 @@ def simulate_shift_ratio(
     drop, bn = nn.Dropout(p), nn.BatchNorm1d(1, momentum=None)
     net = nn.Sequential(drop, linear, bn).train()
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        manual_seed(seed)
         for _ in range(n_batches):
             net(inputs(batch_size))
     net.eval()
@@ -480,7 +481,7 @@ def simulate_shift_ratio(
 
 
 def shift_vs_width(
-    widths: Sequence[int] = (16, 64, 256), seeds: Sequence[int] = (0, 1, 2), p: float = P_DROP, steps: int = STEPS
+    widths: Sequence[int] = (16, 64, 256), seeds: Sequence[int] = SEEDS[:3], p: float = P_DROP, steps: int = STEPS
 ) -> dict:
     """Train the block ``Linear -> BN -> ReLU -> Dropout(p)`` x 2 at each width (same seeds) and measure, at the
     second BatchNorm (the one after a Dropout), inference variance / running_var on the training digits.
@@ -563,7 +564,7 @@ def batch_dependence(model: nn.Module, X: torch.Tensor, n_keep: int = 8, seed: i
     n_keep = check_int("n_keep", n_keep, minimum=1)
     if len(X) < 2 * n_keep + 2:
         raise ValueError(f"X needs at least {2 * n_keep + 2} rows for n_keep={n_keep}, got {len(X)}.")
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     perm = torch.randperm(len(X) - n_keep, generator=gen) + n_keep
     half = (len(X) - n_keep) // 2
     batch_a = torch.cat([X[:n_keep], X[perm[:half]]])
@@ -608,7 +609,7 @@ def conventions_checks(seed: int = 0) -> dict[str, float]:
     - ``eps_inside_sqrt_error``: max |BN(x) - (x - mean)/sqrt(var + eps)|, ``eps_outside_error``: the same
       for (x - mean)/(std + eps) (with a large eps so the difference shows).
     """
-    gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
+    gen = torch_generator(check_int("seed", seed, minimum=0))
     m = 16
     x = 3 + 2 * torch.randn(m, 5, generator=gen)
     bn = nn.BatchNorm1d(5, momentum=0.1).train()
@@ -624,7 +625,7 @@ def conventions_checks(seed: int = 0) -> dict[str, float]:
     moved = float((bn2.running_mean - before).abs().max())
     drop_net = nn.Sequential(nn.Linear(5, 5), nn.Dropout(0.5))
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        manual_seed(seed)
         drop_net.train()
         with torch.no_grad():
             differs_train = float(not torch.equal(drop_net(x), drop_net(x)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..env import numpy_rng
 from ..validation import check_int, check_number, check_positive
 from . import COLORS, new_figure
 
@@ -14,7 +15,7 @@ def sample_feature(mean: float, std: float, n: int = 500, seed: int = 0) -> np.n
     mean = check_number("mean", mean)
     std = check_positive("std", std)
     n = check_int("n", n, minimum=2)
-    return np.random.default_rng(check_int("seed", seed, minimum=0)).normal(mean, std, size=n)
+    return numpy_rng(check_int("seed", seed, minimum=0)).normal(mean, std, size=n)
 
 
 def standardize(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
@@ -60,7 +61,7 @@ def two_feature_problem(mean: float, std: float, n: int = 200, seed: int = 0) ->
     """A linear regression with two inputs: ``x1 ~ N(0, 1)`` and ``x2`` = the raw feature (``mean``, ``std``);
     the target is ``x1 + 2 * standardize(x2)`` plus a little noise (no intercept)."""
     mean, std = _check_setting(mean, std)
-    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    rng = numpy_rng(check_int("seed", seed, minimum=0))
     x1 = rng.normal(size=n)
     x2 = sample_feature(mean, std, n=n, seed=seed + 1)
     y = x1 + 2 * standardize(x2) + 0.1 * rng.normal(size=n)

@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
+from ..env import numpy_rng
 from ..validation import check_float_array, check_int, check_probability
 from . import COLORS, OKABE_ITO, new_figure, sequential_colors
 
@@ -40,7 +41,7 @@ def plot_dropout_diagram(layer_sizes=(4, 6, 6, 3), p: float = 0.5, seed: int = 3
     crossed out and their connections removed (right). Inputs and hidden units can be dropped; outputs never."""
     p = check_probability("p", p)
     sizes = [check_int("layer_sizes", n, minimum=1) for n in layer_sizes]
-    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    rng = numpy_rng(check_int("seed", seed, minimum=0))
     keep = [rng.random(n) >= (0.2 if i == 0 else p) for i, n in enumerate(sizes)]
     keep[-1][:] = True
     for k in keep:  # never drop a whole layer in the picture
@@ -203,7 +204,7 @@ def draw_mask_on_digit(ax, image: np.ndarray, p: float, seed: int) -> np.ndarray
     Returns the masked, rescaled image (kept pixels are multiplied by 1/(1-p))."""
     image = check_float_array("image", np.asarray(image, dtype=np.float64), ndim=2)
     p = check_probability("p", p)
-    rng = np.random.default_rng(check_int("seed", seed, minimum=0))
+    rng = numpy_rng(check_int("seed", seed, minimum=0))
     keep = rng.random(image.shape) >= p
     out = image * keep / (1 - p)
     ax.imshow(out, cmap="gray_r", vmin=0, vmax=max(float(out.max()), 1e-9))
@@ -418,7 +419,7 @@ class DropoutPanel:
         self.chosen_span.set_width(0.12)
         self.titles[1].set_text(f"val accuracy: p={self.baseline:g} {base_acc:.3f}, p={p:g} {chosen_acc:.3f}")
         hidden = self._hidden(p, n_train)
-        keep = np.random.default_rng(mask_seed).random(hidden.shape) >= p
+        keep = numpy_rng(mask_seed).random(hidden.shape) >= p
         shown = hidden * keep / (1 - p)
         self.units.set_data(shown.reshape(self.shape))
         self.units.set_clim(0, max(float(shown.max()), 1e-9))
