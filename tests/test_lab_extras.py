@@ -67,3 +67,13 @@ def test_the_course_environment_has_the_current_overrides():
     # (The extension's copy is checked by test_rise_widgets.py.)
     overrides = Path(sys.prefix) / "share/jupyter/lab/settings/overrides.json"
     assert overrides.read_bytes() == lab_extras.OVERRIDES.read_bytes(), "stale overrides: run `make setup`"
+
+
+def test_the_course_kernel_is_installed_with_the_pinned_numeric_path():
+    from course_utils import numeric
+
+    command = lab_extras.kernel_install_command("python")
+    assert command[:4] == ["python", "-m", "ipykernel", "install"]
+    assert command[command.index("--display-name") + 1] == "Python 3 (NormCourse)"
+    pairs = {command[i + 1]: command[i + 2] for i, arg in enumerate(command) if arg == "--env"}
+    assert pairs == numeric.pinned_environment()

@@ -9,6 +9,9 @@ What it adds, and why:
   jupyterlab-rise (the default theme fetches them from fonts.googleapis.com);
 - ``share/jupyter/labextensions/normcourse-rise-widgets``: lets ipywidgets explorers render inside RISE
   slides (jupyterlab-rise 0.43.1's page lacks a share ipywidgets needs; see the extension's remoteEntry.js);
+- with no ``--prefix``: the course's Jupyter kernel "Python 3 (NormCourse)" (name ``python3``), whose
+  ``kernel.json`` carries the pinned numeric path (``course_utils/numeric.py``), so every notebook opened in
+  JupyterLab computes on the same CPU kernels as the committed outputs;
 - with no ``--prefix``: nbgrader's server and lab extensions switched off. nbgrader is only the tool behind
   ``make student`` here; its formgrader menus would only confuse learners.
 
@@ -52,6 +55,27 @@ def install_files(prefix: Path) -> list[Path]:
     return [overrides, extension]
 
 
+KERNEL_NAME = "python3"
+KERNEL_DISPLAY_NAME = "Python 3 (NormCourse)"
+
+
+def kernel_install_command(python: str = sys.executable) -> list[str]:
+    """``ipykernel install`` for the course's kernel, with the pinned numeric path in its environment."""
+    sys.path.insert(0, str(REPO / "course_utils"))
+    try:
+        import numeric  # stdlib only: safe before torch, and without installing the package
+    finally:
+        sys.path.pop(0)
+    env_args = [arg for key, value in numeric.pinned_environment().items() for arg in ("--env", key, value)]
+    return [python, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
+            "--display-name", KERNEL_DISPLAY_NAME, *env_args]  # fmt: skip
+
+
+def install_course_kernel(python: str = sys.executable) -> None:
+    """Install (or replace) the course's kernel spec in ``python``'s environment."""
+    subprocess.run(kernel_install_command(python), check=True, stdout=subprocess.DEVNULL)
+
+
 def disable_nbgrader(python: str = sys.executable) -> None:
     """Switch off nbgrader's server and lab extensions in ``python``'s environment (quietly: an
     environment without nbgrader has nothing to switch off)."""
@@ -69,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     written = install_files(args.prefix or Path(sys.prefix))
     if args.prefix is None:
+        install_course_kernel()
         disable_nbgrader()
     for path in written:
         print(f"installed {path}")
