@@ -15,11 +15,14 @@ Usage: ``python -m course_utils.fingerprint`` prints the digest; ``--check`` exi
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 
 # Made with `python -m course_utils.fingerprint` under the pinned path (the Makefile's NUMERIC_ENV).
 EXPECTED = "036a3633eeb0ec0e0a98f7de20f740846075533b90ca68c778c82a3029cb4fa1"
 STEPS = 20
+# Tests stand in another machine's fingerprint through this variable (tests/test_claims.py).
+EXPECTED_OVERRIDE_VAR = "NORMCOURSE_EXPECTED_FINGERPRINT"
 
 
 def fingerprint(steps: int = STEPS) -> str:
@@ -65,14 +68,15 @@ def main(argv: list[str]) -> int:
     if not argv:
         print(got)
         return 0
-    if got == EXPECTED:
+    expected = os.environ.get(EXPECTED_OVERRIDE_VAR) or EXPECTED
+    if got == expected:
         print("Numeric fingerprint matches the committed outputs' machine: nbval compares every output.")
         return 0
     from .numeric import describe
 
     print(
         f"This machine does not reproduce the committed outputs bit for bit ({describe()}; fingerprint "
-        f"{got[:12]} != {EXPECTED[:12]}): notebooks run in lax mode, every assert still checked."
+        f"{got[:12]} != {expected[:12]}): notebooks run in lax mode, every assert still checked."
     )
     return 1
 
