@@ -32,6 +32,17 @@ def bn_forward(**overrides):
     return numpy_layers.batchnorm_forward(**args)
 
 
+def constant_channel_bn():
+    layer = cnn.BatchNorm1d(2, eps=0.0).eval()
+    layer.running_var.zero_()  # what a channel that was constant in every training batch leaves behind
+    return layer
+
+
+def fast(layer):
+    layer.fast = True
+    return layer
+
+
 def fit(**overrides):
     return train.train(**({"model": mlp(2, [], 3), "split": BLOBS, "steps": 1, "progress": False} | overrides))
 
@@ -73,16 +84,29 @@ ROWS = [
     ("nn.set_fast_path(1)", lambda: cnn.set_fast_path(1), TypeError, "enabled"),
     # the family of #11: same rules, same names in the messages
     ("nn.GroupNorm num_channels=0", lambda: cnn.GroupNorm(1, 0), ValueError, "num_channels"),
-    ("nn.GroupNorm eps=0", lambda: cnn.GroupNorm(1, 2, eps=0.0), ValueError, "eps"),
+    ("nn.GroupNorm eps<0", lambda: cnn.GroupNorm(1, 2, eps=-1.0), ValueError, "eps"),
+    ("nn.GroupNorm eps=0 constant group", lambda: cnn.GroupNorm(1, 2, eps=0.0)(torch.ones(2, 2)), ValueError, "eps"),
+    ("nn.LayerNorm eps=0 constant row", lambda: cnn.LayerNorm(2, eps=0.0)(torch.ones(2, 2)), ValueError, "eps"),
+    ("nn.LayerNorm fast eps=0 constant row", lambda: fast(cnn.LayerNorm(2, eps=0.0))(torch.ones(2, 2)), ValueError,
+     "eps"),
+    ("nn.BatchNorm1d eps=0 eval, constant channel",
+     lambda: constant_channel_bn()(torch.ones(3, 2)), ValueError, "eps"),
+    ("nn.BatchNorm1d fast='False'", lambda: setattr(cnn.BatchNorm1d(2), "fast", "False"), TypeError, "fast"),
+    ("nn.LayerNorm fast=1", lambda: setattr(cnn.LayerNorm(2), "fast", 1), TypeError, "fast"),
+    ("nn.SyncBatchNorm.convert_sync_batchnorm str", lambda: cnn.SyncBatchNorm.convert_sync_batchnorm("m"), TypeError,
+     "module"),
     ("nn.GroupNorm bias='no'", lambda: cnn.GroupNorm(1, 2, bias="no"), TypeError, "bias"),
     ("nn.GroupNorm int input", lambda: cnn.GroupNorm(1, 2)(torch.ones(2, 2, dtype=torch.long)), TypeError, "input"),
     ("nn.GroupNorm float64 input", lambda: cnn.GroupNorm(1, 2)(torch.ones(2, 2, dtype=torch.float64)),
      TypeError, "input"),
-    ("nn.RMSNorm eps=0", lambda: cnn.RMSNorm(3, eps=0.0), ValueError, "eps"),
+    ("nn.RMSNorm eps<0", lambda: cnn.RMSNorm(3, eps=-1.0), ValueError, "eps"),
+    ("nn.RMSNorm eps=0 zero row", lambda: cnn.RMSNorm(3, eps=0.0)(torch.zeros(2, 3)), ValueError, "eps"),
     ("nn.RMSNorm eps str", lambda: cnn.RMSNorm(3, eps="1e-5"), TypeError, "eps"),
     ("nn.RMSNorm int input", lambda: cnn.RMSNorm(3)(torch.ones(2, 3, dtype=torch.long)), TypeError, "input"),
     ("nn.RMSNorm float64 input", lambda: cnn.RMSNorm(3)(torch.ones(2, 3, dtype=torch.float64)), TypeError, "input"),
-    ("nn.InstanceNorm1d eps=0", lambda: cnn.InstanceNorm1d(3, eps=0.0), ValueError, "eps"),
+    ("nn.InstanceNorm1d eps<0", lambda: cnn.InstanceNorm1d(3, eps=-1.0), ValueError, "eps"),
+    ("nn.InstanceNorm1d eps=0 constant channel", lambda: cnn.InstanceNorm1d(3, eps=0.0)(torch.ones(2, 3, 4)),
+     ValueError, "eps"),
     ("nn.InstanceNorm1d bias='no'", lambda: cnn.InstanceNorm1d(3, affine=True, bias="no"), TypeError, "bias"),
     ("nn.InstanceNorm1d int input", lambda: cnn.InstanceNorm1d(3)(torch.ones(2, 3, 4, dtype=torch.long)),
      TypeError, "input"),
