@@ -39,6 +39,10 @@ def free_port() -> int:
 
 def make_problem(n: int, features: int = 8, hidden: int = 6, seed: int = 0):
     """The data (x, target) of the global batch, float64, and the initial state of the model."""
+    n = check_int("n", n, minimum=2)
+    features = check_int("features", features, minimum=1)
+    hidden = check_int("hidden", hidden, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
     gen = torch.Generator().manual_seed(seed)
     x = 2 + 3 * torch.randn(n, features, generator=gen, dtype=torch.float64)
     target = torch.randn(n, 3, generator=gen, dtype=torch.float64)
