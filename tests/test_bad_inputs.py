@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import course, data, diagnostics, gradcheck, models, numpy_layers, paired, train
+from course_utils import course, data, diagnostics, distributed, gradcheck, models, numpy_layers, paired, quiz, train
 from course_utils import nn as cnn
-from course_utils import distributed, quiz
 from course_utils.exercises import call_learner
 from course_utils.experiments import batchnorm as exp_bn
 from course_utils.experiments import depth as exp_depth
