@@ -65,6 +65,13 @@ def test_only_sync_matches_the_full_batch(dp):
     assert dp["ms_per_step"]["sync"] > 0 and dp["all_reduce_ms"] > 0
 
 
+def test_sync_matches_the_full_batch_at_a_large_offset():
+    # Two real gloo processes, inputs around 1e6 (float64): the merged per-process statistics stay exact to
+    # rounding, where the one-pass sum-of-squares formula was off by about 1e-5.
+    dp = compare_data_parallel(world_size=2, n=8, timing_steps=1, timeout=120, offset=1e6)
+    assert dp["sync"]["output"] < 1e-9 and dp["sync"]["input_grad"] < 1e-9 and dp["sync"]["ranks_agree"]
+
+
 def test_hang_ends_with_a_clear_timeout():
     with pytest.raises(TimeoutError, match="did not finish"):
         compare_data_parallel(world_size=2, n=8, timing_steps=1, timeout=0.05)
