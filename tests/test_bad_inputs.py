@@ -331,8 +331,8 @@ ROWS = [
      ValueError, "X"),
     ("experiments std_decay_per_layer str", lambda: exp_depth.std_decay_per_layer("x"), TypeError, "stats"),
     ("quiz Question without a right answer",
-     lambda: quiz.Question("k", "01", "?", (quiz.Option("a", False, ""), quiz.Option("b", False, ""))), ValueError,
-     "options"),
+     lambda: quiz.Question("k", "01", "?", (quiz.Option("a", False, ""), quiz.Option("b", False, ""))).answer,
+     ValueError, "options"),
     # ---------------------------------------------------------------------- exercises.call_learner
     ("call_learner time_limit str", lambda: call_learner(abs, 1, time_limit="5"), TypeError, "time_limit"),
     ("call_learner time_limit<0", lambda: call_learner(abs, 1, time_limit=-1), ValueError, "time_limit"),
