@@ -92,6 +92,11 @@ def total_minutes() -> int:
 
 def course_map_markdown(current: str | None = None) -> str:
     """The course map as a Markdown table (notebook 00 displays it; the README carries the same rows)."""
+    if current is not None and current not in {entry.notebook for entry in LESSONS}:
+        raise ValueError(
+            f"current must be a notebook of the course (or None), got {current!r}; known: "
+            f"{[entry.notebook for entry in LESSONS]}."
+        )
     rows = ["| notebook | what it teaches | time | needs |", "|---|---|---|---|"]
     for entry in LESSONS:
         number = entry.notebook[:2]

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .env import manual_seed, torch_generator
-from .validation import check_int, check_positive
+from .validation import check_int, check_number, check_positive
 
 __all__ = ["free_port", "compare_data_parallel", "make_problem"]
 
@@ -38,10 +38,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_problem(n: int, features: int = 8, hidden: int = 6, seed: int = 0):
-    """The data (x, target) of the global batch, float64, and the initial state of the model."""
+def make_problem(n: int, features: int = 8, hidden: int = 6, seed: int = 0, offset: float = 0.0):
+    """The data (x, target) of the global batch, float64, and the initial state of the model.
+
+    ``offset`` is added to every input (default 0): a large one makes the BatchNorm inputs large compared
+    with their spread, where a one-pass variance (E[x^2] - E[x]^2) would lose its digits."""
+    n = check_int("n", n, minimum=2)
+    features = check_int("features", features, minimum=1)
+    hidden = check_int("hidden", hidden, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
+    offset = check_number("offset", offset)
     gen = torch_generator(seed)
-    x = 2 + 3 * torch.randn(n, features, generator=gen, dtype=torch.float64)
+    x = offset + 2 + 3 * torch.randn(n, features, generator=gen, dtype=torch.float64)
     target = torch.randn(n, 3, generator=gen, dtype=torch.float64)
     manual_seed(seed)
     model = _model(features, hidden, nn.BatchNorm1d)
@@ -63,7 +71,7 @@ def _step(model: nn.Sequential, x: torch.Tensor, target: torch.Tensor, global_n:
 
 
 def _worker(rank: int, world_size: int, port: int, out_dir: str, n: int, features: int, hidden: int, seed: int,
-            timing_steps: int, timeout: float) -> None:  # fmt: skip
+            timing_steps: int, timeout: float, offset: float = 0.0) -> None:  # fmt: skip
     import torch.distributed as dist
 
     from .nn import SyncBatchNorm
@@ -74,7 +82,7 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str, n: int, feature
         timeout=datetime.timedelta(seconds=timeout),
     )  # fmt: skip
     try:
-        x, target, state = make_problem(n, features, hidden, seed)
+        x, target, state = make_problem(n, features, hidden, seed, offset)
         shard = slice(rank * n // world_size, (rank + 1) * n // world_size)
         result: dict = {"rank": rank, "shard": (shard.start, shard.stop)}
         for mode in MODES:
@@ -115,8 +123,8 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str, n: int, feature
         dist.destroy_process_group()
 
 
-def _full_batch(n: int, features: int, hidden: int, seed: int) -> dict:
-    x, target, state = make_problem(n, features, hidden, seed)
+def _full_batch(n: int, features: int, hidden: int, seed: int, offset: float = 0.0) -> dict:
+    x, target, state = make_problem(n, features, hidden, seed, offset)
     model = _model(features, hidden, nn.BatchNorm1d)
     model.load_state_dict(state)
     out, x_grad = _step(model, x, target, n)
@@ -133,13 +141,14 @@ def compare_data_parallel(
     seed: int = 0,
     timing_steps: int = 100,
     timeout: float = 60.0,
+    offset: float = 0.0,
 ) -> dict:
     """Run the data-parallel step in ``world_size`` processes and compare with one full-batch process.
 
     Returns ``{"local": {...}, "sync": {...}, "ms_per_step": {...}, "all_reduce_ms": float,
     "seconds": float}`` where each mode's dict holds the largest absolute differences from the full
     batch: ``output`` (BN outputs of all shards), ``input_grad``, ``param_grad`` (after the gradient
-    all-reduce), ``running`` (running mean/var).
+    all-reduce), ``running`` (running mean/var). ``offset`` is added to every input (see :func:`make_problem`).
     """
     world_size = check_int("world_size", world_size, minimum=1, maximum=8)
     n = check_int("n", n, minimum=2 * world_size)
@@ -148,12 +157,13 @@ def compare_data_parallel(
     seed = check_int("seed", seed, minimum=0)
     timing_steps = check_int("timing_steps", timing_steps, minimum=1)
     timeout = check_positive("timeout", timeout)
+    offset = check_number("offset", offset)
     import torch.multiprocessing as mp
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="normcourse_dist_") as out_dir:
         port = free_port()
-        args = (world_size, port, out_dir, n, features, hidden, seed, timing_steps, timeout)
+        args = (world_size, port, out_dir, n, features, hidden, seed, timing_steps, timeout, offset)
         context = mp.start_processes(_worker, args=args, nprocs=world_size, join=False, start_method="spawn")
         deadline = time.monotonic() + timeout
         try:
@@ -175,7 +185,7 @@ def compare_data_parallel(
                 process.join(timeout=5)
         results = [torch.load(Path(out_dir) / f"rank{r}.pt") for r in range(world_size)]
     seconds = time.perf_counter() - start
-    full = _full_batch(n, features, hidden, seed)
+    full = _full_batch(n, features, hidden, seed, offset)
     summary: dict = {"seconds": seconds, "world_size": world_size, "n": n}
     for mode in MODES:
         out = torch.cat([r[mode]["output"] for r in results])

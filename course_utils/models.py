@@ -87,6 +87,11 @@ def make_mlp(
                 )
     if norm_kwargs is not None and not isinstance(norm_kwargs, dict):
         raise TypeError(f"norm_kwargs must be a dict of constructor arguments or None, got {norm_kwargs!r}.")
+    if norm is None and norm_kwargs:
+        raise ValueError(
+            f"norm_kwargs={norm_kwargs!r} would be ignored: there is no norm layer (norm=None). "
+            "Pass norm='batch', 'layer', 'group' or 'rms', or drop norm_kwargs."
+        )
     check_probability("dropout", dropout)
     check_probability("input_dropout", input_dropout)
     check_positive("gain", gain)

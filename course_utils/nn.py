@@ -109,15 +109,77 @@ def _check_trailing_shape(input: Tensor, normalized_shape: tuple[int, ...], laye
     return k
 
 
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
 def _check_same_dtype(name: str, value: Tensor, module: nn.Module) -> None:
     # torch refuses mixed dtypes too (with a RuntimeError deep in the kernel); silently promoting would
-    # hand back float64 outputs from a float32 model, so we refuse with a clear message instead.
+    # hand back float64 outputs from a float32 model, so we refuse with a clear message instead. The one
+    # mix torch's CPU kernels accept is a half/bfloat16 input into float32 parameters and buffers (what
+    # torch.autocast produces): computed in float32, returned in the input's dtype, and so here.
     for tensor in list(module.parameters(recurse=False)) + list(module.buffers(recurse=False)):
         if tensor.is_floating_point() and tensor.dtype != value.dtype:
+            if value.dtype in _LOW_PRECISION and tensor.dtype == torch.float32:
+                continue
             raise TypeError(
                 f"{name} has dtype {value.dtype} but the layer's parameters and buffers are {tensor.dtype}. "
                 f"Convert one of them: {name}.to({tensor.dtype}) or layer.to({value.dtype})."
             )
+
+
+def _compute_dtype(t: Tensor) -> torch.dtype:
+    """The dtype statistics are computed in: float32 for half/bfloat16, as torch's kernels do.
+
+    Squares of half-precision values overflow at |x| > 256 (65504 is float16's largest number) and their
+    sums lose every digit long before that; float32 has room for both."""
+    return torch.float32 if t.dtype in _LOW_PRECISION else t.dtype
+
+
+def _as_dtype(t: Tensor | None, dtype: torch.dtype) -> Tensor | None:
+    """``t`` in ``dtype`` (the same tensor when it already is; differentiable; None stays None)."""
+    return None if t is None else t.to(dtype)
+
+
+def _check_eps(eps: object) -> float:
+    # Same rule as torch's constructors: eps >= 0. A zero eps is only a problem where a variance (or
+    # mean square) is 0 too; _refuse_zero_spread says so in the forward pass, where it happens.
+    if check_number("eps", eps) < 0:
+        raise ValueError(
+            f"eps must be >= 0, got {eps!r}. It is added to the variance (or mean square) before the sqrt "
+            "so that a constant input does not divide by zero; the usual value is 1e-5."
+        )
+    return eps  # type: ignore[return-value]  (stored as given, so repr() matches torch)
+
+
+def _refuse_zero_spread(spread: Tensor, eps: float, layer: str, what: str = "variance (a constant group)") -> None:
+    """With ``eps == 0`` a constant group (``spread`` 0) would be divided by sqrt(0): NaN or inf far from the
+    cause. Checked only when eps is 0 (one extra comparison there, none otherwise)."""
+    if eps == 0 and bool((spread == 0).any()):
+        raise ValueError(
+            f"{layer} was built with eps=0 and got an input whose {what} is 0 somewhere, "
+            f"so it would divide by sqrt(0) = 0. Build the layer with eps > 0 (the usual value is 1e-5)."
+        )
+
+
+class _FastSetting:
+    """The per-layer ``fast`` switch: True/False pin the fast/readable path, None follows fast_path().
+
+    Checked when set, because any non-empty string (even ``"False"``) is true and would silently turn
+    the fast path on."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = "_" + name
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else obj.__dict__.get(self.key)
+
+    def __set__(self, obj, value) -> None:
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(
+                f"fast must be True (fast path), False (readable path) or None (follow "
+                f"course_utils.nn.fast_path()), got {type(value).__name__} {value!r}."
+            )
+        obj.__dict__[self.key] = value
 
 
 # ------------------------------------------------------------------------------------------ fast path
@@ -423,7 +485,7 @@ class _BatchNorm(nn.Module):
     _allowed_dims: tuple[int, ...] = ()
     _shape_hint: str = ""
 
-    fast: bool | None = None  # True/False pins the fast/readable path; None follows fast_path()
+    fast = _FastSetting()  # True/False pins the fast/readable path; None (the default) follows fast_path()
     num_features: int
     eps: float
     momentum: float | None
@@ -515,49 +577,57 @@ class _BatchNorm(nn.Module):
                 "Create the layer with eps > 0 (default 1e-5), e.g. "
                 f"{type(self).__name__}({self.num_features}, eps=1e-5)."
             )
+        if not use_batch_stats:
+            what = "running variance (a constant channel)"
+            _refuse_zero_spread(self.running_var, self.eps, type(self).__name__, what)
         if fast_path_enabled(self) and input.numel() > self.num_features:
             return self._forward_fast(input)  # same numbers, hand-written backward (see fast_path)
+        # Half/bfloat16 inputs are computed in float32 (see _compute_dtype); a no-op otherwise.
+        dtype = _compute_dtype(input)
+        x = input.to(dtype)
         # Statistics are per channel: average over every dimension except dimension 1 (channels).
-        reduce_dims = [0, *range(2, input.dim())]
+        reduce_dims = [0, *range(2, x.dim())]
         # Shape (1, C, 1, ...) so that per-channel vectors broadcast against the input.
-        channel_shape = [1, self.num_features] + [1] * (input.dim() - 2)
+        channel_shape = [1, self.num_features] + [1] * (x.dim() - 2)
         update_running = self.training and self.track_running_stats and self.running_mean is not None
 
         if use_batch_stats:
-            n = input.numel() // self.num_features  # values per channel
+            n = x.numel() // self.num_features  # values per channel
             if n == 1:
                 raise ValueError(
                     f"Expected more than 1 value per channel when training, got input size {input.size()}. "
                     "The variance of a single value is 0, so the input would be normalized to all zeros: "
                     "use a batch with more than one sample, or call .eval() to use the running statistics."
                 )
-            mean = input.mean(dim=reduce_dims, keepdim=True)
-            centered = input - mean
+            mean = x.mean(dim=reduce_dims, keepdim=True)
+            centered = x - mean
             # Centered two-pass formula: E[(x - mean)^2] does not suffer the catastrophic cancellation
             # of E[x^2] - E[x]^2 when the mean is large compared with the spread.
             var = (centered * centered).mean(dim=reduce_dims, keepdim=True)
             if update_running:
                 self._update_running_stats(mean, var, n)
         else:
-            mean = self.running_mean.reshape(channel_shape)
-            var = self.running_var.reshape(channel_shape)
-            centered = input - mean
+            mean = self.running_mean.to(dtype).reshape(channel_shape)
+            var = self.running_var.to(dtype).reshape(channel_shape)
+            centered = x - mean
 
         x_hat = centered * torch.rsqrt(var + self.eps)
         out = x_hat
         if self.weight is not None:
-            out = out * self.weight.reshape(channel_shape)
+            out = out * self.weight.to(dtype).reshape(channel_shape)
         if self.bias is not None:
-            out = out + self.bias.reshape(channel_shape)
-        return out
+            out = out + self.bias.to(dtype).reshape(channel_shape)
+        return out.to(input.dtype)
 
     def _forward_fast(self, input: Tensor) -> Tensor:
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        dtype = _compute_dtype(input)  # float32 for half/bfloat16; a no-op otherwise
         running = (None, None) if use_batch_stats else (self.running_mean, self.running_var)
-        out, mean, var = _BatchNormFunction.apply(input, self.weight, self.bias, *running, self.eps)
+        args = (_as_dtype(t, dtype) for t in (input, self.weight, self.bias, *running))
+        out, mean, var = _BatchNormFunction.apply(*args, self.eps)
         if use_batch_stats and self.training and self.track_running_stats and self.running_mean is not None:
             self._update_running_stats(mean, var, input.numel() // self.num_features)
-        return out
+        return out.to(input.dtype)
 
     def _update_running_stats(self, mean: Tensor, var: Tensor, n: int) -> None:
         # The running statistics are estimates of the whole data set's statistics, not part of the
@@ -579,8 +649,8 @@ class _BatchNorm(nn.Module):
             # (Bessel's correction): with small batches the biased version would systematically
             # under-estimate the variance used at evaluation time.
             unbiased_var = var * (n / (n - 1))
-            self.running_mean.mul_(1 - factor).add_(mean.reshape(-1), alpha=factor)
-            self.running_var.mul_(1 - factor).add_(unbiased_var.reshape(-1), alpha=factor)
+            _blend_into(self.running_mean, mean.reshape(-1), factor)
+            _blend_into(self.running_var, unbiased_var.reshape(-1), factor)
 
     def extra_repr(self) -> str:
         return (
@@ -601,6 +671,16 @@ class _BatchNorm(nn.Module):
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
+
+
+def _blend_into(running: Tensor, new: Tensor, factor: float) -> None:
+    """``running = (1 - factor) * running + factor * new`` in place, computed in float32 at least: a
+    float16 buffer would otherwise overflow on a batch variance above 65504 that the average never reaches."""
+    dtype = _compute_dtype(running)
+    if dtype == running.dtype and new.dtype == dtype:
+        running.mul_(1 - factor).add_(new, alpha=factor)
+    else:
+        running.copy_(running.to(dtype).mul(1 - factor).add(new.to(dtype), alpha=factor))
 
 
 class BatchNorm1d(_BatchNorm):
@@ -678,7 +758,7 @@ class LayerNorm(nn.Module):
     computation with a hand-written backward, close to torch's speed; see the module docstring.
     """
 
-    fast: bool | None = None  # True/False pins the fast/readable path; None follows fast_path()
+    fast = _FastSetting()  # True/False pins the fast/readable path; None (the default) follows fast_path()
     normalized_shape: tuple[int, ...]
     eps: float
     elementwise_affine: bool
@@ -704,9 +784,7 @@ class LayerNorm(nn.Module):
         self.normalized_shape = tuple(
             check_int(f"normalized_shape[{i}]", size, minimum=1) for i, size in enumerate(normalized_shape)
         )
-        if check_number("eps", eps) < 0:
-            raise ValueError(f"eps must be >= 0, got {eps!r}. It is added to the variance before the sqrt.")
-        self.eps = eps
+        self.eps = _check_eps(eps)
         self.elementwise_affine = _check_bool("elementwise_affine", elementwise_affine)
         _check_bool("bias", bias)
         factory = {"device": device, "dtype": dtype}
@@ -720,19 +798,23 @@ class LayerNorm(nn.Module):
         _check_float_tensor("input", input)
         k = _check_trailing_shape(input, self.normalized_shape, "LayerNorm")
         _check_same_dtype("input", input, self)
-        if fast_path_enabled(self) and input.numel() > 0:
-            return _LayerNormFunction.apply(input, self.weight, self.bias, k, self.eps)  # see fast_path
+        dtype = _compute_dtype(input)  # float32 for half/bfloat16 (see _compute_dtype); a no-op otherwise
+        x, weight, bias = (_as_dtype(t, dtype) for t in (input, self.weight, self.bias))
         dims = tuple(range(-k, 0))
-        mean = input.mean(dim=dims, keepdim=True)
-        centered = input - mean
+        if self.eps == 0:
+            _refuse_zero_spread(x.var(dim=dims, unbiased=False), self.eps, "LayerNorm")
+        if fast_path_enabled(self) and input.numel() > 0:
+            return _LayerNormFunction.apply(x, weight, bias, k, self.eps).to(input.dtype)  # see fast_path
+        mean = x.mean(dim=dims, keepdim=True)
+        centered = x - mean
         # Centered variance: numerically stable even when the mean is large (see BatchNorm1d).
         var = (centered * centered).mean(dim=dims, keepdim=True)
         out = centered * torch.rsqrt(var + self.eps)
-        if self.weight is not None:
-            out = out * self.weight
-        if self.bias is not None:
-            out = out + self.bias
-        return out
+        if weight is not None:
+            out = out * weight
+        if bias is not None:
+            out = out + bias
+        return out.to(input.dtype)
 
     def extra_repr(self) -> str:
         return (
@@ -744,17 +826,6 @@ class LayerNorm(nn.Module):
 # ------------------------------------------------------------------------------ the normalization family
 # GroupNorm, RMSNorm, InstanceNorm1d/2d: the same "subtract a mean, divide by a spread" as the layers above,
 # with the statistics taken over different axes (Wu & He 2018, Fig. 2). Notebook 04 compares them.
-
-
-def _check_positive_eps(eps: object) -> float:
-    # eps <= 0 lets a constant group (variance 0) divide by zero and fill the output with NaN/inf,
-    # which is an error far from its cause; refuse it where the layer is built.
-    if check_number("eps", eps) <= 0:
-        raise ValueError(
-            f"eps must be > 0, got {eps!r}. It is added to the variance (or mean square) before the sqrt "
-            "so that a constant input does not divide by zero; the usual value is 1e-5."
-        )
-    return eps  # type: ignore[return-value]  (stored as given, so repr() matches torch)
 
 
 def _normalized_shape_tuple(normalized_shape: object) -> tuple[int, ...]:
@@ -788,7 +859,7 @@ class GroupNorm(nn.Module):
     Args:
         num_groups: number of groups G; must divide ``num_channels``.
         num_channels: number of channels C (dimension 1 of the input).
-        eps: added to the variance before the square root; must be > 0. Default 1e-5.
+        eps: added to the variance before the square root, >= 0 (0 refuses a constant group). Default 1e-5.
         affine: learn a per-channel gamma (``weight``) and beta (``bias``). Default True.
         device, dtype: where and in which precision to create the parameters.
         bias: (keyword only) learn beta when ``affine``. Default True.
@@ -820,7 +891,7 @@ class GroupNorm(nn.Module):
                 f"num_channels ({num_channels}) must be divisible by num_groups ({num_groups}): every group "
                 f"holds the same number of channels. Choose num_groups from {divisors}."
             )
-        self.eps = _check_positive_eps(eps)
+        self.eps = _check_eps(eps)
         self.affine = _check_bool("affine", affine)
         _check_bool("bias", bias)
         factory = {"device": device, "dtype": dtype}
@@ -854,17 +925,19 @@ class GroupNorm(nn.Module):
             )
         # (N, G, values of one group): the group's channels and all spatial positions are contiguous
         # in memory order, so a reshape (not a permute) gathers them.
-        x = input.reshape(n, self.num_groups, per_group)
+        dtype = _compute_dtype(input)  # float32 for half/bfloat16 (see _compute_dtype); a no-op otherwise
+        x = input.to(dtype).reshape(n, self.num_groups, per_group)
         mean = x.mean(dim=-1, keepdim=True)
         centered = x - mean
         var = (centered * centered).mean(dim=-1, keepdim=True)
+        _refuse_zero_spread(var, self.eps, "GroupNorm")
         out = (centered * torch.rsqrt(var + self.eps)).reshape(input.shape)
         channel_shape = [1, c] + [1] * (input.dim() - 2)
         if self.weight is not None:
-            out = out * self.weight.reshape(channel_shape)
+            out = out * self.weight.to(dtype).reshape(channel_shape)
         if self.bias is not None:
-            out = out + self.bias.reshape(channel_shape)
-        return out
+            out = out + self.bias.to(dtype).reshape(channel_shape)
+        return out.to(input.dtype)
 
     def extra_repr(self) -> str:
         return (
@@ -885,8 +958,8 @@ class RMSNorm(nn.Module):
 
     Args:
         normalized_shape: size of the last dimension (int) or of the last few dimensions (tuple).
-        eps: added to the mean square before the square root, > 0; ``None`` (the default, as in torch)
-            means ``torch.finfo(input.dtype).eps``.
+        eps: added to the mean square before the square root, >= 0; ``None`` (the default, as in torch)
+            means ``torch.finfo(input.dtype).eps``, float32's for half/bfloat16 inputs (computed in float32).
         elementwise_affine: learn gamma (``weight``). Default True.
         device, dtype: where and in which precision to create the parameters.
     """
@@ -906,7 +979,7 @@ class RMSNorm(nn.Module):
         """Create the layer; see the class docstring for the arguments."""
         super().__init__()
         self.normalized_shape = _normalized_shape_tuple(normalized_shape)
-        self.eps = None if eps is None else _check_positive_eps(eps)
+        self.eps = None if eps is None else _check_eps(eps)
         self.elementwise_affine = _check_bool("elementwise_affine", elementwise_affine)
         if self.elementwise_affine:
             self.weight = nn.Parameter(torch.ones(self.normalized_shape, device=device, dtype=dtype))
@@ -922,12 +995,18 @@ class RMSNorm(nn.Module):
         _check_float_tensor("input", input)
         k = _check_trailing_shape(input, self.normalized_shape, "RMSNorm")
         _check_same_dtype("input", input, self)
-        eps = torch.finfo(input.dtype).eps if self.eps is None else self.eps
+        # Computed in float32 for half/bfloat16, and the default eps is then float32's, as in torch 2.13
+        # (bfloat16's own eps, 0.0078, would swamp the mean square of inputs of size 0.1 or less).
+        dtype = _compute_dtype(input)
+        x = input.to(dtype)
+        eps = torch.finfo(dtype).eps if self.eps is None else self.eps
         dims = tuple(range(-k, 0))
-        out = input * torch.rsqrt((input * input).mean(dim=dims, keepdim=True) + eps)
+        mean_square = (x * x).mean(dim=dims, keepdim=True)
+        _refuse_zero_spread(mean_square, eps, "RMSNorm", "mean square (an all-zero row)")
+        out = x * torch.rsqrt(mean_square + eps)
         if self.weight is not None:
-            out = out * self.weight
-        return out
+            out = out * self.weight.to(dtype)
+        return out.to(input.dtype)
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
@@ -951,7 +1030,7 @@ class _InstanceNorm(_BatchNorm):
         bias: bool = True,
     ) -> None:
         """Create the layer; see the class docstring for the arguments."""
-        _check_positive_eps(eps)
+        _check_eps(eps)
         super().__init__(
             num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
         )
@@ -988,6 +1067,8 @@ class _InstanceNorm(_BatchNorm):
             )
         _check_same_dtype("input", input, self)
         n, c = input.shape[0], input.shape[1]
+        dtype = _compute_dtype(input)  # float32 for half/bfloat16 (see _compute_dtype); a no-op otherwise
+        x = input.to(dtype)
         use_input_stats = self.training or not self.track_running_stats
         spatial = [2 + i for i in range(self._spatial_dims)]
         channel_shape = [1, c] + [1] * self._spatial_dims
@@ -1000,8 +1081,8 @@ class _InstanceNorm(_BatchNorm):
                     "position has variance 0. Use BatchNorm or LayerNorm for inputs without positions."
                 )
             # Statistics per sample AND per channel, over the positions only.
-            mean = input.mean(dim=spatial, keepdim=True)
-            centered = input - mean
+            mean = x.mean(dim=spatial, keepdim=True)
+            centered = x - mean
             var = (centered * centered).mean(dim=spatial, keepdim=True)
             if self.training and self.track_running_stats and n > 0:
                 with torch.no_grad():
@@ -1010,18 +1091,19 @@ class _InstanceNorm(_BatchNorm):
                     # without counting batches.
                     factor = 0.0 if self.momentum is None else float(self.momentum)
                     unbiased = var * (count / (count - 1))
-                    self.running_mean.mul_(1 - factor).add_(mean.reshape(n, c).mean(0), alpha=factor)
-                    self.running_var.mul_(1 - factor).add_(unbiased.reshape(n, c).mean(0), alpha=factor)
+                    _blend_into(self.running_mean, mean.reshape(n, c).mean(0), factor)
+                    _blend_into(self.running_var, unbiased.reshape(n, c).mean(0), factor)
         else:
-            mean = self.running_mean.reshape(channel_shape)
-            var = self.running_var.reshape(channel_shape)
-            centered = input - mean
+            mean = self.running_mean.to(dtype).reshape(channel_shape)
+            var = self.running_var.to(dtype).reshape(channel_shape)
+            centered = x - mean
+        _refuse_zero_spread(var, self.eps, type(self).__name__)
         out = centered * torch.rsqrt(var + self.eps)
         if self.weight is not None:
-            out = out * self.weight.reshape(channel_shape)
+            out = out * self.weight.to(dtype).reshape(channel_shape)
         if self.bias is not None:
-            out = out + self.bias.reshape(channel_shape)
-        return out
+            out = out + self.bias.to(dtype).reshape(channel_shape)
+        return out.to(input.dtype)
 
     def _load_from_state_dict(
         self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
@@ -1059,7 +1141,7 @@ class InstanceNorm1d(_InstanceNorm):
 
     Args:
         num_features: number of channels C.
-        eps: added to the variance before the square root; must be > 0. Default 1e-5.
+        eps: added to the variance before the square root, >= 0 (0 refuses a constant group). Default 1e-5.
         momentum: weight of the newest batch in the running averages. Default 0.1.
         affine: learn per-channel gamma and beta. Default False.
         track_running_stats: keep running averages for eval mode. Default False.
@@ -1116,21 +1198,59 @@ def all_reduce_sum(tensor: Tensor, group=None) -> Tensor:
     return _AllReduceSum.apply(tensor, group)
 
 
+class _AllGather(torch.autograd.Function):
+    """Stack ``tensor`` from every process of ``group`` into a ``(world_size, ...)`` tensor, in rank order.
+
+    Backward: every process's loss depends on every row, so the gradient of this process's row is the sum
+    over all processes of their gradients for that row: an all-reduce of the gradients, then our row."""
+
+    @staticmethod
+    def forward(ctx, tensor: Tensor, group) -> Tensor:
+        import torch.distributed as dist
+
+        ctx.group, ctx.rank = group, dist.get_rank(group)
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size(group))]
+        dist.all_gather(parts, tensor.contiguous(), group=group)
+        return torch.stack(parts)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor):
+        import torch.distributed as dist
+
+        grad = grad_output.contiguous().clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
+        return grad[ctx.rank], None
+
+
+def all_gather_stack(tensor: Tensor, group=None) -> Tensor:
+    """``tensor`` of every process of ``group`` (default: all), stacked in rank order, differentiably."""
+    return _AllGather.apply(tensor, group)
+
+
+__all__ += ["all_gather_stack"]
+
+
 class SyncBatchNorm(_BatchNorm):
     r"""BatchNorm whose batch statistics are taken over the whole *global* batch of a data-parallel job.
 
     Same constructor as ``torch.nn.SyncBatchNorm`` (which refuses CPU tensors). In training, each
-    process computes, per channel, the sum of its values, the sum of their squares and their count;
-    **one** all-reduce adds these three vectors over all processes, so every process gets the global
+    process computes, per channel, the count :math:`n_p`, mean :math:`\mu_p` and sum of squared
+    deviations :math:`M_p = \sum (x - \mu_p)^2` of its own values; **one** all-gather hands every process
+    all of them, and each merges them in the same order into the global
 
     .. math::
-        \mu = \frac{\sum x}{n}, \qquad \sigma^2 = \frac{\sum x^2}{n} - \mu^2
+        n = \sum_p n_p, \qquad \mu = \frac{\sum_p n_p \mu_p}{n}, \qquad
+        \sigma^2 = \frac{\sum_p \big(M_p + n_p (\mu_p - \mu)^2\big)}{n}
 
-    and normalizes its own examples with them, exactly as one process holding the full batch would.
-    The all-reduce is differentiable (its backward is another all-reduce of the gradients of the three
-    vectors), so gradients also match the full batch. (The one-pass formula E[x^2] - E[x]^2 loses
-    precision when the mean is large compared with the spread; it is what makes a single all-reduce
-    possible.) Outside a distributed job, or in eval mode, it is an ordinary BatchNorm.
+    (Chan et al.'s pairwise combination, what torch's ``batch_norm_gather_stats_with_counts`` does), then
+    normalizes its own examples with them, exactly as one process holding the full batch would. Every
+    term is a sum of squares of *deviations*, so a mean of 1e4 or 1e20 costs no digits; the shortcut
+    :math:`\sum x^2 / n - \mu^2` would lose them all. The all-gather is differentiable (its backward is
+    an all-reduce of the gradients), so gradients also match the full batch.
+
+    Outside a distributed job, and in eval mode (with or without running statistics, as torch), it is an
+    ordinary BatchNorm on the process's own batch, so a process that predicts alone never waits for the
+    others. :meth:`convert_sync_batchnorm` swaps a model's BatchNorm layers for this one.
     """
 
     _allowed_dims = (2, 3, 4, 5)
@@ -1161,31 +1281,86 @@ class SyncBatchNorm(_BatchNorm):
         return dist.get_world_size(self.process_group)
 
     def forward(self, input: Tensor) -> Tensor:
-        use_batch_stats = self.training or self.running_mean is None
-        if not use_batch_stats or self._world_size() == 1:
+        # Synchronize in training only, as torch.nn.SyncBatchNorm does. (Synchronizing in eval mode too
+        # would make a process that evaluates alone wait for the others until the job's timeout.)
+        if not self.training or self._world_size() == 1:
             return super().forward(input)
         self._check_input(input)
-        reduce_dims = [0, *range(2, input.dim())]
+        if self.eps <= 0:
+            raise ValueError(
+                f"batch_norm eps must be positive during training, but got {self.eps}. "
+                f"Create the layer with eps > 0 (default 1e-5), e.g. SyncBatchNorm({self.num_features}, eps=1e-5)."
+            )
+        mean, var, n_total = self._global_statistics(input.to(_compute_dtype(input)))
+        if self.track_running_stats and self.running_mean is not None:
+            self._update_running_stats(mean.detach(), var.detach(), n_total)
         shape = [1, self.num_features] + [1] * (input.dim() - 2)
-        local_n = input.numel() // self.num_features
-        count = input.new_full((1,), float(local_n))
-        # One message: [sum x (C) | sum x^2 (C) | count (1)].
-        stats = torch.cat([input.sum(dim=reduce_dims), (input * input).sum(dim=reduce_dims), count])
-        stats = all_reduce_sum(stats, self.process_group)
+        dtype = mean.dtype
+        out = (input.to(dtype) - mean.reshape(shape)) * torch.rsqrt(var.reshape(shape) + self.eps)
+        if self.weight is not None:
+            out = out * self.weight.to(dtype).reshape(shape)
+        if self.bias is not None:
+            out = out + self.bias.to(dtype).reshape(shape)
+        return out.to(input.dtype)
+
+    def _global_statistics(self, x: Tensor) -> tuple[Tensor, Tensor, int]:
+        """Per-channel mean and biased variance of the global batch, and its size per channel."""
         c = self.num_features
-        n = stats[2 * c]
-        mean = stats[:c] / n
-        var = (stats[c : 2 * c] / n - mean * mean).clamp_min(0)
+        reduce_dims = [0, *range(2, x.dim())]
+        local_n = x.numel() // c
+        shape = [1, c] + [1] * (x.dim() - 2)
+        # Shifted by each channel's first value (a constant, so no gradient is lost): the sum of x - shift
+        # stays small, so a constant channel at 1e20 has exactly its value as mean instead of one rounded
+        # by a sum of 1e21. An empty shard contributes count 0, mean 0 and M 0 (not 0/0 = NaN).
+        shift = x.detach()[0].reshape(c, -1)[:, 0] if local_n else x.new_zeros(c)
+        local_mean = shift + (x - shift.reshape(shape)).sum(dim=reduce_dims) / max(local_n, 1)
+        centered = x - local_mean.reshape(shape)
+        local_m2 = (centered * centered).sum(dim=reduce_dims)
+        # One message per process: [count | mean (C) | M (C)]; row p of `gathered` is process p's.
+        message = torch.cat([x.new_full((1,), float(local_n)), local_mean, local_m2])
+        gathered = all_gather_stack(message, self.process_group)
+        counts, means, m2s = gathered[:, :1], gathered[:, 1 : c + 1], gathered[:, c + 1 :]
+        n = counts.sum()
         n_total = int(round(float(n.detach())))
         if n_total <= 1:
             raise ValueError(
-                f"Expected more than 1 value per channel over all processes when training, got {n_total}."
+                f"Expected more than 1 value per channel over all processes when training, got {n_total}. "
+                "Give the processes more examples per step, or call .eval() to use the running statistics."
             )
-        if self.training and self.track_running_stats and self.running_mean is not None:
-            self._update_running_stats(mean.detach(), var.detach(), n_total)
-        out = (input - mean.reshape(shape)) * torch.rsqrt(var.reshape(shape) + self.eps)
-        if self.weight is not None:
-            out = out * self.weight.reshape(shape)
-        if self.bias is not None:
-            out = out + self.bias.reshape(shape)
-        return out
+        mean = (counts * means).sum(0) / n
+        deviation = means - mean
+        var = (m2s + counts * deviation * deviation).sum(0) / n
+        _refuse_zero_spread(var, self.eps, "SyncBatchNorm")
+        return mean, var, n_total
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: nn.Module, process_group=None) -> nn.Module:
+        """Replace every BatchNorm layer in ``module`` (torch.nn's and the course's, at any depth) by a
+        :class:`SyncBatchNorm` with the same arguments, parameters, running statistics and mode, as
+        ``torch.nn.SyncBatchNorm.convert_sync_batchnorm`` does. Returns the converted module (a new object
+        when ``module`` itself is a BatchNorm; otherwise ``module``, changed in place)."""
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}.")
+        converted = module
+        is_course_bn = isinstance(module, _BatchNorm) and not isinstance(module, _InstanceNorm)
+        if is_course_bn or isinstance(module, nn.modules.batchnorm._BatchNorm):
+            like = module.running_mean if module.running_mean is not None else module.weight
+            factory = {} if like is None else {"device": like.device, "dtype": like.dtype}
+            converted = cls(
+                module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
+                process_group, bias=module.bias is not None, **factory,
+            )  # fmt: skip
+            with torch.no_grad():
+                for name in ("weight", "bias"):
+                    source = getattr(module, name)
+                    if source is not None:
+                        getattr(converted, name).copy_(source)
+                        getattr(converted, name).requires_grad_(source.requires_grad)
+                if module.track_running_stats:
+                    for name in ("running_mean", "running_var", "num_batches_tracked"):
+                        getattr(converted, name).copy_(getattr(module, name))
+            converted.train(module.training)
+            converted.fast = getattr(module, "fast", None)  # a pinned path stays pinned
+        for name, child in module.named_children():
+            converted.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return converted

@@ -36,8 +36,14 @@ class Question:
 
     @property
     def answer(self) -> int:
-        """Index of the right option."""
-        return next(i for i, option in enumerate(self.options) if option.correct)
+        """Index of the right option (a clear error, not StopIteration, when there is not exactly one)."""
+        right = [i for i, option in enumerate(self.options) if option.correct]
+        if len(right) != 1:
+            raise ValueError(
+                f"options of question {self.key!r} must hold exactly one right answer (correct=True), "
+                f"got {len(right)}: mark the right option with True and every other with False."
+            )
+        return right[0]
 
     def feedback(self, choice: int) -> tuple[bool, str]:
         """``(is_right, explanation)`` for the option at index ``choice``."""

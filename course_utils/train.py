@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -125,6 +126,11 @@ def _check_xy(X, y, loss: str) -> tuple[torch.Tensor, torch.Tensor]:
     if loss == "cross_entropy" and y.dtype != torch.long:
         raise TypeError(
             f"y must hold class indices (torch.long) for loss='cross_entropy', got {y.dtype}. Use y.long()."
+        )
+    if loss == "cross_entropy" and len(y) and int(y.min()) < 0:
+        raise ValueError(
+            f"y must hold class indices 0, 1, ..., got {int(y.min())}. Map the labels to 0..classes-1 first "
+            "(e.g. with numpy.unique(y, return_inverse=True))."
         )
     if loss == "mse" and not y.is_floating_point():
         y = y.float()
@@ -246,6 +252,11 @@ def train(
     X, y = _check_xy(X, y, loss)
     Xv, yv = _check_xy(Xv, yv, loss)
     _check_model_fits(model, X, y, loss, split)
+    if len(X) < 2 and batchnorm_layers(model):
+        raise ValueError(
+            f"split has {len(X)} training example, but the model has BatchNorm layers, which need at least 2 "
+            "examples per batch in training: use a split with more training examples (or a model without BatchNorm)."
+        )
     loss_fn = _loss_fn(loss)
     opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
     gen = torch_generator(seed)
@@ -310,8 +321,16 @@ def _batches(n: int, batch_size: int, gen: torch.Generator):
 
 
 def batchnorm_layers(model: nn.Module) -> list[nn.Module]:
-    """Every BatchNorm layer of ``model`` in order, torch.nn's and course_utils.nn's (1d, 2d, sync)."""
-    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm | course_nn._BatchNorm)]
+    """Every BatchNorm layer of ``model`` in order, torch.nn's and course_utils.nn's (1d, 2d, sync).
+
+    The course's InstanceNorm shares BatchNorm's code but is not a BatchNorm (as in torch.nn): its
+    statistics are per example, so it is not listed."""
+    return [
+        m
+        for m in model.modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        or (isinstance(m, course_nn._BatchNorm) and not isinstance(m, course_nn._InstanceNorm))
+    ]
 
 
 @torch.no_grad()
@@ -323,6 +342,7 @@ def recalibrate_batchnorm(
     passes: int = 1,
     seed: int | None = None,
     drop_last: bool = True,
+    verbose: bool = False,
 ) -> nn.Module:
     """Re-estimate every BatchNorm's running statistics on ``X`` with the weights frozen (in place).
 
@@ -333,32 +353,99 @@ def recalibrate_batchnorm(
     a generator seeded with ``seed``; a last batch shorter than ``batch_size`` is skipped with
     ``drop_last``, otherwise used if it holds at least 2 examples. Every module's mode and every layer's
     momentum are restored afterwards.
+
+    It never leaves a model worse than it was: the arguments are checked before anything changes (an ``X``
+    too short for one batch would otherwise reset every statistic to 0/1 and use no batch), and if a
+    forward pass fails the old statistics are put back. BatchNorm layers without running statistics
+    (``track_running_stats=False``) have nothing to recalibrate: they are named in a warning, and a model
+    with only such layers is an error. ``verbose=True`` prints which layers were recalibrated on how many
+    batches.
     """
+    _check_model(model)
     batch_size = check_int("batch_size", batch_size, minimum=2)
     passes = check_int("passes", passes, minimum=1)
     drop_last = check_bool("drop_last", drop_last)
-    if not isinstance(X, torch.Tensor):
-        raise TypeError(f"X must be a torch.Tensor of inputs, got {type(X).__name__}.")
+    verbose = check_bool("verbose", verbose)
+    gen = None if seed is None else torch_generator(check_int("seed", seed, minimum=0))
+    layers = _layers_to_recalibrate(model)
+    starts = _batch_starts(X, batch_size, drop_last)
+    _check_x_fits(model, X)
+    saved = [{k: v.clone() for k, v in layer.state_dict().items()} for layer in layers]
+    modes = {module: module.training for module in model.modules()}
+    momenta = [layer.momentum for layer in layers]
+    try:
+        model.eval()
+        for layer in layers:
+            layer.reset_running_stats()
+            layer.momentum = None
+            layer.train()
+        for _ in range(passes):
+            order = torch.arange(len(X)) if gen is None else torch.randperm(len(X), generator=gen)
+            for start in starts:
+                model(X[order[start : start + batch_size]])
+    except BaseException:
+        for layer, state in zip(layers, saved, strict=True):
+            layer.load_state_dict(state)  # the statistics the model had before the call
+        raise
+    finally:
+        for layer, momentum in zip(layers, momenta, strict=True):
+            layer.momentum = momentum
+        for module, training in modes.items():
+            module.training = training
+    if verbose:
+        names = {layer: name for name, layer in model.named_modules()}
+        print(
+            f"recalibrated {len(layers)} BatchNorm layer(s) ({', '.join(names[layer] or 'model' for layer in layers)}) "
+            f"on {len(starts) * passes} batch(es) from {len(X)} rows of X"
+        )
+    return model
+
+
+def _layers_to_recalibrate(model: nn.Module) -> list[nn.Module]:
     layers = batchnorm_layers(model)
     if not layers:
         raise ValueError("model has no BatchNorm layer to recalibrate.")
-    modes = {module: module.training for module in model.modules()}
-    momenta = [layer.momentum for layer in layers]
-    gen = None if seed is None else torch_generator(check_int("seed", seed, minimum=0))
+    tracked = [layer for layer in layers if layer.track_running_stats and layer.running_mean is not None]
+    names = {layer: name or "model" for name, layer in model.named_modules()}
+    untracked = [names[layer] for layer in layers if layer not in tracked]
+    if not tracked:
+        raise ValueError(
+            f"model's BatchNorm layers ({', '.join(untracked)}) have no running statistics "
+            "(track_running_stats=False): they always use the batch's, so there is nothing to recalibrate."
+        )
+    if untracked:
+        warnings.warn(
+            f"BatchNorm layer(s) {', '.join(untracked)} of model have no running statistics "
+            "(track_running_stats=False) and were left as they are.",
+            stacklevel=3,
+        )
+    return tracked
+
+
+def _batch_starts(X, batch_size: int, drop_last: bool) -> list[int]:
+    """Where the minibatches of X start; at least one batch of >= 2 rows, or a ValueError naming the fix."""
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"X must be a torch.Tensor of inputs, got {type(X).__name__}.")
+    n = len(X) if X.dim() else 0
+    if n < 2:
+        raise ValueError(f"X has {n} rows: BatchNorm statistics need at least 2. Pass the training inputs as X.")
+    if drop_last and n < batch_size:
+        raise ValueError(
+            f"X has {n} rows, fewer than batch_size={batch_size}, so with drop_last=True no batch would be used "
+            f"and every running statistic would be reset to 0/1. Pass batch_size <= {n} or drop_last=False."
+        )
+    last = n - batch_size + 1 if drop_last else n
+    # A last batch of one row is skipped (BatchNorm refuses a batch of one in training).
+    return [start for start in range(0, last, batch_size) if min(batch_size, n - start) > 1]
+
+
+def _check_x_fits(model: nn.Module, X: torch.Tensor) -> None:
+    if not X.is_floating_point():
+        raise TypeError(f"X must have a floating dtype, got {X.dtype}. Convert it first: X.float().")
+    was_training = {module: module.training for module in model.modules()}
     model.eval()
-    for layer in layers:
-        layer.reset_running_stats()
-        layer.momentum = None
-        layer.train()
-    last_start = len(X) - batch_size + 1 if drop_last else len(X)
-    for _ in range(passes):
-        order = torch.arange(len(X)) if gen is None else torch.randperm(len(X), generator=gen)
-        for start in range(0, max(last_start, 0), batch_size):
-            batch = order[start : start + batch_size]
-            if len(batch) > 1:
-                model(X[batch])
-    for layer, momentum in zip(layers, momenta, strict=True):
-        layer.momentum = momentum
-    for module, training in modes.items():
-        module.training = training
-    return model
+    try:
+        _forward_checked(model, X[:2])  # eval mode: changes no statistic, draws no dropout mask
+    finally:
+        for module, training in was_training.items():
+            module.training = training

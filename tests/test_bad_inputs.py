@@ -13,9 +13,13 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import course, data, diagnostics, gradcheck, models, numpy_layers, paired, train
+from course_utils import course, data, diagnostics, distributed, gradcheck, models, numpy_layers, paired, quiz, train
 from course_utils import nn as cnn
 from course_utils.exercises import call_learner
+from course_utils.experiments import batchnorm as exp_bn
+from course_utils.experiments import depth as exp_depth
+from course_utils.experiments import layernorm as exp_ln
+from course_utils.experiments import scales as exp_scales
 
 WINE = data.load_wine(standardize=True)
 BLOBS = data.make_blobs(n_samples=60, seed=0)
@@ -30,6 +34,23 @@ def mlp(*args, **kwargs):
 def bn_forward(**overrides):
     args = {"x": X2, "gamma": G2, "beta": B2, "running_mean": np.zeros(2), "running_var": np.ones(2)} | overrides
     return numpy_layers.batchnorm_forward(**args)
+
+
+def constant_channel_bn():
+    layer = cnn.BatchNorm1d(2, eps=0.0).eval()
+    layer.running_var.zero_()  # what a channel that was constant in every training batch leaves behind
+    return layer
+
+
+def fast(layer):
+    layer.fast = True
+    return layer
+
+
+def one_row_split():
+    import dataclasses
+
+    return dataclasses.replace(BLOBS, X_train=BLOBS.X_train[:1], y_train=BLOBS.y_train[:1])
 
 
 def fit(**overrides):
@@ -73,16 +94,29 @@ ROWS = [
     ("nn.set_fast_path(1)", lambda: cnn.set_fast_path(1), TypeError, "enabled"),
     # the family of #11: same rules, same names in the messages
     ("nn.GroupNorm num_channels=0", lambda: cnn.GroupNorm(1, 0), ValueError, "num_channels"),
-    ("nn.GroupNorm eps=0", lambda: cnn.GroupNorm(1, 2, eps=0.0), ValueError, "eps"),
+    ("nn.GroupNorm eps<0", lambda: cnn.GroupNorm(1, 2, eps=-1.0), ValueError, "eps"),
+    ("nn.GroupNorm eps=0 constant group", lambda: cnn.GroupNorm(1, 2, eps=0.0)(torch.ones(2, 2)), ValueError, "eps"),
+    ("nn.LayerNorm eps=0 constant row", lambda: cnn.LayerNorm(2, eps=0.0)(torch.ones(2, 2)), ValueError, "eps"),
+    ("nn.LayerNorm fast eps=0 constant row", lambda: fast(cnn.LayerNorm(2, eps=0.0))(torch.ones(2, 2)), ValueError,
+     "eps"),
+    ("nn.BatchNorm1d eps=0 eval, constant channel",
+     lambda: constant_channel_bn()(torch.ones(3, 2)), ValueError, "eps"),
+    ("nn.BatchNorm1d fast='False'", lambda: setattr(cnn.BatchNorm1d(2), "fast", "False"), TypeError, "fast"),
+    ("nn.LayerNorm fast=1", lambda: setattr(cnn.LayerNorm(2), "fast", 1), TypeError, "fast"),
+    ("nn.SyncBatchNorm.convert_sync_batchnorm str", lambda: cnn.SyncBatchNorm.convert_sync_batchnorm("m"), TypeError,
+     "module"),
     ("nn.GroupNorm bias='no'", lambda: cnn.GroupNorm(1, 2, bias="no"), TypeError, "bias"),
     ("nn.GroupNorm int input", lambda: cnn.GroupNorm(1, 2)(torch.ones(2, 2, dtype=torch.long)), TypeError, "input"),
     ("nn.GroupNorm float64 input", lambda: cnn.GroupNorm(1, 2)(torch.ones(2, 2, dtype=torch.float64)),
      TypeError, "input"),
-    ("nn.RMSNorm eps=0", lambda: cnn.RMSNorm(3, eps=0.0), ValueError, "eps"),
+    ("nn.RMSNorm eps<0", lambda: cnn.RMSNorm(3, eps=-1.0), ValueError, "eps"),
+    ("nn.RMSNorm eps=0 zero row", lambda: cnn.RMSNorm(3, eps=0.0)(torch.zeros(2, 3)), ValueError, "eps"),
     ("nn.RMSNorm eps str", lambda: cnn.RMSNorm(3, eps="1e-5"), TypeError, "eps"),
     ("nn.RMSNorm int input", lambda: cnn.RMSNorm(3)(torch.ones(2, 3, dtype=torch.long)), TypeError, "input"),
     ("nn.RMSNorm float64 input", lambda: cnn.RMSNorm(3)(torch.ones(2, 3, dtype=torch.float64)), TypeError, "input"),
-    ("nn.InstanceNorm1d eps=0", lambda: cnn.InstanceNorm1d(3, eps=0.0), ValueError, "eps"),
+    ("nn.InstanceNorm1d eps<0", lambda: cnn.InstanceNorm1d(3, eps=-1.0), ValueError, "eps"),
+    ("nn.InstanceNorm1d eps=0 constant channel", lambda: cnn.InstanceNorm1d(3, eps=0.0)(torch.ones(2, 3, 4)),
+     ValueError, "eps"),
     ("nn.InstanceNorm1d bias='no'", lambda: cnn.InstanceNorm1d(3, affine=True, bias="no"), TypeError, "bias"),
     ("nn.InstanceNorm1d int input", lambda: cnn.InstanceNorm1d(3)(torch.ones(2, 3, 4, dtype=torch.long)),
      TypeError, "input"),
@@ -246,6 +280,59 @@ ROWS = [
     # ------------------------------------------------------------------------------------ course
     ("course lesson unknown", lambda: course.lesson("99_nothing"), ValueError, "notebook"),
     ("course lesson int", lambda: course.lesson(3), TypeError, "notebook"),
+    ("course course_map_markdown unknown current", lambda: course.course_map_markdown("03_batchnrom"), ValueError,
+     "current"),
+    # ------------------------------------------------------------ round 2: recalibration, train, the experiments
+    ("train recalibrate_batchnorm X shorter than a batch",
+     lambda: train.recalibrate_batchnorm(mlp(2, [4], 3, norm="batch"), torch.ones(10, 2)), ValueError, "batch_size"),
+    ("train recalibrate_batchnorm empty X",
+     lambda: train.recalibrate_batchnorm(mlp(2, [4], 3, norm="batch"), torch.ones(0, 2)), ValueError, "X"),
+    ("train recalibrate_batchnorm float64 X",
+     lambda: train.recalibrate_batchnorm(mlp(2, [4], 3, norm="batch"), torch.ones(80, 2, dtype=torch.float64)),
+     TypeError, "X"),
+    ("train recalibrate_batchnorm untracked",
+     lambda: train.recalibrate_batchnorm(mlp(2, [4], 3, norm="batch", norm_kwargs={"track_running_stats": False}),
+                                         torch.ones(80, 2)), ValueError, "track_running_stats"),
+    ("train recalibrate_batchnorm verbose=1",
+     lambda: train.recalibrate_batchnorm(mlp(2, [4], 3, norm="batch"), torch.ones(80, 2), verbose=1), TypeError,
+     "verbose"),
+    ("train one-row split with BatchNorm", lambda: fit(model=mlp(2, [4], 3, norm="batch"), split=one_row_split()),
+     ValueError, "split"),
+    ("evaluate label -1", lambda: train.evaluate(mlp(2, [], 3), torch.ones(3, 2), torch.tensor([0, -1, 1])),
+     ValueError, "y"),
+    ("models make_mlp norm_kwargs without norm", lambda: mlp(4, [8], 3, norm_kwargs={"eps": 1e-3}), ValueError,
+     "norm_kwargs"),
+    ("distributed make_problem n=0", lambda: distributed.make_problem(0), ValueError, "n"),
+    ("distributed make_problem features=0", lambda: distributed.make_problem(8, features=0), ValueError, "features"),
+    ("distributed make_problem seed=-1", lambda: distributed.make_problem(8, seed=-1), ValueError, "seed"),
+    ("experiments companion_dependence index=-1",
+     lambda: exp_bn.companion_dependence(mlp(2, [4], 3, norm="batch"), torch.ones(10, 2), index=-1), ValueError,
+     "index"),
+    ("experiments companion_dependence index=len",
+     lambda: exp_bn.companion_dependence(mlp(2, [4], 3, norm="batch"), torch.ones(10, 2), index=10), ValueError,
+     "index"),
+    ("experiments accuracy_vs_eval_batch empty X",
+     lambda: exp_bn.accuracy_vs_eval_batch(mlp(2, [4], 3), torch.ones(0, 2), torch.zeros(0, dtype=torch.long)),
+     ValueError, "X"),
+    ("experiments accuracy_vs_eval_batch lengths",
+     lambda: exp_bn.accuracy_vs_eval_batch(mlp(2, [4], 3), torch.ones(6, 2), torch.zeros(5, dtype=torch.long)),
+     ValueError, "y"),
+    ("experiments time_backwards n=0", lambda: exp_bn.time_backwards(n=0), ValueError, "n"),
+    ("experiments backward_agreement d=0", lambda: exp_bn.backward_agreement(d=0), ValueError, "d"),
+    ("experiments invariance_table tol=-1", lambda: exp_ln.invariance_table(tol=-1), ValueError, "tol"),
+    ("experiments invariance_table d=0", lambda: exp_ln.invariance_table(d=0), ValueError, "d"),
+    ("experiments invariance_table n=1", lambda: exp_ln.invariance_table(n=1), ValueError, "n"),
+    ("experiments axes_parity seed=-1", lambda: exp_ln.axes_parity(seed=-1), ValueError, "seed"),
+    ("experiments channels_last_vs_paper_layernorm seed=-1",
+     lambda: exp_ln.channels_last_vs_paper_layernorm(seed=-1), ValueError, "seed"),
+    ("experiments normalize_by_groups labels shape", lambda: exp_ln.normalize_by_groups([1.0, 2.0], [0]), ValueError,
+     "labels"),
+    ("experiments hessian_condition_number empty", lambda: exp_scales.hessian_condition_number(np.ones((0, 2))),
+     ValueError, "X"),
+    ("experiments std_decay_per_layer str", lambda: exp_depth.std_decay_per_layer("x"), TypeError, "stats"),
+    ("quiz Question without a right answer",
+     lambda: quiz.Question("k", "01", "?", (quiz.Option("a", False, ""), quiz.Option("b", False, ""))).answer,
+     ValueError, "options"),
     # ---------------------------------------------------------------------- exercises.call_learner
     ("call_learner time_limit str", lambda: call_learner(abs, 1, time_limit="5"), TypeError, "time_limit"),
     ("call_learner time_limit<0", lambda: call_learner(abs, 1, time_limit=-1), ValueError, "time_limit"),
@@ -257,11 +344,15 @@ ROWS = [
 def _widget_rows():
     # Explorers whose checks already raise clearly (the rest are issue #8's): rows only for those.
     from course_utils.widgets import depth
+    from course_utils.widgets import dropout as dropout_widget
 
     return [
         ("widgets depth draw depth=0", lambda: depth.draw_depth(0, "kaiming", 1.0, "relu", 1.0), ValueError, "depth"),
         ("widgets depth draw init", lambda: depth.draw_depth(3, "he", 1.0, "relu", 1.0), ValueError, "init"),
         ("widgets depth build gain", lambda: depth.build_depth_explorer(gain=10.0), ValueError, "gain"),
+        # validated before the grid trains (it took 69 s to reach the error)
+        ("widgets dropout build digit_index", lambda: dropout_widget.build_dropout_explorer(digit_index=10**6),
+         ValueError, "digit_index"),
     ]
 
 

@@ -65,6 +65,13 @@ def test_only_sync_matches_the_full_batch(dp):
     assert dp["ms_per_step"]["sync"] > 0 and dp["all_reduce_ms"] > 0
 
 
+def test_sync_matches_the_full_batch_at_a_large_offset():
+    # Two real gloo processes, inputs around 1e6 (float64): the merged per-process statistics stay exact to
+    # rounding, where the one-pass sum-of-squares formula was off by about 1e-5.
+    dp = compare_data_parallel(world_size=2, n=8, timing_steps=1, timeout=120, offset=1e6)
+    assert dp["sync"]["output"] < 1e-9 and dp["sync"]["input_grad"] < 1e-9 and dp["sync"]["ranks_agree"]
+
+
 def test_hang_ends_with_a_clear_timeout():
     with pytest.raises(TimeoutError, match="did not finish"):
         compare_data_parallel(world_size=2, n=8, timing_steps=1, timeout=0.05)
@@ -77,24 +84,29 @@ def test_bad_input():
         compare_data_parallel(timeout=0)
 
 
-def pretend_two_processes(monkeypatch, all_reduce) -> None:
+def pretend_two_processes(monkeypatch, all_gather) -> None:
     """Run SyncBatchNorm's global path in this process (where mutation testing sees it): a world of 2
-    whose all-reduce is ``all_reduce(tensor, group)``."""
+    whose all-gather is ``all_gather(tensor, group)`` (returns the two processes' tensors stacked)."""
     monkeypatch.setattr(cnn.SyncBatchNorm, "_world_size", lambda self: 2)
-    monkeypatch.setattr(cnn, "all_reduce_sum", all_reduce)
+    monkeypatch.setattr(cnn, "all_gather_stack", all_gather)
+
+
+def twin(tensor, group=None):
+    """The all-gather of two processes holding the same batch."""
+    return torch.stack([tensor, tensor])
 
 
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5)], ids=["NC", "NCL"])
 @pytest.mark.parametrize("momentum", [0.1, None])
 def test_the_global_path_equals_batchnorm_on_the_global_batch(monkeypatch, shape, momentum):
     # The same global path as the spawned-process tests, in this process (where mutation testing sees it):
-    # two processes holding identical batches, so the all-reduce doubles every sum, and its backward
-    # (an all-reduce of the gradients) doubles them too. One process with both copies is the reference.
+    # two processes holding identical batches, so the all-gather returns two copies of every message, and
+    # its backward adds up both rows' gradients. One process with both copies is the reference.
     group = object()
 
     def doubled(tensor, group_seen=None):
-        assert group_seen is group, "the layer's process_group must reach the all-reduce"
-        return tensor * 2
+        assert group_seen is group, "the layer's process_group must reach the all-gather"
+        return twin(tensor)
 
     pretend_two_processes(monkeypatch, doubled)
     generator = torch.Generator().manual_seed(0)
@@ -128,24 +140,97 @@ def test_the_global_path_equals_batchnorm_on_the_global_batch(monkeypatch, shape
 
 
 def test_the_global_path_refuses_a_single_value_over_all_processes(monkeypatch):
-    pretend_two_processes(monkeypatch, lambda tensor, group=None: tensor)  # the other process is empty
+    # the other process is empty: count, mean and M are 0 (checked below for a non-empty one too)
+    pretend_two_processes(monkeypatch, lambda tensor, group=None: torch.stack([tensor, torch.zeros_like(tensor)]))
     with pytest.raises(ValueError, match="more than 1 value per channel over all processes"):
         cnn.SyncBatchNorm(3)(torch.randn(1, 3))
 
 
 def test_the_global_path_without_running_statistics(monkeypatch):
-    pretend_two_processes(monkeypatch, lambda tensor, group=None: tensor * 2)
+    pretend_two_processes(monkeypatch, twin)
     sync = cnn.SyncBatchNorm(3, track_running_stats=False).double()
     ref = nn.BatchNorm1d(3, track_running_stats=False).double()
     x = torch.randn(5, 3, dtype=torch.float64)
     torch.testing.assert_close(sync(x), ref(torch.cat([x, x]))[:5], rtol=1e-10, atol=1e-10)
     assert sync.running_mean is None and sync.num_batches_tracked is None
-    sync.eval()  # without running statistics, eval mode still normalizes with the global batch
-    torch.testing.assert_close(sync(x), ref(torch.cat([x, x]))[:5], rtol=1e-10, atol=1e-10)
+
+
+def test_eval_mode_never_synchronizes_even_without_running_statistics(monkeypatch):
+    # torch.nn.SyncBatchNorm synchronizes in training only; a process evaluating alone must not wait for the
+    # others (with gloo it would hang until the job's timeout, 30 minutes by default).
+    def refuse(tensor, group=None):
+        raise AssertionError("eval mode must not communicate")
+
+    pretend_two_processes(monkeypatch, refuse)
+    sync = cnn.SyncBatchNorm(3, track_running_stats=False).double().eval()
+    x = torch.randn(5, 3, dtype=torch.float64) * 3 + 1
+    torch.testing.assert_close(sync(x), nn.BatchNorm1d(3, track_running_stats=False).double()(x))
 
 
 def test_two_values_over_all_processes_are_enough(monkeypatch):
     # One value on each of two processes: the global batch has 2, which BatchNorm accepts.
-    pretend_two_processes(monkeypatch, lambda tensor, group=None: tensor * 2)
+    pretend_two_processes(monkeypatch, twin)
     out = cnn.SyncBatchNorm(3)(torch.randn(1, 3))
     assert out.shape == (1, 3)
+
+
+@pytest.mark.parametrize("offset", [1e4, 1e20])
+def test_the_global_statistics_survive_a_large_offset(monkeypatch, offset):
+    # Two processes with *different* shards (one per row of the all-gather): the merge of per-process means and
+    # sums of squared deviations must equal BatchNorm on the combined batch. The one-pass E[x^2] - E[x]^2
+    # gave -866.7 instead of 3.17 at 1e4 in float32, and NaN around 1e20.
+    generator = torch.Generator().manual_seed(1)
+    shards = [offset + torch.randn(16, 4, generator=generator) * s for s in (1.0, 2.0)]
+    other_message = _message_of(shards[1])
+
+    pretend_two_processes(monkeypatch, lambda tensor, group=None: torch.stack([tensor, other_message]))
+    sync = cnn.SyncBatchNorm(4)
+    # The reference is the two-pass formula in float64 by hand: torch's own kernel returns -630128 instead of 0
+    # on a constant 1e20 channel in float64.
+    both = torch.cat(shards).double()
+    mean, var = both.mean(0), ((both - both.mean(0)) ** 2).mean(0)
+    expected = ((both - mean) / torch.sqrt(var + 1e-5))[:16].float()
+    out = sync(shards[0])
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, expected, rtol=0, atol=2e-3)
+    torch.testing.assert_close(sync.running_mean.double(), 0.1 * mean, rtol=1e-6, atol=1e-3)
+    torch.testing.assert_close(sync.running_var.double(), 0.9 + 0.1 * var * 32 / 31, rtol=1e-4, atol=1e-4)
+
+
+def _message_of(x):
+    """What a process holding ``x`` sends: [count | mean | sum of squared deviations], per channel."""
+    mean = x[0] + (x - x[0]).mean(0)  # shifted, as the layer does: exact for a constant channel
+    return torch.cat([x.new_full((1,), float(len(x))), mean, ((x - mean) ** 2).sum(0)])
+
+
+def test_eps_zero_is_refused_on_the_global_path_too(monkeypatch):
+    pretend_two_processes(monkeypatch, twin)
+    with pytest.raises(ValueError, match="eps"):
+        cnn.SyncBatchNorm(3, eps=0.0)(torch.ones(4, 3))
+
+
+def test_convert_sync_batchnorm_swaps_every_batchnorm_and_keeps_its_state():
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(4, 3), nn.BatchNorm1d(3, momentum=0.3), nn.Sequential(cnn.BatchNorm1d(3, eps=1e-3, bias=False)),
+        cnn.InstanceNorm1d(3), nn.BatchNorm2d(3, track_running_stats=False),
+    )
+    hidden = model[0](torch.randn(8, 4))
+    model[1](hidden), model[2](hidden)  # move the running statistics
+    model[1].weight.requires_grad_(False)
+    model[2][0].fast = True
+    model[2].eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    converted = cnn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert converted is model
+    assert [type(m).__name__ for m in (model[1], model[2][0], model[3], model[4])] == [
+        "SyncBatchNorm", "SyncBatchNorm", "InstanceNorm1d", "SyncBatchNorm"]
+    assert (model[1].momentum, model[2][0].eps, model[2][0].bias, model[4].running_mean) == (0.3, 1e-3, None, None)
+    assert not model[1].weight.requires_grad and model[1].training and not model[2][0].training
+    assert model[2][0].fast is True
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    single = cnn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm1d(2).double())
+    assert isinstance(single, cnn.SyncBatchNorm) and single.running_mean.dtype == torch.float64
+    with pytest.raises(TypeError, match="module"):
+        cnn.SyncBatchNorm.convert_sync_batchnorm("model")

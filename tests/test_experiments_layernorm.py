@@ -134,3 +134,10 @@ def test_depth_grad_norms_and_short_warmup_comparison():
     wu = E.warmup_comparison(seeds=(0, 1), steps=6, warmup_steps=3, depth=1, batch_size=4)
     assert set(wu.accuracy) == {("post", 0), ("post", 3), ("pre", 0), ("pre", 3)}
     assert wu.losses[("pre", 0)].shape == (2, 6)
+
+
+def test_normalize_by_groups_takes_plain_lists():
+    # labels as a list failed with numpy's AttributeError ('list' object has no attribute 'shape')
+    x_hat, stats = E.normalize_by_groups([1.0, 3.0, 5.0, 9.0], [0, 0, 1, 1])
+    np.testing.assert_allclose(x_hat, [-1, 1, -1, 1], atol=1e-5)
+    assert stats == {0: (2.0, 1.0, 2), 1: (7.0, 4.0, 2)}

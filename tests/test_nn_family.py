@@ -115,9 +115,12 @@ def test_groupnorm_bad_input_names_the_argument_and_the_fix():
         cnn.GroupNorm(0, 6)
     with pytest.raises(TypeError, match=r"^num_channels must be an int"):
         cnn.GroupNorm(2, 6.0)
-    for eps in (0.0, -1e-5):
-        with pytest.raises(ValueError, match=r"^eps must be > 0"):
-            cnn.GroupNorm(2, 6, eps=eps)
+    with pytest.raises(ValueError, match=r"^eps must be >= 0"):
+        cnn.GroupNorm(2, 6, eps=-1e-5)
+    # eps=0 is accepted as in torch, and refused where a constant group would divide by zero
+    assert torch.isfinite(cnn.GroupNorm(2, 6, eps=0.0)(torch.randn(2, 6))).all()
+    with pytest.raises(ValueError, match=r"GroupNorm was built with eps=0.*variance \(a constant group\) is 0"):
+        cnn.GroupNorm(2, 6, eps=0.0)(torch.ones(2, 6))
     with pytest.raises(TypeError, match="^affine"):
         cnn.GroupNorm(2, 6, affine="yes")
     with pytest.raises(ValueError, match=r"expects input of shape \(N, C, \*\).*unsqueeze\(0\)"):
@@ -189,9 +192,11 @@ def test_rmsnorm_bad_input_names_the_argument_and_the_fix():
         cnn.RMSNorm(4)(torch.randn(3, 5))
     with pytest.raises(ValueError, match=r"does not end with normalized_shape"):
         cnn.RMSNorm((2, 3, 4))(torch.randn(3, 4))
-    for eps in (0.0, -1.0):
-        with pytest.raises(ValueError, match="^eps must be > 0"):
-            cnn.RMSNorm(4, eps=eps)
+    with pytest.raises(ValueError, match="^eps must be >= 0"):
+        cnn.RMSNorm(4, eps=-1.0)
+    torch.testing.assert_close(cnn.RMSNorm(4, eps=0.0)(torch.ones(2, 4)), torch.ones(2, 4))  # as torch
+    with pytest.raises(ValueError, match=r"RMSNorm was built with eps=0.*mean square \(an all-zero row\)"):
+        cnn.RMSNorm(4, eps=0.0)(torch.zeros(2, 4))
     with pytest.raises(TypeError, match="^normalized_shape"):
         cnn.RMSNorm(())
     with pytest.raises(ValueError, match=r"^normalized_shape\[1\]"):
@@ -320,9 +325,10 @@ def test_instancenorm_wrong_rank_is_a_value_error(cls, shape):
 
 
 def test_instancenorm_bad_constructor_arguments():
-    for eps in (0.0, -1e-5):
-        with pytest.raises(ValueError, match="^eps must be > 0"):
-            cnn.InstanceNorm1d(3, eps=eps)
+    with pytest.raises(ValueError, match="^eps must be >= 0"):
+        cnn.InstanceNorm1d(3, eps=-1e-5)
+    with pytest.raises(ValueError, match="InstanceNorm1d was built with eps=0"):
+        cnn.InstanceNorm1d(3, eps=0.0)(torch.ones(2, 3, 4))
     with pytest.raises(ValueError, match="^num_features"):
         cnn.InstanceNorm2d(0)
     with pytest.raises(ValueError, match="^momentum"):

@@ -176,3 +176,107 @@ def test_recalibrate_batchnorm_batches_and_refusals():
         recalibrate_batchnorm(nn.Sequential(nn.BatchNorm1d(1)), X, batch_size=1)
     with pytest.raises(TypeError, match="X must be a torch.Tensor"):
         recalibrate_batchnorm(nn.Sequential(nn.BatchNorm1d(1)), X.numpy())
+
+
+def _trained_bn_model():
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2), nn.BatchNorm1d(2))
+    for _ in range(5):
+        model(torch.randn(16, 3) * 2 + 1)
+    return model.eval()
+
+
+def _statistics(model):
+    return {k: v.clone() for k, v in model.state_dict().items() if "running" in k or "num_batches" in k}
+
+
+@pytest.mark.parametrize(
+    ("X", "kwargs", "error", "match"),
+    [
+        (torch.randn(10, 3), {"batch_size": 64}, ValueError, r"X has 10 rows, fewer than batch_size=64.*drop_last"),
+        (torch.randn(0, 3), {}, ValueError, "X has 0 rows"),
+        (torch.randn(1, 3), {"drop_last": False}, ValueError, "X has 1 rows"),
+        (torch.randn(80, 3, dtype=torch.float64), {}, TypeError, "X has dtype torch.float64"),
+        (torch.randn(80, 5), {}, ValueError, "in_features=5"),
+        (torch.ones(80, 3, dtype=torch.long), {}, TypeError, "X must have a floating dtype"),
+    ],
+    ids=["shorter-than-a-batch", "empty", "one-row", "float64", "wrong-width", "integers"],
+)
+def test_recalibrate_batchnorm_refuses_before_it_changes_anything(X, kwargs, error, match):
+    # Fewer rows than batch_size used no batch and silently reset every statistic to 0/1; a float64 X failed
+    # after the reset, leaving momentum None, the model in eval mode and the statistics wiped.
+    from course_utils.train import batchnorm_layers, recalibrate_batchnorm
+
+    model = _trained_bn_model().train()
+    before = _statistics(model)
+    with pytest.raises(error, match=match):
+        recalibrate_batchnorm(model, X, **kwargs)
+    after = _statistics(model)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert model.training and all(layer.momentum == 0.1 for layer in batchnorm_layers(model))
+
+
+def test_recalibrate_batchnorm_puts_everything_back_when_a_forward_pass_fails():
+    from torch import nn
+
+    from course_utils.train import recalibrate_batchnorm
+
+    class FailsOnTheThirdBatch(nn.Module):
+        calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            if self.calls == 4:  # the fit check, then two batches, then this one
+                raise RuntimeError("out of memory")
+            return x
+
+    model = _trained_bn_model()
+    model.append(FailsOnTheThirdBatch())
+    before = _statistics(model)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        recalibrate_batchnorm(model, torch.randn(200, 3), batch_size=32)
+    after = _statistics(model)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not model.training and model[1].momentum == 0.1 and not model[1].training
+
+
+def test_recalibrate_batchnorm_skips_instancenorm_and_untracked_layers_and_says_so(capsys):
+    from torch import nn
+
+    from course_utils import nn as cnn
+    from course_utils.train import batchnorm_layers, recalibrate_batchnorm
+
+    instance = cnn.InstanceNorm1d(2, track_running_stats=True)
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2), nn.BatchNorm1d(2, track_running_stats=False),
+                          nn.Unflatten(1, (2, 1)), nn.Upsample(scale_factor=3), instance)  # fmt: skip
+    assert batchnorm_layers(model) == [model[1], model[2]]  # InstanceNorm is not a BatchNorm (as in torch.nn)
+    instance_before = _statistics(instance)
+    with pytest.warns(UserWarning, match=r"BatchNorm layer\(s\) 2 of model have no running statistics"):
+        recalibrate_batchnorm(model, torch.randn(64, 3) + 4, batch_size=16, verbose=True)
+    assert "recalibrated 1 BatchNorm layer(s) (1) on 4 batch(es) from 64 rows of X" in capsys.readouterr().out
+    assert int(model[1].num_batches_tracked) == 4
+    assert all(torch.equal(v, instance_before[k]) for k, v in _statistics(instance).items())
+    with pytest.raises(ValueError, match="track_running_stats=False.*nothing to recalibrate"):
+        recalibrate_batchnorm(nn.Sequential(nn.BatchNorm1d(2, track_running_stats=False)), torch.randn(64, 2))
+
+
+def test_recalibrate_batchnorm_shuffles_with_its_own_generator():
+    # The seeded shuffle must not draw from (or depend on) torch's global generator.
+    from torch import nn
+
+    from course_utils.train import recalibrate_batchnorm
+
+    X = torch.randn(50, 2) + torch.arange(50.0).reshape(50, 1)  # rows differ, so the order matters
+    results = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)
+        model = recalibrate_batchnorm(nn.Sequential(nn.BatchNorm1d(2)), X, batch_size=16, seed=3)
+        state = torch.random.get_rng_state()
+        torch.manual_seed(global_seed)
+        assert torch.equal(state, torch.random.get_rng_state()), "the global generator was used"
+        results.append(model[0].running_var.clone())
+    assert torch.equal(results[0], results[1])
+    different = recalibrate_batchnorm(nn.Sequential(nn.BatchNorm1d(2)), X, batch_size=16, seed=4)
+    assert not torch.equal(different[0].running_var, results[0])

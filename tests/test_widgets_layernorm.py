@@ -79,3 +79,15 @@ def test_explorers_update_one_figure_in_place():
         ex.controls["depth"].value = depth
     assert len(figures) == 3 and all(fig is figures[0] for fig in figures)
     assert len(figures[0].axes[0].lines) == 2 and len(figures[0].axes[0].collections) == 2
+
+
+@pytest.mark.parametrize("channels", [3, 5, 1])
+def test_axes_explorer_takes_any_channel_count(channels):
+    # The groups slider defaulted to 2, which is no divisor of 3 or 5: ipywidgets' TraitError instead of an explorer.
+    x = np.random.default_rng(0).normal(size=(2, channels, 2, 2))
+    ex = L.build_axes_explorer(x)
+    options = list(ex.controls["groups"].options)
+    assert options == [g for g in range(1, channels + 1) if channels % g == 0]
+    assert ex.controls["groups"].value == (channels if channels > 1 else 1)
+    ex.controls["method"].value = "group"
+    assert ex.redraws >= 2

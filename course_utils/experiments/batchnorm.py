@@ -157,6 +157,7 @@ def bias_before_bn(n: int = 64, seed: int = 0, shift: float = 5.0) -> dict[str, 
 def backward_agreement(n: int = 16, d: int = 5, seed: int = 0) -> dict[str, float]:
     """Relative errors: compact backward vs staged backward vs torch autograd (float64, training mode)."""
     rng = numpy_rng(check_int("seed", seed, minimum=0))
+    n, d = check_int("n", n, minimum=2), check_int("d", d, minimum=1)
     x = rng.normal(2.0, 3.0, size=(n, d))
     gamma, beta = rng.normal(size=d), rng.normal(size=d)
     dout = rng.normal(size=(n, d))
@@ -183,6 +184,8 @@ def backward_agreement(n: int = 16, d: int = 5, seed: int = 0) -> dict[str, floa
 def time_backwards(n: int = 512, d: int = 256, repeats: int = 20, seed: int = 0) -> dict[str, float]:
     """Best-of-``repeats`` time (ms) of the compact and the staged numpy backward on an (n, d) batch."""
     rng = numpy_rng(check_int("seed", seed, minimum=0))
+    n, d = check_int("n", n, minimum=2), check_int("d", d, minimum=1)
+    repeats = check_int("repeats", repeats, minimum=1)
     x = rng.normal(size=(n, d))
     _, cache = batchnorm_forward(x, np.ones(d), np.zeros(d), np.zeros(d), np.ones(d))
     dout = rng.normal(size=(n, d))
@@ -264,6 +267,9 @@ def companion_dependence(model: nn.Module, X: torch.Tensor, index: int = 0, n_ba
     """
     gen = torch_generator(check_int("seed", seed, minimum=0))
     batch_size = check_int("batch_size", batch_size, minimum=2)
+    _check_inputs(X)
+    # A negative index would pick another row from the end, and one past the end an empty slice.
+    index = check_int("index", index, minimum=0, maximum=len(X) - 1)
     probe = copy.deepcopy(model)
     out = {}
     for mode in ("train", "eval"):
@@ -288,6 +294,12 @@ def accuracy_vs_eval_batch(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
     batch of one example is merged into the previous one: train mode refuses a batch of one).
     """
     gen = torch_generator(check_int("seed", seed, minimum=0))
+    _check_inputs(X, minimum=2)
+    if not isinstance(y, torch.Tensor) or y.shape != (len(X),):
+        raise ValueError(
+            f"y must be a tensor with one label per row of X ({len(X)}), got "
+            f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}."
+        )
     order = torch.randperm(len(X), generator=gen)
     X, y = X[order], y[order]
     probe = copy.deepcopy(model)
@@ -304,6 +316,13 @@ def accuracy_vs_eval_batch(model: nn.Module, X: torch.Tensor, y: torch.Tensor,
             pred = torch.cat([probe(X[s:e]).argmax(1) for s, e in zip(bounds[:-1], bounds[1:], strict=True)])
             out[mode].append(float((pred == y).float().mean()))
     return out
+
+
+def _check_inputs(X, minimum: int = 1) -> None:
+    if not isinstance(X, torch.Tensor) or not X.is_floating_point() or X.dim() < 2:
+        raise TypeError(f"X must be a floating tensor of shape (examples, features), got {type(X).__name__}.")
+    if len(X) < minimum:
+        raise ValueError(f"X must hold at least {minimum} example(s), got {len(X)}.")
 
 
 def _is_bn(module: nn.Module) -> bool:

@@ -163,7 +163,9 @@ def _bin_edges(activation: str, outs: list[np.ndarray], bins: int) -> np.ndarray
 def std_decay_per_layer(stats: DepthStats) -> float:
     """Geometric-mean factor by which the activation std changes from one layer to the next
     (1 = preserved, 0.5 = halves every layer)."""
-    std = stats.std
+    if not hasattr(stats, "std"):
+        raise TypeError(f"stats must be the DepthStats of a depth experiment, got {type(stats).__name__}.")
+    std = np.asarray(stats.std, dtype=np.float64)
     if len(std) < 2:
         raise ValueError("need at least 2 layers to measure a per-layer factor (depth >= 2).")
     if np.any(std <= 0):

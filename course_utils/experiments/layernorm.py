@@ -24,7 +24,7 @@ from ..data import Split, load_digits
 from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
 from ..train import evaluate, train
-from ..validation import check_choice, check_int, check_number
+from ..validation import check_choice, check_int, check_number, check_positive
 
 __all__ = [
     "PAPER_TABLE1",
@@ -178,6 +178,7 @@ def normalize_by_groups(x: np.ndarray, labels: np.ndarray, eps: float = 1e-5) ->
     family: the methods differ only in the labels.
     """
     x = np.asarray(x, dtype=np.float64)
+    labels = np.asarray(labels)
     if x.shape != labels.shape:
         raise ValueError(f"labels must have the shape of x {x.shape}, got {labels.shape}.")
     x_hat = np.empty_like(x)
@@ -195,7 +196,7 @@ def axes_parity(shape: tuple[int, int, int, int] = (3, 4, 2, 3), groups: int = 2
     """Largest difference between :func:`normalize_by_groups` with each method's labels and the layer
     that implements it (training mode, no affine): BatchNorm2d, LayerNorm((C, H, W)), InstanceNorm2d,
     GroupNorm (all from :mod:`course_utils.nn`)."""
-    x = numpy_rng(seed).normal(2.0, 3.0, size=shape)
+    x = numpy_rng(check_int("seed", seed, minimum=0)).normal(2.0, 3.0, size=shape)
     c, h, w = shape[1:]
     layers = {
         "batch": cnn.BatchNorm2d(c, affine=False, dtype=torch.float64),
@@ -219,7 +220,7 @@ def channels_last_vs_paper_layernorm(shape: tuple[int, int, int, int] = (2, 4, 3
     per-pixel channel mean of each output and their largest difference.
     """
     n, c, h, w = shape
-    x = torch.from_numpy(numpy_rng(seed).normal(1.0, 2.0, size=shape))
+    x = torch.from_numpy(numpy_rng(check_int("seed", seed, minimum=0)).normal(1.0, 2.0, size=shape))
     with torch.no_grad():
         paper = nn.LayerNorm((c, h, w), elementwise_affine=False, dtype=torch.float64)(x)
         channels_last = x.permute(0, 2, 3, 1)  # (N, H, W, C): C is now the trailing dimension
@@ -275,6 +276,12 @@ def invariance_table(seed: int = 0, n: int = 16, d: int = 10, h: int = 6, tol: f
     change the answer). Linear layer without bias, as in the paper's analysis.
     """
     rng = numpy_rng(check_int("seed", seed, minimum=0))
+    # At least 3 samples and 2 units: the transformations rescale sample 2 and unit 1, and a variance over
+    # one value is 0.
+    n = check_int("n", n, minimum=3)
+    d = check_int("d", d, minimum=1)
+    h = check_int("h", h, minimum=2)
+    tol = check_positive("tol", tol)
     X = rng.normal(1.0, 1.0, size=(n, d))
     W = rng.normal(0.0, 1.0, size=(h, d))
     table = {}

@@ -196,20 +196,27 @@ def gradient_descent_path(
     return np.array(path)
 
 
+def _check_design(name: str, X) -> np.ndarray:
+    X = check_float_array(name, X, ndim=2)
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one row and one feature, got shape {X.shape}.")
+    return X
+
+
 def hessian_condition_number(X: np.ndarray) -> float:
     """Largest / smallest eigenvalue of X^T X / n: how elongated the squared-error valley is.
 
     Gradient descent is stable only for ``lr < 2 / largest``, and then needs ~``condition number`` steps
     to crawl along the flattest direction.
     """
-    X = check_float_array("X", X, ndim=2)
+    X = _check_design("X", X)
     eig = np.linalg.eigvalsh(X.T.astype(np.float64) @ X / len(X))
     return float(eig[-1] / eig[0]) if eig[0] > 0 else math.inf
 
 
 def largest_stable_gd_lr(X: np.ndarray) -> float:
     """``2 / lambda_max(X^T X / n)``: above it, gradient descent on the squared error diverges."""
-    X = check_float_array("X", X, ndim=2)
+    X = _check_design("X", X)
     return float(2.0 / np.linalg.eigvalsh(X.T.astype(np.float64) @ X / len(X))[-1])
 
 
@@ -217,7 +224,7 @@ def optimal_gd_lr(X: np.ndarray) -> float:
     """``2 / (lambda_max + lambda_min)``: the best single learning rate for gradient descent on the squared
     error. The error then shrinks by ``(kappa - 1) / (kappa + 1)`` per step (kappa = condition number):
     elongated valleys (large kappa) are slow even at the best learning rate."""
-    X = check_float_array("X", X, ndim=2)
+    X = _check_design("X", X)
     eig = np.linalg.eigvalsh(X.T.astype(np.float64) @ X / len(X))
     return float(2.0 / (eig[-1] + eig[0]))
 

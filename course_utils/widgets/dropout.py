@@ -18,11 +18,15 @@ from . import BENCHMARKS, Explorer, ExplorerBenchmark
 __all__ = ["build_dropout_explorer", "make_draw"]
 
 
+def _check_digit_index(digit_index: int) -> int:
+    return check_int("digit_index", digit_index, minimum=0, maximum=len(load_digits().X_test) - 1)
+
+
 def make_draw(grid, digit_index: int = 0):
     """The pure draw function of the explorer: ``draw(p, n_train, mask_seed) -> Figure`` (one
     :class:`~course_utils.plots.dropout.DropoutPanel`, updated in place)."""
     split = load_digits()
-    digit_index = check_int("digit_index", digit_index, minimum=0, maximum=len(split.X_test) - 1)
+    digit_index = _check_digit_index(digit_index)
     panel = DropoutPanel(grid, split.X_test[digit_index])
 
     def draw(p: float, n_train: int, mask_seed: int):
@@ -34,6 +38,7 @@ def make_draw(grid, digit_index: int = 0):
 def build_dropout_explorer(grid: exp.DropoutGrid | None = None, *, digit_index: int = 0, **grid_kwargs) -> Explorer:
     """Controls: ``p`` and ``n_train`` (values of the grid), ``mask_seed``; a "resample mask" button in
     ``extra`` draws a new mask. ``grid_kwargs`` go to :func:`sweep_grid` (tests pass a small grid)."""
+    _check_digit_index(digit_index)  # before the grid, which may take a minute to train
     if grid is None:
         grid = exp.sweep_grid(**grid_kwargs)
     elif grid_kwargs:

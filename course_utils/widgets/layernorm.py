@@ -59,6 +59,11 @@ def _group_options(channels: int) -> list[int]:
     return [g for g in range(1, channels + 1) if channels % g == 0]
 
 
+def _default_groups(channels: int) -> int:
+    """2 groups where 2 divides C; otherwise the smallest number that does (C itself for a prime C)."""
+    return next((g for g in _group_options(channels) if g > 1), 1)
+
+
 def build_axes_explorer(x: np.ndarray | None = None) -> Explorer:
     """Controls: the method (BN / LN / IN / GN) and the number of groups (divisors of C)."""
     draw = make_axes_draw(x, prewarm=True)
@@ -66,7 +71,7 @@ def build_axes_explorer(x: np.ndarray | None = None) -> Explorer:
     controls = {
         "method": w.Dropdown(options=[(name, key) for key, name in METHOD_NAMES.items()], value="layer",
                              description="method"),
-        "groups": w.SelectionSlider(options=_group_options(c), value=2,
+        "groups": w.SelectionSlider(options=_group_options(c), value=_default_groups(c),
                                     description="groups (GN)"),
     }
     return Explorer(controls=controls, draw=draw)
