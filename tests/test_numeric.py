@@ -130,7 +130,9 @@ def test_the_environment_line_names_the_offset(monkeypatch):
     assert "seed 0 (offset 3)" in env.environment_summary(0)
 
 
-RAW_RNG = re.compile(r"(?<![\w.])(torch\.manual_seed\(|np\.random\.default_rng\(|np\.random\.seed\(|torch\.Generator\(\))")
+RAW_RNG = re.compile(
+    r"(?<![\w.])(torch\.manual_seed\(|np\.random\.default_rng\(|np\.random\.seed\(|torch\.Generator\(\))"
+)
 
 
 def test_no_experiment_draws_randomness_outside_the_seed_source():
