@@ -67,3 +67,22 @@ def test_the_course_environment_has_the_current_overrides():
     # (The extension's copy is checked by test_rise_widgets.py.)
     overrides = Path(sys.prefix) / "share/jupyter/lab/settings/overrides.json"
     assert overrides.read_bytes() == lab_extras.OVERRIDES.read_bytes(), "stale overrides: run `make setup`"
+
+
+def test_learner_option_sets_the_start_page_for_a_plain_jupyter_lab(tmp_path):
+    import json
+
+    path = lab_extras.write_start_page(tmp_path)
+    assert path == tmp_path / "etc/jupyter/jupyter_server_config.d/normcourse-start.json"
+    assert json.loads(path.read_text()) == {"ServerApp": {"default_url": "/lab/tree/my-notebooks/00_start_here.ipynb"}}
+
+
+def test_conda_and_binder_get_the_learner_copy_not_the_solutions():
+    assert "python tools/lab_extras.py --learner" in (REPO / "postBuild").read_text()
+    readme = (REPO / "README.md").read_text()
+    conda = readme[readme.index("## conda"):]
+    assert "python tools/lab_extras.py --learner" in conda
+    assert "jupyter lab notebooks/" not in conda, "conda users would open the notebooks with solutions"
+    env = (REPO / "environment.yml").read_text()
+    assert "-c constraints.txt" in env, "conda must hold transitive packages to the same versions as make setup"
+    assert "--no-deps" not in env, "the header must not ask for a second install of the course"

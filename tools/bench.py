@@ -401,7 +401,7 @@ def bench_browser(names: Sequence[str], moves: int = 20) -> dict[str, Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        return {"skipped": "the playwright package is missing; run make setup"}
+        return {"skipped": "the playwright package is missing; run make setup-dev"}
     import nbformat
 
     sys.path.insert(0, str(ROOT / "tests" / "e2e"))
