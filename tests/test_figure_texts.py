@@ -82,3 +82,11 @@ def test_the_check_finds_a_clipped_title():
     assert len(texts_outside(fig)) == 1 and "x " in texts_outside(fig)[0]
     ax.set_title("short")
     assert texts_outside(fig) == []
+
+
+def test_an_explorer_not_yet_run_reads_as_one_line_not_a_widget_repr():
+    """JupyterLab shows text/plain where it cannot draw the widget (a notebook not yet run)."""
+    bench = next(b for b in widgets.BENCHMARKS if b.name.startswith("layernorm-axes"))
+    bundle = bench.build()._repr_mimebundle_()
+    assert bundle["text/plain"] == widgets.PLACEHOLDER and "run this cell" in bundle["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle
