@@ -58,7 +58,8 @@ def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         if len(self._normcourse_layouts) >= MAX_GLYPHS:
             self._normcourse_layouts.clear()
         self._normcourse_layouts[key] = items
-    self._draw_text_glyphs_and_boxes(gc, x, y, angle, ((ft, size, index, 0, 1, dx, dy) for ft, index, dx, dy in items), [])
+    glyphs = ((ft, size, index, 0, 1, dx, dy) for ft, index, dx, dy in items)
+    self._draw_text_glyphs_and_boxes(gc, x, y, angle, glyphs, [])
 
 
 def _snap(value: float) -> tuple[int, int]:
@@ -75,8 +76,8 @@ def _glyph(renderer, font, size, glyph_index, slant, extend, angle, frac_x, frac
     pixel corner, and where its top-left pixel lies relative to that corner: ``(buffer, left, top)``."""
     from matplotlib.ft2font import RenderMode
 
-    key = (font.fname, font.face_index if hasattr(font, "face_index") else 0, size, renderer.dpi, glyph_index,
-           slant, extend, angle, frac_x, frac_y, antialiased, load_flags)
+    key = (font.fname, getattr(font, "face_index", 0), size, renderer.dpi, glyph_index, slant, extend, angle,
+           frac_x, frac_y, antialiased, load_flags)
     cache = renderer._normcourse_glyphs
     entry = cache.get(key)
     if entry is None:
@@ -102,8 +103,7 @@ def _glyph(renderer, font, size, glyph_index, slant, extend, angle, frac_x, frac
 def _draw_text_glyphs_and_boxes(self, gc, x, y, angle, glyphs, boxes):
     # matplotlib 3.11's RendererAgg._draw_text_glyphs_and_boxes with a cache in front of _render_glyph
     # (same arguments, same boxes; y is downwards, FreeType's y upwards).
-    from matplotlib.backends.backend_agg import RendererAgg
-    from matplotlib.backends.backend_agg import get_hinting_flag
+    from matplotlib.backends.backend_agg import RendererAgg, get_hinting_flag
 
     cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
     load_flags = get_hinting_flag()

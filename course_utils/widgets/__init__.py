@@ -27,7 +27,8 @@ import ipywidgets as w
 from matplotlib.figure import Figure
 
 __all__ = [
-    "PLACEHOLDER", "Explorer", "figure_to_png", "BENCHMARKS", "ExplorerBenchmark", "import_explorer_modules", "reachable_values",
+    "PLACEHOLDER",
+    "Explorer", "figure_to_png", "BENCHMARKS", "ExplorerBenchmark", "import_explorer_modules", "reachable_values",
 ]
 
 
