@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LEARNER_STAMP := $(VENV)/.installed-learner
+PIP_QUIET := --quiet --disable-pip-version-check
 RISE_WIDGETS := tools/labextensions/normcourse-rise-widgets
 PORT   ?= 8888
 LAB_ARGS ?=
@@ -29,10 +31,12 @@ NBVAL_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); k=$$(ls $(NB) 2>/dev
 	[ $$k -lt 1 ] && k=1; echo $$(( n < k ? n : k )))
 NBVAL_PARALLEL := -n $(NBVAL_WORKERS) --dist loadfile
 
-.PHONY: claims help setup lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation
+.PHONY: claims help setup setup-dev reset lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation
 
 help:
 	@echo "make lab    - set up .venv and open your own copy of the course (my-notebooks/) in JupyterLab"
+	@echo "make reset NB=03 - start one lesson afresh (your copy is kept in my-notebooks/backups/)"
+	@echo "make setup  - the learner's install into .venv (make lab does it); make setup-dev adds the authors' tools"
 	@echo "make lab-authors - open the course itself (notebooks/, with solutions) in JupyterLab"
 	@echo "make student - build/student/: the notebooks without solutions (nbgrader)"
 	@echo "make slides - build/slides/: static slide decks that open offline"
@@ -45,33 +49,54 @@ help:
 	@echo "make bench  - benchmark table (build/bench.json): notebook times, explorer latency, layers vs torch.nn"
 	@echo "make mutation - mutation testing of the core modules with mutmut (not part of make test; ~10 min)"
 
-setup: $(STAMP)
+# Two installs: the learner's (requirements.txt: what `make lab` needs) and, on top of it, the authors' and
+# CI's tools (requirements-dev.txt: tests, lint, browser, mutation). `make setup` is the learner's and says
+# how long it took and which PyTorch build it got (tools/torch_build.py: the CPU build where PyTorch's CPU
+# index answers, else the configured index).
+setup: $(LEARNER_STAMP)
+setup-dev: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml tools/jupyterlab_overrides.json \
-		tools/lab_extras.py course_utils/numeric.py \
+# tools/lab_extras.py installs the JupyterLab additions: the course kernel with the pinned numeric path in its
+# kernel.json, overrides, explorers in RISE slides, nbgrader's menus off.
+$(LEARNER_STAMP): requirements.txt constraints.txt pyproject.toml tools/jupyterlab_overrides.json \
+		tools/lab_extras.py tools/check_python.py tools/torch_build.py course_utils/numeric.py \
 		$(RISE_WIDGETS)/package.json $(RISE_WIDGETS)/static/remoteEntry.js
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	@# JupyterLab additions (the course kernel with the pinned numeric path, overrides, explorers in RISE
-	@# slides, nbgrader's menus off): tools/lab_extras.py
-	$(BIN)/python tools/lab_extras.py > /dev/null
-	@touch $(STAMP)
+	@$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) tools/check_python.py
+	@set -e; start=$$(date +%s); \
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	torch_args=$$($(BIN)/python tools/torch_build.py pip-args); \
+	$(BIN)/python -m pip install $(PIP_QUIET) -r requirements.txt -c constraints.txt $$torch_args; \
+	$(BIN)/python -m pip install $(PIP_QUIET) --no-deps --no-build-isolation -e .; \
+	$(BIN)/python tools/lab_extras.py > /dev/null; \
+	touch $(LEARNER_STAMP); \
+	echo "make setup: learner install done in $$(( $$(date +%s) - start )) s ($$(du -sh $(VENV) | cut -f1) in $(VENV)/)"; \
+	$(BIN)/python tools/torch_build.py report
+
+$(STAMP): $(LEARNER_STAMP) requirements-dev.txt
+	@set -e; start=$$(date +%s); \
+	$(BIN)/python -m pip install $(PIP_QUIET) -r requirements-dev.txt -c constraints.txt; \
+	touch $(STAMP); \
+	echo "make setup-dev: authors' and CI tools installed in $$(( $$(date +%s) - start )) s"
 
 # The printed link opens the first lesson itself (default_url), also where no browser opens by itself.
 lab: workspace
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/$(LEARNER_DIR)/$(START) $(ROOT_ARGS) $(LAB_ARGS)
 
-lab-authors: $(STAMP)
+lab-authors: $(LEARNER_STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/notebooks/$(START) $(ROOT_ARGS) $(LAB_ARGS)
 
 workspace: student
 	$(BIN)/python tools/learner.py build/student $(LEARNER_DIR)
 
-student: $(STAMP)
+student: $(LEARNER_STAMP)
 	$(BIN)/python tools/student.py --out build/student
+
+# Start one lesson afresh: your copy moves to my-notebooks/backups/ (kept), the course's version comes back.
+reset: student
+	@$(if $(filter command line environment,$(origin NB)),,echo "Say which lesson: make reset NB=03" >&2; exit 2)
+	$(BIN)/python tools/learner.py build/student $(LEARNER_DIR) --reset "$(NB)"
 
 # Runs every student notebook (two at a time): only exercise cells may fail, with "Not done yet".
 student-check: $(STAMP)

@@ -167,3 +167,54 @@ def test_reachable_values_of_the_usual_controls_and_a_settings_override():
         reachable_values(w.Text(value="free text"))
     custom = ExplorerBenchmark("x", lambda: None, (), 100, settings=lambda explorer: {"k": range(3)})
     assert custom.reachable(None) == {"k": [0, 1, 2]}
+
+
+def test_each_part_is_written_as_it_finishes_and_a_failed_part_does_not_stop_the_rest(tmp_path):
+    out = tmp_path / "bench.json"
+    seen_on_disk = {}
+
+    def broken():
+        raise AssertionError("Pre-LN min 0.831 < 0.85")
+
+    def second():
+        seen_on_disk.update(json.loads(out.read_text()))  # the first part is already on disk
+        return {"BatchNorm1d": {"shape": [4, 2], "ours_ms": 2.0, "torch_ms": 1.0, "ratio": 2.0}}
+
+    result = {"torch": "t"}
+    failed = bench.run_parts([("notebooks", broken), ("ratios", second)], result, out)
+    assert failed == ["notebooks"]
+    assert "Pre-LN min 0.831" in seen_on_disk["notebooks"]["error"]
+    on_disk = json.loads(out.read_text())
+    assert on_disk["ratios"]["BatchNorm1d"]["ratio"] == 2.0 and "error" in on_disk["notebooks"]
+    assert bench.table(on_disk) and bench.over_budget(on_disk) is False  # a failed part's error is not a row
+
+
+def test_main_reports_a_failed_part_and_exits_1_after_running_the_others(tmp_path, monkeypatch, capsys):
+    fake_ratio = {"BatchNorm1d": {"shape": [4, 2], "ours_ms": 2.0, "torch_ms": 1.0, "ratio": 2.0}}
+    monkeypatch.setattr(bench, "bench_ratios", lambda: fake_ratio)
+    monkeypatch.setattr(bench, "bench_widgets", lambda: 1 / 0)
+    out = tmp_path / "bench.json"
+    assert bench.main(["--no-notebooks", "--no-browser", "--out", str(out)]) == 1
+    result = json.loads(out.read_text())
+    assert result["ratios"] == fake_ratio and "ZeroDivisionError" in result["widgets"]["error"]
+    assert result["cpu_model"]
+    assert "part 'widgets' FAILED" in capsys.readouterr().out
+
+
+def test_a_failing_notebook_is_recorded_and_the_next_one_still_timed(tmp_path):
+    import nbformat
+
+    (tmp_path / "notebooks").mkdir()
+    paths = []
+    for name, source in (("a_fails.ipynb", "assert 1 == 2, 'does not hold on this CPU'"), ("b_ok.ipynb", "x = 1")):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbformat.v4.new_code_cell(source)]
+        paths.append(tmp_path / "notebooks" / name)
+        nbformat.write(nb, paths[-1])
+    snapshots = []
+    rows = bench.bench_notebooks(paths, on_row=lambda r: snapshots.append(dict(r)))
+    assert "does not hold on this CPU" in rows["a_fails.ipynb"]["error"]
+    assert rows["b_ok.ipynb"]["seconds"] > 0 and rows["total_s"] == rows["b_ok.ipynb"]["seconds"]
+    assert [list(s) for s in snapshots] == [["a_fails.ipynb"], ["a_fails.ipynb", "b_ok.ipynb"]]
+    assert any("FAILED" in line for line in bench.table({"notebooks": rows}))

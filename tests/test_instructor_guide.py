@@ -90,3 +90,27 @@ def test_no_placeholders_left():
     text = GUIDE.read_text(encoding="utf-8").lower()
     for placeholder in ("see the notebook", "details pending", "tbd", "todo"):
         assert placeholder not in text, f"placeholder left in the guide: {placeholder!r}"
+
+
+def test_no_drafting_notes_left():
+    text = " ".join(GUIDE.read_text(encoding="utf-8").split()).lower()
+    for note in ("if your copy", "being extended", "before the merge", "written from notebook", "on its branch"):
+        assert note not in text, f"drafting note left in the guide: {note!r}"
+
+
+def test_the_quoted_speedup_is_the_committed_output():
+    """The guide quotes 03's compact-backward speed-up; it must be the number the committed run printed."""
+    cells = json.loads((ROOT / "notebooks" / "03_batchnorm.ipynb").read_text(encoding="utf-8"))["cells"]
+    printed = [m for cell in cells if cell["cell_type"] == "code" for out in cell.get("outputs", [])
+               for m in re.findall(r"compact [\d.]+ ms: ([\d.]+)x faster", "".join(out.get("text", "")))]
+    assert len(printed) == 1, f"03 should print the speed-up once, found {printed}"
+    quoted = re.findall(r"was ([\d.]+)× faster in the committed run", " ".join(GUIDE.read_text().split()))
+    assert quoted == printed, f"the guide says {quoted}, the committed output {printed}"
+
+
+def test_a_room_checklist_for_instructors():
+    text = GUIDE.read_text(encoding="utf-8")
+    assert "## A room checklist" in text
+    checklist = text.split("## A room checklist", 1)[1].split("\n## ", 1)[0]
+    for item in ("**Machines:**", "**Install ahead:**", "**Offline:**", "make reset NB="):
+        assert item in checklist

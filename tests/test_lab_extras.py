@@ -77,3 +77,22 @@ def test_the_course_kernel_is_installed_with_the_pinned_numeric_path():
     assert command[command.index("--display-name") + 1] == "Python 3 (NormCourse)"
     pairs = {command[i + 1]: command[i + 2] for i, arg in enumerate(command) if arg == "--env"}
     assert pairs == numeric.pinned_environment()
+
+
+def test_learner_option_sets_the_start_page_for_a_plain_jupyter_lab(tmp_path):
+    import json
+
+    path = lab_extras.write_start_page(tmp_path)
+    assert path == tmp_path / "etc/jupyter/jupyter_server_config.d/normcourse-start.json"
+    assert json.loads(path.read_text()) == {"ServerApp": {"default_url": "/lab/tree/my-notebooks/00_start_here.ipynb"}}
+
+
+def test_conda_and_binder_get_the_learner_copy_not_the_solutions():
+    assert "python tools/lab_extras.py --learner" in (REPO / "postBuild").read_text()
+    readme = (REPO / "README.md").read_text()
+    conda = readme[readme.index("## conda"):]
+    assert "python tools/lab_extras.py --learner" in conda
+    assert "jupyter lab notebooks/" not in conda, "conda users would open the notebooks with solutions"
+    env = (REPO / "environment.yml").read_text()
+    assert "-c constraints.txt" in env, "conda must hold transitive packages to the same versions as make setup"
+    assert "--no-deps" not in env, "the header must not ask for a second install of the course"

@@ -106,6 +106,68 @@ def test_a_lost_or_broken_manifest_never_costs_the_learner_work(course, tmp_path
     assert "00_start_here.ipynb changed" in messages[0], "unknown origin + different content: offer the course's"
 
 
+def lesson_with_image(title: str) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n![a figure](../imgs/fig.png) and "
+                                              '<img src="../imgs/b.png"> [web](https://x.org/a) [here](#top)'),
+                nbformat.v4.new_code_cell("x = 1  # ](../not/a/link)")]
+    return nbformat.writes(nb)
+
+
+def test_an_update_one_folder_deeper_still_finds_the_images(course, tmp_path):
+    ws = tmp_path / "my-notebooks"
+    (course / "00_start_here.ipynb").write_text(lesson_with_image("v1"))
+    learner.sync(course, ws)
+    (course / "00_start_here.ipynb").write_text(lesson_with_image("v2"))
+    learner.sync(course, ws)
+    update = nbformat.read(ws / "updates" / "00_start_here.ipynb", as_version=4)
+    text = update.cells[0].source
+    assert "](../../imgs/fig.png)" in text and 'src="../../imgs/b.png"' in text
+    assert "(https://x.org/a)" in text and "(#top)" in text, "URLs and anchors are not relative paths"
+    assert update.cells[1].source == "x = 1  # ](../not/a/link)", "code cells are left alone"
+    # Copying the update over one's own copy by hand still counts as taken.
+    (ws / "00_start_here.ipynb").write_bytes((ws / "updates" / "00_start_here.ipynb").read_bytes())
+    assert learner.sync(course, ws) == []
+
+
+def test_the_real_lessons_images_resolve_from_updates(tmp_path):
+    updates = ROOT / "my-notebooks" / "updates"
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        moved = json.loads(learner.one_folder_deeper(path.read_bytes()))
+        text = "\n".join("".join(c["source"]) for c in moved["cells"] if c["cell_type"] == "markdown")
+        refs = re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text) + re.findall(r'<img[^>]*src="([^"]+)"', text)
+        for ref in refs:
+            assert (updates / ref).resolve().is_file(), f"{path.name}: {ref} would not resolve from updates/"
+
+
+def test_reset_keeps_the_learners_copy_and_copies_the_course_version(course, tmp_path):
+    ws = tmp_path / "my-notebooks"
+    learner.sync(course, ws)
+    edit(ws / "01_next.ipynb", "my_answer = 42")
+    mine = (ws / "01_next.ipynb").read_bytes()
+    messages = learner.reset(course, ws, "01", now=0)
+    assert (ws / "01_next.ipynb").read_bytes() == (course / "01_next.ipynb").read_bytes()
+    backups = list((ws / "backups").glob("01_next-*.ipynb"))
+    assert len(backups) == 1 and backups[0].read_bytes() == mine, "the learner's work must be kept"
+    assert "backups/" in messages[0] and "afresh" in messages[-1]
+    assert learner.sync(course, ws) == [], "after a reset the lesson is the course's version"
+    with pytest.raises(ValueError, match="already exists"):
+        learner.reset(course, ws, "01_next.ipynb", now=0)  # same second: never overwrite a backup
+    assert (ws / "01_next.ipynb").exists()
+
+
+@pytest.mark.parametrize("name", ["00", "00_start_here", "00_start_here.ipynb", "my-notebooks/00_start_here.ipynb",
+                                  "notebooks/00_start"])
+def test_reset_finds_a_lesson_by_number_or_name(course, name):
+    assert learner.find_lesson(course, name).name == "00_start_here.ipynb"
+
+
+@pytest.mark.parametrize("name, message", [("0", "several"), ("07", "no lesson"), ("", "no lesson")])
+def test_reset_of_an_unknown_lesson_is_a_clear_error(course, name, message):
+    with pytest.raises(ValueError, match=f"{message}.*make reset NB=03.*00_start_here, 01_next"):
+        learner.find_lesson(course, name)
+
+
 def test_no_student_build_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="make student"):
         learner.sync(tmp_path / "empty", tmp_path / "ws")

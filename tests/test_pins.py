@@ -20,10 +20,16 @@ def _pins(lines) -> dict[str, str]:
     return pins
 
 
+def learner_requirements() -> dict[str, str]:
+    return _pins((ROOT / "requirements.txt").read_text().splitlines())
+
+
+def dev_requirements() -> dict[str, str]:
+    return _pins((ROOT / "requirements-dev.txt").read_text().splitlines())
+
+
 def requirements() -> dict[str, str]:
-    return _pins((ROOT / "requirements.txt").read_text().splitlines()) | _pins(
-        (ROOT / "requirements-dev.txt").read_text().splitlines()
-    )
+    return learner_requirements() | dev_requirements()
 
 
 def environment_yml() -> dict[str, str]:
@@ -33,10 +39,12 @@ def environment_yml() -> dict[str, str]:
     return _pins(pip_lines)
 
 
-def pyproject() -> dict[str, str]:
+def pyproject(part: str = "all") -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    deps = project["dependencies"] + project["optional-dependencies"]["test"]
-    return _pins(deps)
+    deps = {"dependencies": project["dependencies"], "test": project["optional-dependencies"]["test"]}
+    if part == "all":
+        return _pins(deps["dependencies"] + deps["test"])
+    return _pins(deps[part])
 
 
 def test_torch_is_pinned_exactly_to_the_cpu_build_on_disk():
@@ -44,12 +52,34 @@ def test_torch_is_pinned_exactly_to_the_cpu_build_on_disk():
         assert source["torch"] == "2.13.0"
 
 
-def test_environment_yml_matches_requirements():
-    assert environment_yml() == requirements()
+def test_environment_yml_is_the_learner_install():
+    assert environment_yml() == learner_requirements()
 
 
 def test_pyproject_matches_requirements():
     assert pyproject() == requirements()
+    assert pyproject("dependencies") == learner_requirements(), "the package's dependencies are the learner's"
+    assert pyproject("test") == dev_requirements(), "the test extra is requirements-dev.txt"
+
+
+def test_the_learner_install_holds_no_authors_tool():
+    """`make lab` installs requirements.txt alone: test, lint, browser and mutation tools stay out of it."""
+    authors_only = {"pytest", "nbval", "hypothesis", "ruff", "playwright", "pytest-xdist", "mutmut"}
+    assert not authors_only & set(learner_requirements())
+    assert authors_only <= set(dev_requirements())
+    assert not set(learner_requirements()) & set(dev_requirements()), "a pin belongs in one file"
+    dev = (ROOT / "requirements-dev.txt").read_text()
+    assert re.search(r"^-r requirements\.txt$", dev, re.M), "the dev install is the learner's plus the tools"
+
+
+def test_make_lab_installs_only_the_learner_requirements():
+    makefile = (ROOT / "Makefile").read_text()
+    learner_recipe = makefile[makefile.index("$(LEARNER_STAMP): "):makefile.index("$(STAMP): ")]
+    assert "-r requirements.txt" in learner_recipe and "requirements-dev" not in learner_recipe
+    assert re.search(r"^setup: \$\(LEARNER_STAMP\)$", makefile, re.M)
+    for target in ("student", "lab-authors"):
+        assert re.search(rf"^{target}: \$\(LEARNER_STAMP\)", makefile, re.M), f"make {target} needs no dev tools"
+    assert re.search(r"^workspace: student$", makefile, re.M) and re.search(r"^lab: workspace$", makefile, re.M)
 
 
 def test_environment_yml_uses_python_311():

@@ -145,6 +145,9 @@ def test_every_course_notebook_builds(path, tmp_path):
 # ------------------------------------------------------------------------------------ running them
 def _error(cell) -> dict | None:
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    # A check's hint is shown as feedback (course_utils.exercises.show_hints_briefly), not as an error output.
+    errors += [{**o["metadata"]["normcourse"]["exercise"], "traceback": []} for o in cell.get("outputs", [])
+               if o.get("output_type") == "display_data" and "exercise" in o.get("metadata", {}).get("normcourse", {})]
     return errors[0] if errors else None
 
 

@@ -18,7 +18,9 @@ Parts of build/bench.json:
              median of >= 30 repeats after warm-up, in CPU time of the thread: every layer class in
              course_utils.nn with a torch.nn namesake (readable and, where there is one, fast path)
              and the numpy layers.
-Exit code 1 if a budget is exceeded (notebook budget, explorer cold p95, browser p95).
+Parts run quickest first (widgets, browser, ratios, notebooks); build/bench.json is rewritten after each
+part, and a part that fails is recorded as {"error": ...} while the others still run.
+Exit code 1 if a part failed or a budget is exceeded (notebook budget, explorer cold p95, browser p95).
 Timings depend on the machine's load; judge a budget on a quiet machine.
 """
 
@@ -45,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "bench.json"
 BROWSER_BUDGET_MS = 150.0
 PARTS = ("notebooks", "widgets", "browser", "ratios")
+BENCH_ORDER = ("widgets", "browser", "ratios", "notebooks")
+"""Quick parts first: the notebooks take many minutes, and a failing notebook must not cost the rest."""
 
 
 def summary(samples: Sequence[float]) -> dict[str, float]:
@@ -85,9 +89,22 @@ def time_notebook(path: Path) -> dict[str, Any]:
     }
 
 
-def bench_notebooks(paths: Iterable[Path]) -> dict[str, Any]:
-    rows = {path.name: time_notebook(path) for path in paths}
-    return {**rows, "total_s": round(sum(r["seconds"] for r in rows.values()), 2)}
+def bench_notebooks(paths: Iterable[Path], on_row: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Time each notebook; one that fails (an assert that does not hold on this CPU, a timeout) is recorded
+    with its error and the next one runs. ``on_row(rows so far)`` after each notebook (bench.json)."""
+    rows: dict[str, Any] = {}
+    for path in paths:
+        start = time.perf_counter()
+        try:
+            rows[path.name] = time_notebook(path)
+        except Exception as err:  # noqa: BLE001 - the other notebooks' times are still worth having
+            rows[path.name] = {"error": f"{type(err).__name__}: {err}"[-1500:],
+                               "seconds": round(time.perf_counter() - start, 2), "budget_s": None,
+                               "peak_rss_mb": None}
+        if on_row is not None:
+            on_row(rows)
+    done = [r["seconds"] for r in rows.values() if "error" not in r]
+    return {**rows, "total_s": round(sum(done), 2)}
 
 
 # ---------------------------------------------------------------------------------------------- widgets
@@ -401,7 +418,7 @@ def bench_browser(names: Sequence[str], moves: int = 20) -> dict[str, Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        return {"skipped": "the playwright package is missing; run make setup"}
+        return {"skipped": "the playwright package is missing; run make setup-dev"}
     import nbformat
 
     sys.path.insert(0, str(ROOT / "tests" / "e2e"))
@@ -473,15 +490,21 @@ def _browser_explorer(ui, context, server, case, moves: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- table
+def _part(result: dict[str, Any], name: str) -> dict[str, Any]:
+    """A part's rows, or none for a part that failed as a whole (its error is printed separately)."""
+    part = result.get(name, {})
+    return {} if "error" in part else part
+
+
 def table(result: dict[str, Any]) -> list[str]:
     rows: list[tuple[str, ...]] = [("what", "median", "p95 / value", "budget", "")]
-    for name, r in result.get("widgets", {}).items():
+    for name, r in _part(result, "widgets").items():
         for kind in ("cold", "warm"):
             ok = r[kind]["p95_ms"] <= r["budget_ms"]
             rows.append((f"explorer {name}: {kind} (n={r[kind]['n']})", f"{r[kind]['median_ms']:.1f} ms",
                          f"{r[kind]['p95_ms']:.1f} ms (cpu {r[kind].get('cpu_p95_ms', float('nan')):.1f})",
                          f"{r['budget_ms']:.0f} ms", "ok" if ok else "OVER"))
-    browser = result.get("browser", {})
+    browser = _part(result, "browser")
     if "skipped" in browser:
         rows.append(("browser", "-", "-", "-", f"skipped: {browser['skipped']}"))
     for name, r in browser.items():
@@ -491,12 +514,15 @@ def table(result: dict[str, Any]) -> list[str]:
             continue
         rows.append((f"browser {name} (n={r['n']})", f"{r['median_ms']:.0f} ms", f"{r['p95_ms']:.0f} ms",
                      f"{r['budget_ms']:.0f} ms", "ok" if r["ok"] else "OVER"))
-    for name, r in result.get("ratios", {}).items():
+    for name, r in _part(result, "ratios").items():
         rows.append((f"{name} {tuple(r['shape'])} vs torch.nn", f"{r['ours_ms']:.2f} / {r['torch_ms']:.2f} ms",
                      f"{r['ratio']:.2f}x", "", ""))
-    notebooks = result.get("notebooks", {})
+    notebooks = _part(result, "notebooks")
     for name, r in notebooks.items():
         if name == "total_s":
+            continue
+        if "error" in r:
+            rows.append((f"notebook {name}", f"{r['seconds']:.1f} s", "", "", "FAILED: " + r["error"][-80:]))
             continue
         budget = r["budget_s"]
         ok = budget is None or r["seconds"] <= budget
@@ -512,13 +538,52 @@ def table(result: dict[str, Any]) -> list[str]:
 
 
 def over_budget(result: dict[str, Any]) -> bool:
-    over = any(not r["ok"] for r in result.get("widgets", {}).values())
-    over |= any(isinstance(r, dict) and r.get("ok") is False for name, r in result.get("browser", {}).items()
+    over = any(not r["ok"] for r in _part(result, "widgets").values())
+    over |= any(isinstance(r, dict) and r.get("ok") is False for name, r in _part(result, "browser").items()
                 if name != BASELINE_NAME)
-    for name, r in result.get("notebooks", {}).items():
+    for name, r in _part(result, "notebooks").items():
         if name != "total_s" and r["budget_s"] is not None and r["seconds"] > r["budget_s"]:
             over = True
     return over
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), for the README's table: budgets hold per machine."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def write_json(result: dict[str, Any], out: Path) -> None:
+    """Write ``result`` to ``out`` in one step (a reader never sees half a file)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(out)
+
+
+def run_parts(parts: Sequence[tuple[str, Callable[[], dict[str, Any]]]], result: dict[str, Any],
+              out: Path) -> list[str]:
+    """Run each part in turn, writing ``out`` after each one, so a crash or Ctrl-C later keeps what was
+    measured. A part that raises is recorded as ``{"error": ...}`` and the next part runs. Returns the
+    names of the failed parts."""
+    failed = []
+    for name, run in parts:
+        start = time.perf_counter()
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        try:
+            result[name] = run()
+        except Exception as err:  # noqa: BLE001 - one failing part must not lose the others' numbers
+            result[name] = {"error": f"{type(err).__name__}: {err}"[:2000]}
+            failed.append(name)
+        print(f"bench: {name} {'FAILED' if name in failed else 'done'} in {time.perf_counter() - start:.0f} s",
+              file=sys.stderr, flush=True)
+        write_json(result, out)
+    return failed
 
 
 def main(argv: list[str]) -> int:
@@ -545,25 +610,26 @@ def main(argv: list[str]) -> int:
         "threads": torch.get_num_threads(),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(),
         "load_average": [round(v, 2) for v in os.getloadavg()],
     }
-    if todo["ratios"]:
-        result["ratios"] = bench_ratios()
-    if todo["widgets"]:
-        result["widgets"] = bench_widgets()
-    if todo["browser"]:
-        import course_utils.widgets as widgets
+    import course_utils.widgets as widgets
 
-        widgets.import_explorer_modules()
-        result["browser"] = bench_browser([BASELINE_NAME] + [b.name for b in widgets.BENCHMARKS])
-    if todo["notebooks"]:
-        result["notebooks"] = bench_notebooks(args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    parts: dict[str, Callable[[], dict[str, Any]]] = {
+        "widgets": bench_widgets,
+        "browser": lambda: bench_browser([BASELINE_NAME] + [b.name for b in widgets.BENCHMARKS]),
+        "ratios": bench_ratios,
+        "notebooks": lambda: bench_notebooks(args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")),
+                                             on_row=lambda rows: write_json({**result, "notebooks": rows}, args.out)),
+    }
+    widgets.import_explorer_modules()
+    failed = run_parts([(part, parts[part]) for part in BENCH_ORDER if todo[part]], result, args.out)
     print(f"torch {result['torch']}, {result['threads']} thread(s), load average {result['load_average']}")
     print("\n".join(table(result)))
+    for part in failed:
+        print(f"part {part!r} FAILED: {result[part]['error']}")
     print(f"(written to {args.out})")
-    return 1 if over_budget(result) else 0
+    return 1 if failed or over_budget(result) else 0
 
 
 if __name__ == "__main__":

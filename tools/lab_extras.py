@@ -2,6 +2,7 @@
 
     python tools/lab_extras.py                 # into the running Python's environment (sys.prefix)
     python tools/lab_extras.py --prefix DIR    # files only, into another prefix
+    python tools/lab_extras.py --learner       # also: your own copy in my-notebooks/ and it as the start page
 
 What it adds, and why:
 - ``share/jupyter/lab/settings/overrides.json`` from ``tools/jupyterlab_overrides.json``: no news or
@@ -15,6 +16,10 @@ What it adds, and why:
 - with no ``--prefix``: nbgrader's server and lab extensions switched off. nbgrader is only the tool behind
   ``make student`` here; its formgrader menus would only confuse learners.
 
+With ``--learner`` (conda/mamba users, Binder's ``postBuild``): the learner's copy of the course is made as
+``make lab`` makes it (``tools/student.py`` then ``tools/learner.py``: never overwriting a lesson already
+there), and a server setting makes a plain ``jupyter lab`` open ``my-notebooks/00_start_here.ipynb``.
+
 Used by ``make setup`` (the course's .venv), by conda/mamba users after ``conda env create``, and by Binder
 (``postBuild``). Running it again replaces the files with the repository's current copies.
 """
@@ -22,12 +27,15 @@ Used by ``make setup`` (the course's .venv), by conda/mamba users after ``conda 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+LEARNER_DIR = "my-notebooks"
+START_PAGE = f"/lab/tree/{LEARNER_DIR}/00_start_here.ipynb"
 OVERRIDES = REPO / "tools" / "jupyterlab_overrides.json"
 RISE_WIDGETS = REPO / "tools" / "labextensions" / "normcourse-rise-widgets"
 NBGRADER_SERVER_EXTENSIONS = [
@@ -86,17 +94,43 @@ def disable_nbgrader(python: str = sys.executable) -> None:
                     "@jupyter/nbgrader"], **quiet)
 
 
+def write_start_page(prefix: Path, url: str = START_PAGE) -> Path:
+    """A server setting under ``prefix`` that opens ``url`` (the learner's first lesson) on start."""
+    path = Path(prefix) / "etc" / "jupyter" / "jupyter_server_config.d" / "normcourse-start.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"ServerApp": {"default_url": url}}, indent=1) + "\n")
+    return path
+
+
+def make_learner_copy(repo: Path = REPO) -> list[str]:
+    """The student build, then the learner's workspace from it (exactly what ``make lab`` runs)."""
+    subprocess.run([sys.executable, str(repo / "tools" / "student.py"), "--out", str(repo / "build" / "student")],
+                   check=True, cwd=repo)
+    sys.path.insert(0, str(repo / "tools"))
+    import learner
+
+    return learner.sync(repo / "build" / "student", repo / LEARNER_DIR)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prefix", type=Path, help="install the files under this prefix instead of "
                         "sys.prefix (nbgrader is then left as it is)")
+    parser.add_argument("--learner", action="store_true", help=f"also make your own copy in {LEARNER_DIR}/ and "
+                        "open its first lesson when JupyterLab starts (conda, Binder)")
     args = parser.parse_args(argv)
-    written = install_files(args.prefix or Path(sys.prefix))
+    prefix = args.prefix or Path(sys.prefix)
+    written = install_files(prefix)
     if args.prefix is None:
         install_course_kernel()
         disable_nbgrader()
+    if args.learner:
+        written.append(write_start_page(prefix))
     for path in written:
         print(f"installed {path}")
+    if args.learner:
+        for line in make_learner_copy():
+            print(line)
     return 0
 
 

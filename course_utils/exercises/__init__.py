@@ -189,10 +189,11 @@ class _time_limit:
 
 
 def show_hints_briefly() -> None:
-    """In IPython/Jupyter, show an :class:`ExerciseError` as its hint alone, not a wall of traceback.
+    """In IPython/Jupyter, show an :class:`ExerciseError` as feedback (a hint in a box), not a traceback.
 
-    :func:`course_utils.setup_notebook` calls this. The cell still fails (so "Run All" stops there and
-    tests see the failure); only the display is shortened.
+    :func:`course_utils.setup_notebook` calls this. The cell still fails (its execute reply says error, so
+    "Run All" stops there and nbclient raises), but nothing red is shown: the hint is displayed as HTML,
+    with the exception's name and message in the output's metadata (``normcourse.exercise``) for tools.
     """
     try:
         from IPython import get_ipython
@@ -203,6 +204,15 @@ def show_hints_briefly() -> None:
         return
 
     def _handler(shell, etype, value, _tb, tb_offset=None):
-        shell.showtraceback((etype, value, None), tb_offset=tb_offset)
+        from html import escape
+
+        from IPython.display import display
+
+        text = str(value)
+        label = "" if isinstance(value, NotDoneYet) else "Not yet. Hint: "
+        html = ('<div style="border-left: 4px solid #E69F00; background: #FFF6E0; color: #222; '
+                f'padding: 6px 10px; margin: 2px 0">{escape(label)}{escape(text)}</div>')
+        display({"text/plain": label + text, "text/html": html}, raw=True,
+                metadata={"normcourse": {"exercise": {"ename": etype.__name__, "evalue": text}}})
 
     shell.set_custom_exc((ExerciseError,), _handler)

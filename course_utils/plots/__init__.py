@@ -217,7 +217,11 @@ class Panel:
         """The figure as PNG bytes (fixed metadata), redrawing the background only when needed."""
         from PIL import Image
 
+        from .glyphs import use_glyph_cache
+
         figure = self.figure
+        figure.set_dpi(dpi)
+        use_glyph_cache(self.canvas.get_renderer())  # a new renderer comes with a new size or dpi
         key = (dpi, self.static_key())
         background = self._backgrounds.pop(key, None)
         if background is None:

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from ..env import numpy_rng
 from ..validation import check_int, check_number, check_positive
-from . import COLORS, new_figure
+from . import COLORS, Panel, new_figure
 
 
 def sample_feature(mean: float, std: float, n: int = 500, seed: int = 0) -> np.ndarray:
@@ -91,14 +91,16 @@ def _gap(gap: float) -> str:
     return "< 1e-6" if gap < 1e-6 else f"{gap:.1e}"
 
 
-class StandardizePanel:
+class StandardizePanel(Panel):
     """The standardize explorer's figure, built once and updated in place: the raw feature's histogram,
     the standardized one, and the loss contours of a regression using the raw feature with 20 steps of
-    gradient descent from (0, 0) (the contours are redrawn, everything else is updated with ``set_data``)."""
+    gradient descent from (0, 0) (the contours are redrawn, everything else is updated with ``set_data``).
+    A :class:`~course_utils.plots.Panel`: the axes, ticks and labels of limits seen lately are pasted from
+    a cached background, and only the histograms, path, contours and titles are drawn on a move."""
 
     def __init__(self, steps: int = 20) -> None:
         self.steps = steps
-        self.figure = Figure(figsize=(10.0, 2.9))
+        super().__init__(Figure(figsize=(10.0, 2.9)))
         self.figure.subplots_adjust(left=0.03, right=0.98, bottom=0.17, top=0.8, wspace=0.25)
         self.axes = self.figure.subplots(1, 3, width_ratios=[1, 1, 1.15])
         ax_raw, ax_std, ax_gd = self.axes
@@ -117,6 +119,8 @@ class StandardizePanel:
         self.contours = None
         self.titles = [ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center", va="bottom", fontsize=9)
                        for ax in self.axes]
+        for artist in (self.raw_hist, self.std_hist, self.path_line, self.star, *self.titles):
+            self.dynamic(artist)
 
     def update(self, mean: float, std: float) -> Figure:
         mean, std = _check_setting(mean, std)
@@ -143,17 +147,19 @@ class StandardizePanel:
         W1, W2 = np.meshgrid(w1, w2)
         A, b, c = raw["A"], raw["b"], raw["c"]
         Z = 0.5 * (A[0, 0] * W1**2 + 2 * A[0, 1] * W1 * W2 + A[1, 1] * W2**2 - 2 * (b[0] * W1 + b[1] * W2) + c)
+        levels = np.unique(np.quantile(Z, np.linspace(0.002, 0.9, 10) ** 2))
+        contours = ax_gd.contour(w1, w2, Z, levels=levels, colors="0.6", linewidths=0.8)
         if self.contours is not None:
             self.contours.remove()
-        levels = np.unique(np.quantile(Z, np.linspace(0.002, 0.9, 10) ** 2))
-        self.contours = ax_gd.contour(w1, w2, Z, levels=levels, colors="0.6", linewidths=0.8)
+        self.contours = self.replace_dynamic(self.contours, contours)
         self.path_line.set_data(path[:, 0], path[:, 1])
         self.star.set_data([w_star[0]], [w_star[1]])
         ax_gd.set_xlim(w1[0], w1[-1])
         ax_gd.set_ylim(w2[0], w2[-1])
         ax_gd.set_aspect("equal", adjustable="box")
+        # Two short lines: the third axes is about a third of the figure wide (a longer line was clipped).
         self.titles[2].set_text(
-            f"{self.steps} GD steps from (0, 0): condition {raw['kappa']:.3g}, loss gap {_gap(raw['gap'])}\n"
+            f"{self.steps} GD steps: condition {raw['kappa']:.3g}, loss gap {_gap(raw['gap'])}\n"
             f"x2 standardized: condition {stdz['kappa']:.2g}, loss gap {_gap(stdz['gap'])}"
         )
         return self.figure

@@ -169,7 +169,9 @@ class DepthPanel(Panel):
         titles = ("histogram per layer (row-normalised)", "log10: std (blue), ||grad|| (orange-red)", "")
         for ax, title in zip(self.axes, titles, strict=True):
             ax.grid(False)
-            ax.xaxis.set_major_locator(MaxNLocator(4, integer=ax is not ax_h))
+            # min_n_ticks=1: at depth 1 (limits 0.5..1.5) there is one whole layer; with the default of 2 the
+            # locator falls back to 0.5 steps, and a "1.50" tick stuck out of the figure's right edge.
+            ax.xaxis.set_major_locator(MaxNLocator(4, integer=ax is not ax_h, min_n_ticks=1))
             ax.yaxis.set_major_locator(MaxNLocator(3, integer=ax is ax_h))
             self.titles.append(ax.text(0.5, 1.03, title, transform=ax.transAxes, ha="center", va="bottom",
                                        fontsize=9))

@@ -8,7 +8,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocato
 
 from ..env import numpy_rng
 from ..validation import check_float_array, check_int, check_probability
-from . import COLORS, OKABE_ITO, new_figure, sequential_colors
+from . import COLORS, OKABE_ITO, Panel, new_figure, sequential_colors
 
 __all__ = [
     "plot_dropout_diagram",
@@ -311,7 +311,7 @@ def _grid_shape(width: int) -> tuple[int, int]:
     return rows, width // rows
 
 
-class DropoutPanel:
+class DropoutPanel(Panel):
     """The dropout explorer's figure, built once and updated in place (< 100 ms per setting):
 
     - validation loss (solid) and eval-mode training loss (dashed) against step, mean over seeds with the
@@ -321,14 +321,20 @@ class DropoutPanel:
     - what hidden dropout does inside the chosen model: the first hidden layer's activations on one test
       digit (one square per unit), with the units the current mask drops crossed out and the kept ones
       scaled by 1/(1-p), as in training.
+
+    A :class:`~course_utils.plots.Panel`: the axes of each (p, training-set size) are drawn once into a
+    cached background (all of them by :meth:`prewarm`), so a move only draws the curves, dots and mask.
     """
+
+    max_backgrounds = 64
+    """One per (p, training-set size) of the grid (36 for the notebook's): ~0.9 MB each."""
 
     def __init__(self, grid, image_input: np.ndarray) -> None:
         self.grid = grid
         self.x = np.asarray(image_input, dtype=np.float32).reshape(1, -1)
         self.baseline = min(grid.p_values)
         self._hidden_cache: dict = {}
-        self.figure = Figure(figsize=(11.0, 3.1))
+        super().__init__(Figure(figsize=(11.0, 3.1)))
         self.figure.subplots_adjust(left=0.07, right=0.97, bottom=0.16, top=0.8, wspace=0.35)
         self.axes = self.figure.subplots(1, 3, width_ratios=[1.5, 1.1, 0.9])
         ax_loss, ax_acc, ax_units = self.axes
@@ -365,6 +371,16 @@ class DropoutPanel:
             ax.grid(False)
         self.titles = [ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center", va="bottom", fontsize=8.5)
                        for ax in self.axes]
+        for artist in (*self.lines.values(), self.seed_dots, self.mean_marks, self.chosen_span, self.units,
+                       self.crosses, *self.titles):
+            self.dynamic(artist)
+
+    def prewarm(self, dpi: float = 80) -> None:
+        """Render every (p, training-set size) once, so that no move has to draw axes and tick labels."""
+        for p in self.grid.p_values:
+            for n_train in self.grid.sizes:
+                self.update(p, n_train, 0)
+                self.png(dpi)
 
     def _hidden(self, p: float, n_train: int) -> np.ndarray:
         key = (p, n_train)
@@ -389,6 +405,7 @@ class DropoutPanel:
         ax_loss, ax_acc, ax_units = self.axes
         for band in self.bands:
             band.remove()
+            self._dynamic.remove(band)
         self.bands = []
         lo, hi = np.inf, 0.0
         for key, q, color in (("base", self.baseline, PLAIN), ("chosen", p, DROP)):
@@ -399,8 +416,9 @@ class DropoutPanel:
                 self.lines[(key, metric)].set_data(steps, values.mean(0))
                 self.lines[(key, metric)].set_visible(key == "base" or q != self.baseline)
                 if key == "base" or q != self.baseline:
-                    self.bands.append(ax_loss.fill_between(steps, values.min(0), values.max(0), color=color,
-                                                           alpha=0.15, lw=0))
+                    band = ax_loss.fill_between(steps, values.min(0), values.max(0), color=color, alpha=0.15, lw=0)
+                    self._dynamic.insert(0, band)  # under the lines, as in a full draw
+                    self.bands.append(band)
                 lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
         ax_loss.set_xlim(0, steps[-1])
         ax_loss.set_ylim(lo / 1.5, hi * 1.5)

@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from ..validation import check_choice, check_int
 from . import OKABE_ITO, Panel, color_for, new_figure, style_for
@@ -322,6 +323,8 @@ class GradNormPanel(Panel):
         hi = float(max(v.max() for v in grad_norms.norms.values()))
         ax.set_ylim(0, hi + 0.05 * (hi - lo))
         ax.set_xlabel("layer index (1 = next to the input)")
+        # Whole layer numbers only: at depth 1 a "1.50" tick would also stick out of the figure.
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.set_ylabel("‖∂L/∂W_ff2‖ at initialization")
         # y=1 fixes the title's position (matplotlib would move a title hidden while the background is drawn).
         ax.set_title(" ", y=1.0)

@@ -27,6 +27,7 @@ import ipywidgets as w
 from matplotlib.figure import Figure
 
 __all__ = [
+    "PLACEHOLDER",
     "Explorer", "figure_to_png", "BENCHMARKS", "ExplorerBenchmark", "import_explorer_modules", "reachable_values",
 ]
 
@@ -37,8 +38,19 @@ def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
     panel = getattr(fig, "_normcourse_panel", None)
     if panel is not None:
         return panel.png(dpi)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    from ..plots.glyphs import use_glyph_cache
+
+    # Drawn on the figure's own Agg canvas, whose renderer keeps its glyph cache from one redraw to the next.
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    fig.set_dpi(dpi)
+    use_glyph_cache(canvas.get_renderer())
+    canvas.draw()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
+        buffer, format="png", compress_level=1)  # fast zlib level: a few % larger, several times faster
     return buffer.getvalue()
 
 
@@ -78,7 +90,11 @@ class Explorer:
         self.redraw()
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        # What JupyterLab shows where it cannot draw the widget (a notebook opened but not yet run, so
+        # not trusted; a saved copy without a kernel): one line instead of `VBox(children=(HBox(...`.
+        bundle["text/plain"] = PLACEHOLDER
+        return bundle
 
 
 @dataclass(frozen=True)
@@ -134,6 +150,9 @@ def reachable_values(control: w.ValueWidget, limit: int = 64) -> list[Any]:
 
 
 BENCHMARKS: list[ExplorerBenchmark] = []
+
+PLACEHOLDER = "Explorer: run this cell to use it (its sliders and plot appear here)."
+"""The text/plain of every explorer's output, shown before the cell has run in this session."""
 
 
 def import_explorer_modules() -> list:

@@ -22,12 +22,15 @@ def _check_digit_index(digit_index: int) -> int:
     return check_int("digit_index", digit_index, minimum=0, maximum=len(load_digits().X_test) - 1)
 
 
-def make_draw(grid, digit_index: int = 0):
+def make_draw(grid, digit_index: int = 0, *, prewarm: bool = False):
     """The pure draw function of the explorer: ``draw(p, n_train, mask_seed) -> Figure`` (one
-    :class:`~course_utils.plots.dropout.DropoutPanel`, updated in place)."""
+    :class:`~course_utils.plots.dropout.DropoutPanel`, updated in place). ``prewarm=True`` draws the axes
+    of every (p, training-set size) once (a second or two), so that no move draws axes or tick labels."""
     split = load_digits()
     digit_index = _check_digit_index(digit_index)
     panel = DropoutPanel(grid, split.X_test[digit_index])
+    if prewarm:
+        panel.prewarm()
 
     def draw(p: float, n_train: int, mask_seed: int):
         return panel.update(p, n_train, mask_seed)
@@ -46,7 +49,7 @@ def build_dropout_explorer(grid: exp.DropoutGrid | None = None, *, digit_index: 
     if not isinstance(grid, exp.DropoutGrid):
         raise TypeError(f"grid must be a DropoutGrid from sweep_grid(...), got {type(grid).__name__}.")
     p0 = 0.5 if 0.5 in grid.p_values else grid.p_values[-1]  # the default p, or the largest in the grid
-    draw = make_draw(grid, digit_index)  # validates digit_index before any widget is made
+    draw = make_draw(grid, digit_index, prewarm=True)  # validates digit_index before any widget is made
     controls = {
         "p": w.SelectionSlider(options=list(grid.p_values), value=p0, description="drop p"),
         "n_train": w.SelectionSlider(options=list(grid.sizes), value=grid.sizes[0], description="train size"),

@@ -39,7 +39,7 @@ def chromium_path():
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        _skip_or_fail("browser test skipped: the playwright package is missing; run `make setup`")
+        _skip_or_fail("browser test skipped: the playwright package is missing; run `make setup-dev`")
     return str(CHROMIUM)
 
 

@@ -28,7 +28,7 @@ from e2e_support import (
 
 def stamp_is_current() -> bool:
     """False when `make lab` will first (re)install .venv, which takes a minute or more."""
-    res = subprocess.run(["make", "-q", "-C", str(REPO), ".venv/.installed"], capture_output=True, timeout=30)
+    res = subprocess.run(["make", "-q", "-C", str(REPO), ".venv/.installed-learner"], capture_output=True, timeout=30)
     return res.returncode == 0
 
 
