@@ -24,7 +24,7 @@ NBVAL_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); k=$$(ls $(NB) 2>/dev
 	[ $$k -lt 1 ] && k=1; echo $$(( n < k ? n : k )))
 NBVAL_PARALLEL := -n $(NBVAL_WORKERS) --dist loadfile
 
-.PHONY: help setup lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation
+.PHONY: help setup lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation hub hub-setup hub-stop grade bench-grade
 
 help:
 	@echo "make lab    - set up .venv and open your own copy of the course (my-notebooks/) in JupyterLab"
@@ -37,6 +37,8 @@ help:
 	@echo "make e2e    - browser tests: the course in JupyterLab + headless Chromium, make lab token check"
 	@echo "make regen  - re-execute notebooks in place (NB=notebooks/01_*.ipynb for one)"
 	@echo "make bench  - benchmark table (build/bench.json): notebook times, explorer latency, layers vs torch.nn"
+	@echo "make hub    - serve the course to a class with JupyterHub on 127.0.0.1:8000 (optional extra; docs/instructor.md)"
+	@echo "make grade  - grade the learners' notebooks (SUBMITTED=hub-data/users): grading/gradebook.csv, feedback HTML"
 	@echo "make mutation - mutation testing of the core modules with mutmut (not part of make test; ~10 min)"
 
 setup: $(STAMP)
@@ -109,6 +111,37 @@ bench: $(STAMP)
 mutation: $(STAMP)
 	nice -n 10 $(BIN)/mutmut run --max-children 2
 	$(BIN)/python tools/mutation_score.py
+
+# ---- A class on JupyterHub (optional: self-study never needs it). docs/instructor.md, "A class on JupyterHub".
+HUB_STAMP := $(VENV)/.hub-installed
+HUB_PROXY := deploy/proxy/node_modules/.bin/configurable-http-proxy
+SUBMITTED ?= hub-data/users
+
+$(HUB_STAMP): $(STAMP) requirements-hub.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-hub.txt -c constraints.txt
+	@touch $(HUB_STAMP)
+
+$(HUB_PROXY): deploy/proxy/package.json deploy/proxy/package-lock.json
+	cd deploy/proxy && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $(HUB_PROXY)
+
+hub-setup: $(HUB_STAMP) $(HUB_PROXY)
+
+# Loopback only unless NORMCOURSE_HUB_IP is set; passwords are printed (or set NORMCOURSE_HUB_PASSWORD).
+hub: hub-setup student
+	$(BIN)/python deploy/hubctl.py start
+
+hub-stop: $(HUB_STAMP)
+	$(BIN)/python deploy/hubctl.py stop-all
+
+# Every learner's notebooks under SUBMITTED/<learner>/ run with the course's checks: grading/gradebook.csv and
+# grading/feedback/<learner>/index.html. nbgrader's collect layout (submitted/<student>/<assignment>/) works too.
+grade: $(STAMP)
+	$(BIN)/python tools/grade.py $(SUBMITTED) --out grading $(ARGS)
+
+# Benchmark: 30 submissions of one lesson (LESSON=03_batchnorm), two at a time; budget 10 minutes on 2 cores.
+bench-grade: $(STAMP)
+	$(BIN)/python tools/bench_grade.py $(ARGS)
 
 lock: $(STAMP)
 	$(BIN)/python tools/lock.py
