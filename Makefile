@@ -24,7 +24,7 @@ NBVAL_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); k=$$(ls $(NB) 2>/dev
 	[ $$k -lt 1 ] && k=1; echo $$(( n < k ? n : k )))
 NBVAL_PARALLEL := -n $(NBVAL_WORKERS) --dist loadfile
 
-.PHONY: help setup lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation hub hub-setup hub-stop grade bench-grade
+.PHONY: help setup lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation hub hub-setup hub-stop e2e-hub grade bench-grade
 
 help:
 	@echo "make lab    - set up .venv and open your own copy of the course (my-notebooks/) in JupyterLab"
@@ -130,6 +130,10 @@ hub-setup: $(HUB_STAMP) $(HUB_PROXY)
 # Loopback only unless NORMCOURSE_HUB_IP is set; passwords are printed (or set NORMCOURSE_HUB_PASSWORD).
 hub: hub-setup student
 	$(BIN)/python deploy/hubctl.py start
+
+# Browser test of the hub (two learners, a hub restart): not part of `make test`; about 1-3 minutes.
+e2e-hub: hub-setup student
+	NORMCOURSE_HUB_E2E=1 $(RUN_ENV) $(BIN)/python -m pytest -q -rs -m hub tests/e2e/test_e2e_hub.py
 
 hub-stop: $(HUB_STAMP)
 	$(BIN)/python deploy/hubctl.py stop-all

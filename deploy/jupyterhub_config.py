@@ -92,8 +92,12 @@ c.Spawner.args = [
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 90
 # A restart of the hub (config change, crash) leaves the learners' servers and kernels running; the new
-# hub finds them again from its database. Stop them from the admin page, or with `make hub-stop`.
+# hub finds them again from its database. Stop them from the admin page, or with `make hub-stop`
+# (deploy/hubctl.py, through the hub's REST API as the `course-admin` service below).
 c.JupyterHub.cleanup_servers = False
+c.JupyterHub.services = [{"name": "course-admin", "api_token": hub.api_token()}]
+c.JupyterHub.load_roles = [{"name": "course-admin", "scopes": ["admin:servers", "list:users", "read:users"],
+                            "services": ["course-admin"]}]
 # On a classroom server with real isolation (one system user per learner, limits enforced by cgroups):
 # pip install jupyterhub-systemdspawner, then
 # c.JupyterHub.spawner_class = "systemdspawner.SystemdSpawner"; c.SystemdSpawner.dynamic_users = True

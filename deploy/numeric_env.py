@@ -32,7 +32,10 @@ def numeric_env(module: Path = ENV_MODULE) -> dict[str, str]:
     except (OSError, SyntaxError):
         return dict(FALLBACK)
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        else:
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else []
         if any(isinstance(t, ast.Name) and t.id == NAME for t in targets) and node.value is not None:
             try:
                 value = ast.literal_eval(node.value)

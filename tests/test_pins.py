@@ -84,7 +84,7 @@ def test_hub_extra_is_in_constraints_and_never_disagrees_with_the_course_pins():
     constraints = _pins((ROOT / "constraints.txt").read_text().splitlines())
     for name, version in hub_requirements().items():
         assert constraints.get(name) == version, f"constraints.txt has {name}=={constraints.get(name)}, want {version}"
-        assert requirements().get(name, version) == version, f"{name}: requirements-hub.txt and requirements*.txt differ"
+        assert requirements().get(name, version) == version, f"{name}: hub and course pins differ"
 
 
 def test_hub_extra_stays_out_of_the_learners_install():

@@ -46,7 +46,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,13 +118,15 @@ def load_lesson(path: Path) -> Lesson:
     indices = exercise_cells(nb)
     imports = []
     for i in indices:  # every import of the exercise cells, so a test cell runs even if an earlier one was deleted
-        imports += [_segment(sources[i], n) for n in _top_level(sources[i]) if isinstance(n, ast.Import | ast.ImportFrom)]
+        imports += [_segment(sources[i], n) for n in _top_level(sources[i])
+                    if isinstance(n, ast.Import | ast.ImportFrom)]
     exercises = []
     for k, i in enumerate(indices):
         if not has_solution(cells[i]):
             continue
         group = [i] + ([indices[k + 1]] if k + 1 < len(indices) and not has_solution(cells[indices[k + 1]]) else [])
-        checks = [_segment(sources[j], n) for j in group for n in _top_level(sources[j]) if _is_check_call(sources[j], n)]
+        checks = [_segment(sources[j], n) for j in group for n in _top_level(sources[j])
+                  if _is_check_call(sources[j], n)]
         test = "\n".join(dict.fromkeys(imports)) + "\n\n" + "\n".join(checks)
         exercises.append(Exercise(_defined_name(sources[i]), tuple(cells[j]["id"] for j in group), test))
     return Lesson(path.stem, frozenset(c.get("id", "") for c in cells) - {""}, tuple(exercises))
@@ -159,6 +161,9 @@ def gradable_notebook(nb: dict, lesson: Lesson) -> tuple[dict, dict[str, str]]:
     second time); everything else they wrote stays. Returns the notebook and {exercise: "deleted"} for
     exercises whose cell is gone.
     """
+    for cell in nb["cells"]:  # a saved notebook may hold sources as lists of lines; the kernel wants strings
+        if isinstance(cell.get("source"), list):
+            cell["source"] = "".join(cell["source"])
     by_id = {c.get("id"): i for i, c in enumerate(nb["cells"])}
     missing: dict[str, str] = {}
     inserts: list[tuple[int, dict]] = []
@@ -225,25 +230,38 @@ def run_one(src: Path, graded: Path, cell_timeout: int) -> list[dict]:
         node, _ = executor.preprocess(node, {"metadata": {"path": str(graded.parent)}})
     except Exception as err:  # noqa: BLE001 - a dead kernel or a broken notebook is this learner's result
         graded.write_text(nbformat.writes(node), encoding="utf-8")
-        return [_row(lesson.name, ex.name, "error", f"the notebook stopped running ({type(err).__name__})")
+        if "Timeout" in type(err).__name__:  # the cell ran past its limit and the kernel ignored the interrupt
+            why = f"a cell did not finish within {cell_timeout} s and ignored the interrupt"
+            return [_row(lesson.name, ex.name, "deleted" if ex.name in missing else "hang",
+                         "the exercise's cell is not in the notebook any more" if ex.name in missing else why)
+                    for ex in lesson.exercises]
+        return [_row(lesson.name, ex.name, "deleted", "the exercise's cell is not in the notebook any more")
+                if ex.name in missing else
+                _row(lesson.name, ex.name, "error", f"the notebook stopped running ({type(err).__name__}: {err})")
                 for ex in lesson.exercises]
     graded.write_text(nbformat.writes(node), encoding="utf-8")
     return _rows(lesson, node, missing)
 
 
 def _rows(lesson: Lesson, node: dict, missing: dict[str, str]) -> list[dict]:
-    tests = {c.metadata.get("normcourse_exercise"): i for i, c in enumerate(node.cells)
-             if GRADER_TAG in c.metadata.get("tags", [])}
+    cells = {c.get("id"): c for c in node.cells}
     hang_at = _first_hang(node)
     rows = []
     for ex in lesson.exercises:
         if ex.name in missing:
             rows.append(_row(lesson.name, ex.name, "deleted", "the exercise's cell is not in the notebook any more"))
             continue
-        index = tests[ex.name]
-        status, detail = verdict(node.cells[index].outputs)
-        if status == "error" and hang_at is not None and hang_at < index:
-            status, detail = "hang", f"an earlier cell (cell {hang_at + 1}) did not finish; {detail}"
+        test = cells[f"grader-{ex.cell_ids[0]}"]
+        index = node.cells.index(test)
+        own = [out for cid in ex.cell_ids if cid in cells for out in cells[cid].get("outputs", [])]
+        status, detail = verdict(test.outputs)
+        own_status, own_detail = verdict(own)
+        if own_status == "hang":  # the learner's own cell had to be interrupted, whatever the check says after
+            status, detail = own_status, "your exercise cell did not finish within the time limit"
+        elif status == "error" and own_status != "done":
+            detail = f"your exercise cell raised {own_detail}"
+        elif status == "error" and hang_at is not None and hang_at < index:
+            status, detail = "hang", f"an earlier cell (cell {hang_at + 1}) did not finish; then {detail}"
         rows.append(_row(lesson.name, ex.name, status, detail))
     return rows
 
@@ -336,7 +354,8 @@ def grade(submitted: Path, out: Path, *, workers: int = 2, cell_timeout: int = D
                 continue
             if proc.poll() is None:
                 _kill_tree(proc)
-                rows = _hang_rows(snapshot / sub.path, lessons, f"the notebook did not finish within {notebook_timeout} s")
+                limit = f"the notebook did not finish within {notebook_timeout} s"
+                rows = _hang_rows(snapshot / sub.path, lessons, limit)
             else:
                 rows = _read_result(result, proc.returncode)
             proc.stderr and proc.stderr.close()
@@ -417,7 +436,8 @@ def _notebook_html(path: Path) -> str:
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(embed_images=True)
-    exporter.mathjax_url = exporter.require_js_url = exporter.widget_renderer_url = NO_FETCH
+    for name in ("mathjax_url", "require_js_url", "widget_renderer_url", "mermaid_js_url", "mermaid_layout_elk_js_url"):
+        setattr(exporter, name, NO_FETCH)
     body, _ = exporter.from_notebook_node(nbformat.read(path, as_version=4))
     return body
 
