@@ -61,6 +61,7 @@ HANG_ERRORS = {"CellTimeoutError", "KeyboardInterrupt", "DeadKernelError"}
 SKIP_DIRS = {"updates", ".ipynb_checkpoints"}
 DEFAULT_CELL_TIMEOUT = 120  # seconds: the slowest course cell takes ~10 s on a loaded 2-core machine
 DEFAULT_NOTEBOOK_TIMEOUT = 900
+IOPUB_TIMEOUT = 60
 GRADEBOOK_FIELDS = ["learner", "lesson", "exercise", "status", "detail", "notebook"]
 # What the grading kernels run with: the course's pinned numeric path, one thread, no progress bars.
 sys.path.insert(0, str(ROOT / "deploy"))
@@ -225,7 +226,9 @@ def run_one(src: Path, graded: Path, cell_timeout: int) -> list[dict]:
     nb, missing = gradable_notebook(nb, lesson)
     node = nbformat.from_dict(nb)
     graded.parent.mkdir(parents=True, exist_ok=True)
-    executor = Execute(timeout=cell_timeout, kernel_name="python3", allow_errors=True)
+    # iopub_timeout: after a cell's reply, how long to wait for its last output. nbclient's 4 s default fails
+    # healthy notebooks on a loaded machine; a kernel that ignored the interrupt still ends the run after it.
+    executor = Execute(timeout=cell_timeout, kernel_name="python3", allow_errors=True, iopub_timeout=IOPUB_TIMEOUT)
     try:
         node, _ = executor.preprocess(node, {"metadata": {"path": str(graded.parent)}})
     except Exception as err:  # noqa: BLE001 - a dead kernel or a broken notebook is this learner's result
@@ -332,8 +335,7 @@ def grade(submitted: Path, out: Path, *, workers: int = 2, cell_timeout: int = D
     if snapshot.exists():
         shutil.rmtree(snapshot)
     for sub in subs:  # learners may keep working while the batch runs: grade what was there at the start
-        (snapshot / sub.path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(submitted / sub.path, snapshot / sub.path)
+        _snapshot(submitted / sub.path, snapshot / sub.path)
     env = {**os.environ, **KERNEL_ENV}
     lessons = course_lessons()
     results: dict[str, list[dict]] = {}
@@ -366,6 +368,19 @@ def grade(submitted: Path, out: Path, *, workers: int = 2, cell_timeout: int = D
     if feedback:
         write_feedback(out, rows)
     return rows
+
+
+def _snapshot(src: Path, dst: Path, tries: int = 5) -> None:
+    """Copy a learner's notebook; if it is caught mid-save (Jupyter rewrites the file in place, so a reader can
+    see it empty or cut short), copy it again a moment later."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(tries):
+        shutil.copy2(src, dst)
+        try:
+            json.loads(dst.read_text(encoding="utf-8"))
+            return
+        except (ValueError, UnicodeDecodeError):
+            time.sleep(0.5)
 
 
 def _hang_rows(path: Path, lessons: list[Lesson], detail: str) -> list[dict]:

@@ -149,7 +149,8 @@ def _solve_standardize(page) -> None:
 def _saved(context, hub, name: str, text: str, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if text in _source(context, hub, name):
+        resp = _contents(context, hub, name)  # 400 while the server is mid-save: ask again
+        if resp.status == 200 and text in json.dumps(resp.json()["content"]):
             return True
         time.sleep(0.5)
     return False
