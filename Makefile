@@ -127,12 +127,18 @@ $(HUB_PROXY): deploy/proxy/package.json deploy/proxy/package-lock.json
 
 hub-setup: $(HUB_STAMP) $(HUB_PROXY)
 
+# The student build the hub hands out, rebuilt only when a notebook changed (so `make hub` starts fast).
+HUB_STUDENT := build/student/.built
+$(HUB_STUDENT): $(STAMP) tools/student.py $(wildcard notebooks/*.ipynb)
+	$(BIN)/python tools/student.py --out build/student
+	@touch $@
+
 # Loopback only unless NORMCOURSE_HUB_IP is set; passwords are printed (or set NORMCOURSE_HUB_PASSWORD).
-hub: hub-setup student
+hub: hub-setup $(HUB_STUDENT)
 	$(BIN)/python deploy/hubctl.py start
 
 # Browser test of the hub (two learners, a hub restart): not part of `make test`; about 1-3 minutes.
-e2e-hub: hub-setup student
+e2e-hub: hub-setup $(HUB_STUDENT)
 	NORMCOURSE_HUB_E2E=1 $(RUN_ENV) $(BIN)/python -m pytest -q -rs -m hub tests/e2e/test_e2e_hub.py
 
 hub-stop: $(HUB_STAMP)
