@@ -31,6 +31,13 @@ import grade  # noqa: E402
 RESULTS = ROOT / "build" / "bench_class.json"
 GRADE_BUDGET = 600.0
 HUB_START_BUDGET = 30.0
+MEM_LIMIT = 4 * 1024**3  # the hub's default NORMCOURSE_HUB_MEM_LIMIT
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the finished child processes (with the kernels they waited for)."""
+    t = os.times()
+    return t.children_user + t.children_system
 
 
 def _load() -> list[float]:
@@ -55,11 +62,13 @@ def planted_batch(folder: Path, lesson: str, count: int) -> None:
 def bench_grading(lesson: str, count: int, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         planted_batch(Path(tmp) / "submitted", lesson, count)
-        load_before, start = _load(), time.perf_counter()
+        load_before, start, cpu_before = _load(), time.perf_counter(), _children_cpu()
         rows = grade.grade(Path(tmp) / "submitted", Path(tmp) / "out", workers=workers)
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu_before
     return {"what": f"grade {count} submissions of {lesson}, {workers} at a time", "seconds": round(seconds, 1),
-            "budget_seconds": GRADE_BUDGET, "statuses": grade.summary(rows), "load_before": load_before,
+            "budget_seconds": GRADE_BUDGET,
+            # CPU seconds of the workers and their kernels: what the batch costs whatever else runs on the machine.
+            "cpu_seconds": round(cpu, 1), "cpu_seconds_per_submission": round(cpu / count, 1), "statuses": grade.summary(rows), "load_before": load_before,
             "load_after": _load()}
 
 
@@ -116,12 +125,18 @@ def _run_lesson(path: Path, cell_timeout: int) -> dict:
             t0 = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
             t1 = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
             slowest = max(slowest, (t1 - t0).total_seconds())
-    return {"total": round(total, 1), "slowest_cell": round(slowest, 1)}
+    errors = sum(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
+    return {"total": round(total, 1), "slowest_cell": round(slowest, 1), "errors": errors}
 
 
 def bench_capacity(lesson: str, learners: int, cell_timeout: int = 600) -> dict:
-    """``learners`` kernels running the solved lesson at once, as on the hub (the course's numeric settings)."""
+    """``learners`` kernels running the solved lesson at once, as on the hub: the course's numeric settings and
+    the hub's per-process memory cap (RLIMIT_DATA, deploy/jupyterhub_config.py's mem_limit), inherited by the
+    kernels and the processes they start."""
+    import resource
+
     os.environ.update(grade.KERNEL_ENV)
+    resource.setrlimit(resource.RLIMIT_DATA, (MEM_LIMIT, MEM_LIMIT))
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for k in range(learners):
@@ -129,11 +144,12 @@ def bench_capacity(lesson: str, learners: int, cell_timeout: int = 600) -> dict:
             home.mkdir(parents=True)
             paths.append(home / f"{lesson}.ipynb")
             shutil.copy2(ROOT / "notebooks" / f"{lesson}.ipynb", paths[-1])
-        load_before, start = _load(), time.perf_counter()
+        load_before, start, cpu_before = _load(), time.perf_counter(), _children_cpu()
         with ThreadPoolExecutor(learners) as pool:
             runs = list(pool.map(lambda p: _run_lesson(p, cell_timeout), paths))
-        wall = time.perf_counter() - start
-    return {"what": f"{learners} learner(s) running {lesson} at once", "learners": learners, "wall": round(wall, 1),
+        wall, cpu = time.perf_counter() - start, _children_cpu() - cpu_before
+    return {"what": f"{learners} learner(s) running {lesson} at once (RLIMIT_DATA 4 GB each)", "learners": learners,
+            "wall": round(wall, 1), "cpu_seconds": round(cpu, 1), "errors": sum(r["errors"] for r in runs),
             "slowest_cell": max(r["slowest_cell"] for r in runs), "totals": [r["total"] for r in runs],
             "load_before": load_before, "load_after": _load()}
 

@@ -290,7 +290,8 @@ def find_submissions(submitted: Path) -> list[Submission]:
     for learner in sorted(p for p in submitted.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for nb in sorted(learner.rglob("*.ipynb")):
             rel = nb.relative_to(submitted)
-            if not SKIP_DIRS & set(rel.parts[:-1]):
+            folders = rel.parts[1:-1]  # hidden folders (.local, .ipynb_checkpoints) and updates/ are not submissions
+            if not SKIP_DIRS & set(folders) and not any(part.startswith(".") for part in folders):
                 found.append(Submission(learner.name, rel))
     return found
 
