@@ -68,7 +68,8 @@ def bench_grading(lesson: str, count: int, workers: int) -> dict:
     return {"what": f"grade {count} submissions of {lesson}, {workers} at a time", "seconds": round(seconds, 1),
             "budget_seconds": GRADE_BUDGET,
             # CPU seconds of the workers and their kernels: what the batch costs whatever else runs on the machine.
-            "cpu_seconds": round(cpu, 1), "cpu_seconds_per_submission": round(cpu / count, 1), "statuses": grade.summary(rows), "load_before": load_before,
+            "cpu_seconds": round(cpu, 1), "cpu_seconds_per_submission": round(cpu / count, 1),
+            "statuses": grade.summary(rows), "load_before": load_before,
             "load_after": _load()}
 
 
