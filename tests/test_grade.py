@@ -159,3 +159,15 @@ def test_bad_arguments_are_named(tmp_path, capsys):
     with pytest.raises(SystemExit):
         grade.main([str(tmp_path), "--workers", "0"])
     assert "--workers must be at least 1" in capsys.readouterr().err
+
+
+def test_submissions_are_found_in_the_hub_layout_and_nbgraders(tmp_path):
+    files = ["alice/my-notebooks/00_start_here.ipynb", "alice/my-notebooks/updates/00_start_here.ipynb",
+             "alice/my-notebooks/.ipynb_checkpoints/00_start_here-checkpoint.ipynb", "alice/.local/share/x.ipynb",
+             "bob/00_start_here/00_start_here.ipynb", ".hidden_learner/00.ipynb"]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    found = [(s.learner, str(s.path)) for s in grade.find_submissions(tmp_path)]
+    assert found == [("alice", "alice/my-notebooks/00_start_here.ipynb"),
+                     ("bob", "bob/00_start_here/00_start_here.ipynb")]
