@@ -31,7 +31,7 @@ NBVAL_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); k=$$(ls $(NB) 2>/dev
 	[ $$k -lt 1 ] && k=1; echo $$(( n < k ? n : k )))
 NBVAL_PARALLEL := -n $(NBVAL_WORKERS) --dist loadfile
 
-.PHONY: claims help setup setup-dev reset lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation
+.PHONY: claims help setup setup-dev reset lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation hub hub-setup hub-stop e2e-hub grade bench-grade
 
 help:
 	@echo "make lab    - set up .venv and open your own copy of the course (my-notebooks/) in JupyterLab"
@@ -47,6 +47,8 @@ help:
 	@echo "make claims - every notebook's asserts at seed offsets $(OFFSETS) (OFFSETS=\"4 5\" for others; lax mode)"
 	@echo "make regen  - re-execute notebooks in place (NB=notebooks/01_*.ipynb for one)"
 	@echo "make bench  - benchmark table (build/bench.json): notebook times, explorer latency, layers vs torch.nn"
+	@echo "make hub    - serve the course to a class with JupyterHub on 127.0.0.1:8000 (optional extra; docs/instructor.md)"
+	@echo "make grade  - grade the learners' notebooks (SUBMITTED=hub-data/users): grading/gradebook.csv, feedback HTML"
 	@echo "make mutation - mutation testing of the core modules with mutmut (not part of make test; ~10 min)"
 
 # Two installs: the learner's (requirements.txt: what `make lab` needs) and, on top of it, the authors' and
@@ -152,6 +154,47 @@ bench: $(STAMP)
 mutation: $(STAMP)
 	nice -n 10 $(BIN)/mutmut run --max-children 2
 	$(BIN)/python tools/mutation_score.py
+
+# ---- A class on JupyterHub (optional: self-study never needs it). docs/instructor.md, "A class on JupyterHub".
+HUB_STAMP := $(VENV)/.hub-installed
+HUB_PROXY := deploy/proxy/node_modules/.bin/configurable-http-proxy
+SUBMITTED ?= hub-data/users
+
+$(HUB_STAMP): $(STAMP) requirements-hub.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-hub.txt -c constraints.txt
+	@touch $(HUB_STAMP)
+
+$(HUB_PROXY): deploy/proxy/package.json deploy/proxy/package-lock.json
+	cd deploy/proxy && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $(HUB_PROXY)
+
+hub-setup: $(HUB_STAMP) $(HUB_PROXY)
+
+# The student build the hub hands out, rebuilt only when a notebook changed (so `make hub` starts fast).
+HUB_STUDENT := build/student/.built
+$(HUB_STUDENT): $(STAMP) tools/student.py $(wildcard notebooks/*.ipynb)
+	$(BIN)/python tools/student.py --out build/student
+	@touch $@
+
+# Loopback only unless NORMCOURSE_HUB_IP is set; passwords are printed (or set NORMCOURSE_HUB_PASSWORD).
+hub: hub-setup $(HUB_STUDENT)
+	$(BIN)/python deploy/hubctl.py start
+
+# Browser test of the hub (two learners, a hub restart): not part of `make test`; about 1-3 minutes.
+e2e-hub: hub-setup $(HUB_STUDENT)
+	NORMCOURSE_HUB_E2E=1 $(RUN_ENV) $(BIN)/python -m pytest -q -rs -m hub tests/e2e/test_e2e_hub.py
+
+hub-stop: $(HUB_STAMP)
+	$(BIN)/python deploy/hubctl.py stop-all
+
+# Every learner's notebooks under SUBMITTED/<learner>/ run with the course's checks: grading/gradebook.csv and
+# grading/feedback/<learner>/index.html. nbgrader's collect layout (submitted/<student>/<assignment>/) works too.
+grade: $(STAMP)
+	$(BIN)/python tools/grade.py $(SUBMITTED) --out grading $(ARGS)
+
+# Benchmark: 30 submissions of one lesson (LESSON=03_batchnorm), two at a time; budget 10 minutes on 2 cores.
+bench-grade: $(STAMP)
+	$(BIN)/python tools/bench_grade.py $(ARGS)
 
 lock: $(STAMP)
 	$(BIN)/python tools/lock.py

@@ -96,3 +96,39 @@ def test_no_range_or_unpinned_requirement_anywhere():
     # _pins asserts on anything that is not name==version
     for path in ("requirements.txt", "requirements-dev.txt", "constraints.txt"):
         assert _pins((ROOT / path).read_text().splitlines())
+
+
+# ---- the optional hub extra (make hub): requirements-hub.txt, pyproject's [hub] extra and constraints.txt
+def hub_requirements() -> dict[str, str]:
+    return _pins((ROOT / "requirements-hub.txt").read_text().splitlines())
+
+
+def test_hub_extra_is_pinned_and_matches_pyproject():
+    hub = hub_requirements()
+    assert hub.get("jupyterhub") == "6.1.1"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert _pins(project["optional-dependencies"]["hub"]) == hub
+
+
+def test_hub_extra_is_in_constraints_and_never_disagrees_with_the_course_pins():
+    constraints = _pins((ROOT / "constraints.txt").read_text().splitlines())
+    for name, version in hub_requirements().items():
+        assert constraints.get(name) == version, f"constraints.txt has {name}=={constraints.get(name)}, want {version}"
+        assert requirements().get(name, version) == version, f"{name}: hub and course pins differ"
+
+
+def test_hub_extra_stays_out_of_the_learners_install():
+    # `make lab` installs requirements-dev.txt (which includes requirements.txt) and nothing of the hub.
+    for path in ("requirements.txt", "requirements-dev.txt", "environment.yml"):
+        assert "jupyterhub" not in (ROOT / path).read_text(), f"{path} must not pull in the hub extra"
+    assert "requirements-hub" not in (ROOT / "requirements-dev.txt").read_text()
+
+
+def test_hub_proxy_is_pinned_exactly_in_package_json_and_lock():
+    import json
+
+    package = json.loads((ROOT / "deploy" / "proxy" / "package.json").read_text())
+    version = package["dependencies"]["configurable-http-proxy"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"configurable-http-proxy must be an exact version, got {version}"
+    lock = json.loads((ROOT / "deploy" / "proxy" / "package-lock.json").read_text())
+    assert lock["packages"]["node_modules/configurable-http-proxy"]["version"] == version
