@@ -67,8 +67,7 @@ def _run(fn, x, gamma, beta, rm, rv, training, momentum, eps):
     with forbidden(_FORBIDDEN_HINT, aten=_BN_OPS):
         # Clones: the learner may change its inputs in place; autograd still reaches the originals.
         out = call_learner(fn, x.clone(), gamma.clone(), beta.clone(), rm, rv, training, momentum, eps,
-                           name="my_batchnorm",
-                           copy_inputs=False)  # fmt: skip
+                           name="my_batchnorm", copy_inputs=False)
     require(out is not None, "my_batchnorm returned None: return the output tensor.")
     require(isinstance(out, torch.Tensor), f"my_batchnorm must return the output tensor, got {type(out).__name__}.")
     require(out.shape == x.shape, f"The output must have the input's shape {tuple(x.shape)}, got {tuple(out.shape)}.")
@@ -230,6 +229,10 @@ def check_batchnorm_backward(fn) -> None:
     """``fn(dout, x, gamma, eps) -> (dx, dgamma, dbeta)``: the training-mode backward pass of
     ``out = gamma * (x - mean) / sqrt(var + eps) + beta`` (numpy, x of shape (N, D))."""
     require(callable(fn), "Pass the function itself: check_batchnorm_backward(my_batchnorm_backward).")
+    ok(run_check(_check_backward_body, fn, name="my_batchnorm_backward"))
+
+
+def _check_backward_body(fn) -> str:
     rng = np.random.default_rng(0)
     x = rng.normal(2.0, 3.0, size=(8, 4))
     gamma = rng.normal(size=4)
@@ -237,6 +240,8 @@ def check_batchnorm_backward(fn) -> None:
     eps = 1e-5
     result = call_learner(fn, dout, x, gamma, eps, name="my_batchnorm_backward")
     require(isinstance(result, tuple | list) and len(result) == 3, "Return three arrays: (dx, dgamma, dbeta).")
+    require(all(isinstance(r, np.ndarray) for r in result),
+            "Return three numpy arrays (dx, dgamma, dbeta), got " + ", ".join(type(r).__name__ for r in result) + ".")
     dx, dgamma, dbeta = (np.asarray(r, dtype=np.float64) for r in result)
     ref_dx, ref_dgamma, ref_dbeta = _bn_backward_reference(dout, x, gamma, eps)
     require(
@@ -260,7 +265,7 @@ def check_batchnorm_backward(fn) -> None:
     numeric = numeric_gradient(forward, x.copy(), dout)
     err = rel_error(dx, numeric)
     require(err < 1e-6, f"dx disagrees with the numerical gradient (relative error {err:.1e}).")
-    ok(f"dx, dgamma and dbeta agree with the numerical gradient (relative error {err:.1e}).")
+    return f"dx, dgamma and dbeta agree with the numerical gradient (relative error {err:.1e})."
 
 
 def _bn_model() -> nn.Module:
@@ -277,11 +282,24 @@ def check_bn_predict(predict) -> None:
     """``predict(model, X) -> classes`` for a BatchNorm model: independent of the other examples in X,
     works for one example, leaves the running statistics alone."""
     require(callable(predict), "Pass the function itself: check_bn_predict(predict).")
+    ok(run_check(_check_bn_predict_body, predict, name="predict"))
+
+
+def _classes(result, n: int) -> torch.Tensor:
+    require(result is not None, "predict returned None: return the predicted classes.")
+    require(isinstance(result, torch.Tensor | np.ndarray),
+            f"predict must return the predicted classes as a tensor, got {type(result).__name__}.")
+    result = torch.as_tensor(result)
+    require(result.reshape(-1).shape == (n,), f"Return one class per example, shape ({n},), got {tuple(result.shape)}.")
+    return result.reshape(-1)
+
+
+def _check_bn_predict_body(predict) -> str:
     model = _bn_model()
     model.train()
     X = torch.from_numpy(np.random.default_rng(0).random((64, 64)).astype(np.float32))
     before = (model[1].running_mean.clone(), model[1].running_var.clone())
-    full = torch.as_tensor(call_learner(predict, model, X, name="predict", copy_inputs=False))
+    full = _classes(call_learner(predict, model, X, name="predict", copy_inputs=False), 64)
     changed = not (torch.equal(model[1].running_mean, before[0]) and torch.equal(model[1].running_var, before[1]))
     require(
         not changed,
@@ -289,16 +307,16 @@ def check_bn_predict(predict) -> None:
         "torch.no_grad(). Switch to model.eval() before the forward pass.",
     )
     require(full.shape == (64,), f"Return one class per example, shape (64,), got {tuple(full.shape)}.")
-    part = torch.as_tensor(call_learner(predict, model, X[:8], name="predict", copy_inputs=False))
+    part = _classes(call_learner(predict, model, X[:8], name="predict", copy_inputs=False), 8)
     require(
         torch.equal(part, full[:8]),
         "The same examples got different predictions in a smaller batch: the model is still using batch "
         "statistics (train mode). Call model.eval() so the running statistics are used.",
     )
-    single = torch.as_tensor(call_learner(predict, model, X[:1], name="predict", copy_inputs=False))
+    single = _classes(call_learner(predict, model, X[:1], name="predict", copy_inputs=False), 1)
     require(torch.equal(single.reshape(-1), full[:1]), "Predicting one example alone must give the same class.")
     reference = _bn_model().eval()
     with torch.no_grad():
         expected = reference(X).argmax(1)
     require(torch.equal(full, expected), "Predictions must be model(X).argmax(dim=1) in eval mode.")
-    ok("predictions use the running statistics: independent of the batch, and the model is left unchanged.")
+    return "predictions use the running statistics: independent of the batch, and the model is left unchanged."

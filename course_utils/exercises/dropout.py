@@ -401,8 +401,9 @@ def _check_predict_fix_body(predict: Callable) -> str:
     original.train()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        first = call_learner(predict, original, X, name="predict")
-        second = call_learner(predict, original, X, name="predict")
+        # The model itself (no copy): what predict does to it is judged afterwards (run_check's child owns it).
+        first = call_learner(predict, original, X, name="predict", copy_inputs=False)
+        second = call_learner(predict, original, X, name="predict", copy_inputs=False)
     for result in (first, second):
         require(isinstance(result, torch.Tensor | np.ndarray),
                 f"predict must return the predicted classes as a tensor, got {type(result).__name__}.")
