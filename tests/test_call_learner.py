@@ -202,3 +202,13 @@ def test_forbidden_catches_an_aliased_import_and_a_swallowed_refusal():
         with pytest.raises(ExerciseError, match="build it yourself"):
             run_check(body, fn)
     assert run_check(body, lambda x: x * 2).tolist() == [2.0] * 4
+
+
+def test_calling_a_module_gets_a_word_of_advice():
+    import course_utils.train as train
+
+    def run(seed):
+        return train(None, None)
+
+    with pytest.raises(ExerciseError, match=r"not callable.*call the function inside it.*train.train"):
+        run_check(_call_body, run, 0)

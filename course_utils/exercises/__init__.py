@@ -176,7 +176,16 @@ def call_learner(
         # exit() / sys.exit() inside the function would otherwise end the check (or the kernel) silently.
         raise ExerciseError(f"{label} called exit(): return a value instead of exiting.") from None
     except Exception as err:  # noqa: BLE001 - any failure of the learner's code becomes a hint
-        raise ExerciseError(f"{label} raised {type(err).__name__}: {_one_line(err)}{_where(err)}") from None
+        message = f"{label} raised {type(err).__name__}: {_one_line(err)}{_where(err)}{_advice(err)}"
+        raise ExerciseError(message) from None
+
+
+def _advice(err: BaseException) -> str:
+    """A word on errors whose message alone misleads beginners."""
+    if isinstance(err, TypeError) and "'module' object is not callable" in str(err):
+        return (". A module is not a function: call the function inside it (module.function(...)), e.g. "
+                "train.train(...) in the course's notebooks.")
+    return ""
 
 
 # ------------------------------------------------------------------------------------- run_check (fork)
@@ -304,46 +313,64 @@ def _reap(pid: int) -> None:
 # ------------------------------------------------------------------------ behaviour, gradients, shortcuts
 
 
+def _aten_targets(names: tuple[str, ...]) -> tuple[set[int], set[int]]:
+    """ids of the builtins ``torch.<name>`` and of the packets ``torch.ops.aten.<name>`` for ``names``."""
+    import torch
+
+    builtins, packets = set(), set()
+    for name in names:
+        for owner in (torch, torch._C._VariableFunctions):
+            if hasattr(owner, name):
+                builtins.add(id(getattr(owner, name)))
+        try:
+            packets.add(id(getattr(torch.ops.aten, name)))
+        except (AttributeError, RuntimeError):
+            pass
+    return builtins, packets
+
+
 @contextlib.contextmanager
 def forbidden(hint: str, functions: tuple = (), aten: tuple[str, ...] = ()) -> Iterator[None]:
     """Refuse, while the block runs, calls of ``functions`` (Python functions or builtins, found by
     identity however the learner imported them: ``from torch.nn.functional import dropout`` too) and of
-    the ATen operators named in ``aten`` (e.g. ``"native_dropout"``: every public path to torch's
-    dropout ends there). A refused call raises ``ExerciseError(hint)``; if the learner's code swallows
-    it (a bare ``except``), the block still ends with that error. Use it inside a :func:`run_check` body
-    around the learner's calls only (the references may use torch's layers).
+    the ATen operators named in ``aten`` (``torch.<name>`` and ``torch.ops.aten.<name>``). A refused call
+    raises ``ExerciseError(hint)``; if the learner's code swallows it (a bare ``except``), the block still
+    ends with that error. Use it inside a :func:`run_check` body around the learner's calls only (the
+    references may use torch's layers).
+
+    It watches calls with ``sys.setprofile`` (cheap), not a ``TorchDispatchMode``: the first dispatch mode
+    of a process imports sympy and dynamo, about 9 s on this machine, paid again in every check's child.
     """
-    import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch._ops import OpOverload, OpOverloadPacket
 
     used: list[str] = []
     codes = {getattr(f, "__code__", None) for f in functions} - {None}
     builtins = {id(f) for f in functions if not hasattr(f, "__code__")}
+    aten_builtins, packets = _aten_targets(aten)
+    builtins |= aten_builtins
+    op_calls = {OpOverloadPacket.__call__.__code__, OpOverload.__call__.__code__}
 
     def refuse(label: str) -> None:
         used.append(label)
         raise ExerciseError(hint)
 
     def profile(frame, event, arg):
-        if (event == "call" and frame.f_code in codes) or (event == "c_call" and id(arg) in builtins):
-            refuse(getattr(arg, "__name__", frame.f_code.co_name))
-
-    class _Watch(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func.__name__.split(".")[0] in aten:
-                refuse(func.__name__)
-            return func(*args, **(kwargs or {}))
+        if event == "c_call" and id(arg) in builtins:
+            refuse(getattr(arg, "__name__", "a refused function"))
+        elif event == "call":
+            if frame.f_code in codes:
+                refuse(frame.f_code.co_name)
+            elif frame.f_code in op_calls:
+                op = frame.f_locals.get("self")
+                if id(op) in packets or id(getattr(op, "overloadpacket", None)) in packets:
+                    refuse(str(op))
 
     previous = sys.getprofile()
-    mode = _Watch() if aten else contextlib.nullcontext()
     try:
-        with mode:
-            if codes or builtins:
-                sys.setprofile(profile)
-            yield
+        sys.setprofile(profile)
+        yield
     finally:
         sys.setprofile(previous)
-    del torch
     if used:
         raise ExerciseError(hint)
 
