@@ -14,8 +14,9 @@ How to write a check (the recipe every topic module follows)
    the learner's loop and a long C call (``sum(range(10**10))``) are stopped too. Anything the
    learner's code changes (inputs, models, random generators, ``print`` output) stays in the child;
    the child's ``print`` output is shown in the parent. Compute expensive references in the parent
-   before ``run_check`` (the child sees them through the fork). Measured overhead: see the README's
-   "exercise checks" note (about 10-30 ms per check here).
+   before ``run_check`` (the child sees them through the fork). Measured overhead: 50-90 ms per check on
+   the shared 2-core machine (README, "course_utils"). Do not use a ``TorchDispatchMode`` in a body:
+   its first use in a process imports sympy and dynamo (about 9 s, paid again in every child).
 2. **Inside the body, call the learner through** :func:`call_learner` (copies of the inputs, one-line
    hints for exceptions, ``NotImplementedError`` -> "Not done yet").
 3. **Judge behaviour, not structure**: draw several inputs yourself (:func:`drawn_cases`: batch 1,
