@@ -427,6 +427,40 @@ def bn_functional(x, gamma, beta, running_mean, running_var, training, momentum=
     return F.batch_norm(x, running_mean, running_var, gamma, beta, training, momentum, eps)
 
 
+# ---------------------------------------------------------------------------------------- 3.2 BN backward
+
+def _bn_backward(dout, x, gamma, eps):
+    n = x.shape[0]
+    x_hat = (x - x.mean(0)) / np.sqrt(x.var(0) + eps)
+    dgamma, dbeta = (dout * x_hat).sum(0), dout.sum(0)
+    dx_hat = dout * gamma
+    dx = (dx_hat - dx_hat.mean(0) - x_hat * (dx_hat * x_hat).mean(0)) / np.sqrt(x.var(0) + eps)
+    del n
+    return dx, dgamma, dbeta
+
+
+@row(ex3.check_batchnorm_backward)
+def bn_backward_means(dout, x, gamma, eps):
+    return _bn_backward(dout, x, gamma, eps)
+
+
+@row(ex3.check_batchnorm_backward, "swapped")
+def bn_backward_swapped(dout, x, gamma, eps):
+    dx, dgamma, dbeta = _bn_backward(dout, x, gamma, eps)
+    return dx, dbeta, dgamma
+
+
+@row(ex3.check_batchnorm_backward)
+def bn_backward_lists(dout, x, gamma, eps):
+    return tuple(a.tolist() for a in _bn_backward(dout, x, gamma, eps))
+
+
+@row(ex3.check_batchnorm_backward, "three numpy arrays")
+def bn_backward_none(dout, x, gamma, eps):
+    dx, dgamma, _ = _bn_backward(dout, x, gamma, eps)
+    return dx, dgamma, None
+
+
 # ----------------------------------------------------------------------------------------- 3.3 BN predict
 
 @row(ex3.check_bn_predict, "returned None")

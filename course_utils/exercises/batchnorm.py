@@ -14,7 +14,7 @@ from torch import nn
 
 from ..gradcheck import numeric_gradient, rel_error
 from ..models import make_mlp
-from . import call_learner, forbidden, gradients, ok, require, run_check
+from . import ExerciseError, call_learner, forbidden, gradients, ok, require, run_check
 
 __all__ = ["reference_batchnorm", "check_batchnorm_forward", "check_batchnorm_backward", "check_bn_predict"]
 
@@ -240,15 +240,20 @@ def _check_backward_body(fn) -> str:
     eps = 1e-5
     result = call_learner(fn, dout, x, gamma, eps, name="my_batchnorm_backward")
     require(isinstance(result, tuple | list) and len(result) == 3, "Return three arrays: (dx, dgamma, dbeta).")
-    require(all(isinstance(r, np.ndarray) for r in result),
-            "Return three numpy arrays (dx, dgamma, dbeta), got " + ", ".join(type(r).__name__ for r in result) + ".")
-    dx, dgamma, dbeta = (np.asarray(r, dtype=np.float64) for r in result)
+    require(all(r is not None for r in result), "Return three numpy arrays (dx, dgamma, dbeta): one of them is None.")
+    try:
+        dx, dgamma, dbeta = (np.asarray(r, dtype=np.float64) for r in result)
+    except (TypeError, ValueError):
+        raise ExerciseError("Return three numpy arrays (dx, dgamma, dbeta), got "
+                            + ", ".join(type(r).__name__ for r in result) + ".") from None
     ref_dx, ref_dgamma, ref_dbeta = _bn_backward_reference(dout, x, gamma, eps)
     require(
         dgamma.shape == (4,) and dbeta.shape == (4,),
         f"dgamma and dbeta have one entry per feature, shape (4,); got {dgamma.shape} and {dbeta.shape}. "
         "Sum over the batch axis (axis=0).",
     )
+    require(not (rel_error(dbeta, ref_dgamma) < 1e-7 and rel_error(dgamma, ref_dbeta) < 1e-7),
+            "dgamma and dbeta are right but swapped: return them in the order (dx, dgamma, dbeta).")
     require(rel_error(dbeta, ref_dbeta) < 1e-7, "dbeta is the sum of dout over the batch (axis 0).")
     require(rel_error(dgamma, ref_dgamma) < 1e-7, "dgamma is the sum over the batch of dout * x_hat.")
     require(dx.shape == x.shape, f"dx must have the shape of x {x.shape}, got {dx.shape}.")
