@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import statistics
 from pathlib import Path
@@ -674,3 +675,43 @@ def test_the_solution_lines_were_found():
     # The leak test is only as good as its list: the notebooks hold dozens of solution lines.
     assert len(SOLUTION_LINES) > 30
     assert any("running_mean.mul_" in line for line in SOLUTION_LINES)
+
+
+ALL_CHECKS = [ex0.check_standardize_feature, ex0.check_mlp_parameters, ex0.check_seeded_run, ex1.check_standardize,
+              ex1.check_saturating_init, ex1.check_largest_stable_lr, ex1.check_activation_hook,
+              ex2.check_dropout_forward, ex2.check_inverted_dropout, ex2.check_dropout_module,
+              ex2.check_predict_fix, ex2.check_supports, ex3.check_batchnorm_forward, ex3.check_batchnorm_backward,
+              ex3.check_bn_predict, ex4.check_layernorm, ex4.check_invariance_predictions, ex5.check_block,
+              ex5.check_recalibration, ex5.check_choices]
+
+
+@pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
+def test_every_check_runs_the_learners_code_in_a_child_process(check, tmp_path):
+    # Only a child process can be killed at the time limit whatever the learner's code does (a bare except
+    # around a loop, a long C call); this learner writes down where it runs, then is "not done yet".
+    from course_utils.exercises import NotDoneYet
+
+    where = tmp_path / "pid"
+
+    def stub(*_args, **_kwargs):
+        where.write_text(str(os.getpid()))
+        raise NotImplementedError
+
+    with pytest.raises(NotDoneYet):
+        check(stub)
+    assert int(where.read_text()) != os.getpid()
+
+
+@pytest.mark.parametrize("check", [ex2.check_dropout_backward, ex4.check_rmsnorm], ids=lambda c: c.__name__)
+def test_two_function_checks_run_in_a_child_process_too(check, tmp_path):
+    from course_utils.exercises import NotDoneYet
+
+    where = tmp_path / "pid"
+
+    def stub(*_args, **_kwargs):
+        where.write_text(str(os.getpid()))
+        raise NotImplementedError
+
+    with pytest.raises(NotDoneYet):
+        check(stub, stub)
+    assert int(where.read_text()) != os.getpid()
