@@ -212,3 +212,23 @@ def test_calling_a_module_gets_a_word_of_advice():
 
     with pytest.raises(ExerciseError, match=r"not callable.*call the function inside it.*train.train"):
         run_check(_call_body, run, 0)
+
+
+def test_require_close_turns_every_kind_of_wrong_into_the_hint():
+    from course_utils.exercises import require_close
+
+    expected = torch.arange(6.0).reshape(2, 3)
+    require_close(expected.double() + 1e-9, expected, "hint")
+    require_close(expected.numpy(), expected, "hint")
+    for wrong in (None, "text", expected.T, expected + 1, expected * float("nan"), [[1, 2], [3]]):
+        with pytest.raises(ExerciseError, match="^hint$"):
+            require_close(wrong, expected, "hint")
+
+
+def test_gradients_reports_a_graph_that_was_cut():
+    from course_utils.exercises import gradients
+
+    x, w = torch.randn(3), torch.ones(3)
+    assert torch.equal(gradients(lambda t: t * 2, [x], w)[0], torch.full((3,), 2.0))
+    assert gradients(lambda t: t.detach() * 2, [x], w) == [None]
+    assert gradients(lambda t, u: t * 2, [x, x], w)[1] is None

@@ -19,9 +19,10 @@ How to write a check (the recipe every topic module follows)
    its first use in a process imports sympy and dynamo (about 9 s, paid again in every child).
 2. **Inside the body, call the learner through** :func:`call_learner` (copies of the inputs, one-line
    hints for exceptions, ``NotImplementedError`` -> "Not done yet").
-3. **Judge behaviour, not structure**: draw several inputs yourself (:func:`drawn_cases`: batch 1,
-   3-D/4-D where the layer takes them, float32 and float64, non-default hyper-parameters, train and
-   eval) and compare with a reference (:func:`require_close`). Where the learner builds something
+3. **Judge behaviour, not structure**: draw several inputs yourself from seeded generators (a table of
+   cases like ``batchnorm._CASES``: batch 1, 3-D/4-D where the layer takes them, float32 and float64,
+   non-default hyper-parameters, train and eval) and compare with a reference (:func:`require_close`
+   turns a wrong type, ``None``, a wrong shape or NaN into the same one-line hint). Where the learner builds something
    differentiable, compare **gradients** through the learner's code with the reference's
    (:func:`gradients`).
 4. **Hints name the mistake in words.** Recognize a mistake by comparing with a named wrong variant
