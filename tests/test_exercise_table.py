@@ -632,15 +632,15 @@ def choose_nested_list(situation):
 # ------------------------------------------------------------------------------------------------- the test
 
 def _solution_lines() -> set[str]:
-    """Code lines of the notebooks' solutions (at least 14 characters, comments removed): no hint may hold one."""
+    """Code lines of the notebooks' solutions (at least 12 characters, comments removed): no hint may hold one."""
     lines = set()
     for path in sorted(Path(__file__).parents[1].glob("notebooks/*.ipynb")):
         for cell in json.loads(path.read_text())["cells"]:
             source = "".join(cell["source"])
             for block in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", source, re.S):
                 for line in block.splitlines():
-                    code = line.split("#")[0].strip()
-                    if len(code) >= 14:
+                    code = line.split("#")[0].strip().rstrip(",:;")
+                    if len(code) >= 12:
                         lines.add(code)
     return lines
 

@@ -255,7 +255,8 @@ def _check_backward_body(fn) -> str:
     require(not (rel_error(dbeta, ref_dgamma) < 1e-7 and rel_error(dgamma, ref_dbeta) < 1e-7),
             "dgamma and dbeta are right but swapped: return them in the order (dx, dgamma, dbeta).")
     require(rel_error(dbeta, ref_dbeta) < 1e-7, "dbeta is the sum of dout over the batch (axis 0).")
-    require(rel_error(dgamma, ref_dgamma) < 1e-7, "dgamma is the sum over the batch of dout * x_hat.")
+    require(rel_error(dgamma, ref_dgamma) < 1e-7, "dgamma is wrong: gamma multiplies the normalized x, so its "
+                                                  "gradient sums dout times the normalized x over the batch.")
     require(dx.shape == x.shape, f"dx must have the shape of x {x.shape}, got {dx.shape}.")
     direct = dout * gamma / np.sqrt(x.var(0) + eps)
     require(
@@ -309,19 +310,20 @@ def _check_bn_predict_body(predict) -> str:
     require(
         not changed,
         "predict changed the running statistics: a forward pass in train mode updates them, even under "
-        "torch.no_grad(). Switch to model.eval() before the forward pass.",
+        "torch.no_grad(). Switch the model to evaluation mode before the forward pass.",
     )
     require(full.shape == (64,), f"Return one class per example, shape (64,), got {tuple(full.shape)}.")
     part = _classes(call_learner(predict, model, X[:8], name="predict", copy_inputs=False), 8)
     require(
         torch.equal(part, full[:8]),
         "The same examples got different predictions in a smaller batch: the model is still using batch "
-        "statistics (train mode). Call model.eval() so the running statistics are used.",
+        "statistics (train mode). In evaluation mode the running statistics are used.",
     )
     single = _classes(call_learner(predict, model, X[:1], name="predict", copy_inputs=False), 1)
     require(torch.equal(single.reshape(-1), full[:1]), "Predicting one example alone must give the same class.")
     reference = _bn_model().eval()
     with torch.no_grad():
         expected = reference(X).argmax(1)
-    require(torch.equal(full, expected), "Predictions must be model(X).argmax(dim=1) in eval mode.")
+    require(torch.equal(full, expected),
+            "Predictions must be the model's most likely class per example, computed in evaluation mode.")
     return "predictions use the running statistics: independent of the batch, and the model is left unchanged."

@@ -410,7 +410,7 @@ def _check_predict_fix_body(predict: Callable) -> str:
     first, second = torch.as_tensor(first), torch.as_tensor(second)
     require(first.shape == expected.shape,
             f"Return one class per input, shape {tuple(expected.shape)}, got {tuple(first.shape)}: take "
-            "argmax over the classes (dim=1).")
+            "the most likely class of each input.")
     require(not (first.is_floating_point() and bool(torch.isnan(first).any())),
             "Your predictions contain NaN: return class indices (argmax), computed without changing the model.")
     require(

@@ -56,7 +56,7 @@ LAYERNORM_MISTAKES: dict[str, tuple[Callable, str]] = {
     "unbiased variance": (
         lambda x, ns, g, b, eps: _ln(x, tuple(range(-len(ns), 0)), g, b, eps, unbiased=True),
         "Your variance divides by n - 1 (torch's .var() default is unbiased). Normalization uses the biased "
-        "variance: .var(..., unbiased=False) or ((x - mean) ** 2).mean(...).",
+        "variance: divide by n, the number of values normalized together.",
     ),
     "missing gamma": (
         lambda x, ns, g, b, eps: _ln(x, tuple(range(-len(ns), 0)), g, b, eps, use_gamma=False),

@@ -111,21 +111,21 @@ def _check_block_body(build_block) -> str:
     for n_in, n_out, p in ((64, 32, 0.3), (10, 7, 0.5), (5, 3, 0.1)):
         block = call_learner(build_block, n_in, n_out, p, name="build_block")
         require(isinstance(block, nn.Module),
-                f"build_block must return an nn.Module (e.g. nn.Sequential(...)), got {type(block).__name__}.")
+                f"build_block must return an nn.Module (a Sequential of layers), got {type(block).__name__}.")
         layers = _leaves(block)
         kinds = [_kind(m) for m in layers]
-        require("linear" in kinds, "The block starts with a Linear layer (nn.Linear(in_features, out_features)).")
+        require("linear" in kinds, "The block starts with a Linear layer.")
         require(kinds[0] == "linear", f"Put the Linear first: your layers are {kinds}.")
         require(kinds.count("linear") == 1, f"One Linear per block, got {kinds.count('linear')}.")
         require("activation" in kinds,
                 "Missing activation: without a nonlinearity, stacked blocks collapse into one linear map. "
-                "Add nn.ReLU().")
+                "Add the activation.")
         if "batchnorm" not in kinds:
             require("othernorm" not in kinds,
                     "This block uses BatchNorm1d (an MLP trained with batches); LayerNorm/GroupNorm are for other "
                     "situations (exercise 3).")
-            raise ExerciseError("Missing normalization: add nn.BatchNorm1d(out_features) right after the Linear.")
-        require("dropout" in kinds, "Missing dropout: end the block with nn.Dropout(p).")
+            raise ExerciseError("Missing normalization: the block normalizes the Linear's outputs over the batch.")
+        require("dropout" in kinds, "Missing dropout: the block ends with dropout.")
         require(len(kinds) == 4, f"Exactly four layers (Linear, BatchNorm1d, ReLU, Dropout), got {kinds}.")
         linear, bn = layers[kinds.index("linear")], layers[kinds.index("batchnorm")]
         i_bn, i_act, i_drop = kinds.index("batchnorm"), kinds.index("activation"), kinds.index("dropout")
@@ -139,7 +139,7 @@ def _check_block_body(build_block) -> str:
                 "Dropout between BatchNorm and ReLU: for ReLU that computes the same, but the block puts Dropout "
                 "last, after the activation (where it is also right for sigmoid or tanh).")
         require(isinstance(layers[i_act], nn.ReLU),
-                f"Use nn.ReLU() as the activation, got {type(layers[i_act]).__name__}.")
+                f"The course's block uses ReLU as the activation, got {type(layers[i_act]).__name__}.")
         require((linear.in_features, linear.out_features) == (n_in, n_out),
                 f"With build_block({n_in}, {n_out}, p) the Linear must map {n_in} -> {n_out} features, got "
                 f"{linear.in_features} -> {linear.out_features}.")
@@ -148,11 +148,11 @@ def _check_block_body(build_block) -> str:
                 f"got {bn.num_features}.")
         require(linear.bias is None,
                 "Bias before BatchNorm: BN subtracts the batch mean, which removes the bias (its gradient is exactly "
-                "zero). Use nn.Linear(in_features, out_features, bias=False).")
+                "zero). Leave the Linear layer's bias out.")
         q = layers[i_drop].p
         require(not (abs(q - (1 - p)) < 1e-12 and abs(q - p) > 1e-12),
                 f"Dropout's p is the probability to DROP in torch; you passed 1 - p = {q:g} (a keep probability).")
-        require(abs(q - p) < 1e-12, f"Use the given drop probability: nn.Dropout(p), got p = {q:g}.")
+        require(abs(q - p) < 1e-12, f"Use the given drop probability p, got p = {q:g}.")
         _same_behaviour(block, linear, n_in, p)
     return "Linear (no bias) -> BatchNorm1d -> ReLU -> Dropout(p): the course's block."
 
