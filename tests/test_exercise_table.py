@@ -594,6 +594,16 @@ def block_no_running_stats(in_features, out_features, p):
                          nn.BatchNorm1d(out_features, track_running_stats=False), nn.ReLU(), nn.Dropout(p))
 
 
+@row(ex5.check_block, "Bias before BatchNorm")
+def block_with_bias(in_features, out_features, p):
+    return nn.Sequential(nn.Linear(in_features, out_features), nn.BatchNorm1d(out_features), nn.ReLU(), nn.Dropout(p))
+
+
+@row(ex5.check_block, "Missing normalization")
+def block_without_bn(in_features, out_features, p):
+    return nn.Sequential(nn.Linear(in_features, out_features, bias=False), nn.ReLU(), nn.Dropout(p))
+
+
 # ----------------------------------------------------------------------------------------- 5.2 recalibrate
 
 def _recalibrate(model, X, batch_size=64, destroy=False):
