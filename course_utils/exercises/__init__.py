@@ -22,16 +22,23 @@ How to write a check (the recipe every topic module follows)
 3. **Judge behaviour, not structure**: draw several inputs yourself from seeded generators (a table of
    cases like ``batchnorm._CASES``: batch 1, 3-D/4-D where the layer takes them, float32 and float64,
    non-default hyper-parameters, train and eval) and compare with a reference (:func:`require_close`
-   turns a wrong type, ``None``, a wrong shape or NaN into the same one-line hint). Where the learner builds something
-   differentiable, compare **gradients** through the learner's code with the reference's
+   turns a wrong type, ``None``, a wrong shape or NaN into the same one-line hint). Where the learner
+   builds something differentiable, compare **gradients** through the learner's code with the reference's
    (:func:`gradients`).
 4. **Hints name the mistake in words.** Recognize a mistake by comparing with a named wrong variant
    and say what is wrong; never print solution code, the expected values, or which items of an answer
    are wrong. :func:`require` raises the hint. Leaks are tested (``tests/test_exercise_table.py``
    greps every hint for code of the solution).
-5. **Forbid shortcuts** the exercise says not to use with :func:`forbidden`, which replaces the
-   named functions (``torch.nn.functional.dropout``, ...) by a refusal while the body runs (in the
-   child, so nothing in the kernel changes).
+5. **Forbid shortcuts** the exercise says not to use with :func:`forbidden`, which watches calls
+   (``sys.setprofile``) and refuses the named functions by identity, however the learner imported them
+   (``torch.nn.functional.dropout``, ``torch.native_dropout``, ``torch.ops.aten.*``, the course's own
+   layers). Say in the exercise's text what is refused.
+6. **Test it** by adding rows to ``tests/test_exercise_table.py`` (each named mistake with the hint it
+   must get, and correct variants written unlike the solution) and the check to its list of checks that
+   must run the learner's code in a child process.
+
+Without ``os.fork`` (Windows) or with ``NORMCOURSE_CHECK_IN_PROCESS=1`` the body runs in the kernel under
+a single SIGALRM: a bare ``except:`` loop or a long C call can then outlast the limit.
 
 Every failure of the learner's code becomes one :class:`ExerciseError` line: an exception (even one
 whose ``__str__`` fails), a wrong type, ``None``, a wrong dtype or shape, or an exception raised by
