@@ -63,3 +63,172 @@ def test_the_time_limit_is_removed_afterwards():
 def test_passing_the_result_instead_of_the_function_is_explained():
     with pytest.raises(ExerciseError, match="Pass the function itself"):
         call_learner(3)
+
+
+# ------------------------------------------------------------------- run_check: the check in a child process
+
+import os  # noqa: E402
+
+import torch  # noqa: E402
+
+from course_utils.exercises import forbidden, run_check  # noqa: E402
+
+
+def _call_body(fn, *args):
+    return call_learner(fn, *args, name="fn")
+
+
+def test_run_check_returns_the_bodys_result():
+    assert run_check(_call_body, lambda x: x * 2, 21) == 42
+
+
+def test_a_bare_except_around_the_learners_loop_cannot_keep_the_check_running():
+    def stubborn():
+        while True:
+            try:
+                time.sleep(0.01)
+            except:  # noqa: E722 - exactly what a learner may write
+                pass
+
+    start = time.monotonic()
+    with pytest.raises(ExerciseError, match="did not return within 0.5 s"):
+        run_check(_call_body, stubborn, name="stubborn", time_limit=0.5)
+    assert time.monotonic() - start < 3
+
+
+def test_a_long_c_call_is_stopped_too():
+    start = time.monotonic()
+    with pytest.raises(ExerciseError, match="did not return within 0.5 s"):
+        run_check(_call_body, lambda: sum(range(10**11)), name="sum", time_limit=0.5)
+    assert time.monotonic() - start < 3
+
+
+def test_no_child_is_left_behind():
+    start = time.monotonic()
+    with pytest.raises(ExerciseError):
+        run_check(_call_body, lambda: time.sleep(30), time_limit=0.2)
+    assert time.monotonic() - start < 3  # killed at the limit, not waited for
+    children = [p for p in os.listdir("/proc") if p.isdigit() and _parent_of(p) == os.getpid()]
+    assert children == []
+
+
+def _parent_of(pid: str) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return -1
+
+
+def test_hints_and_not_done_yet_cross_the_process_boundary():
+    def stub():
+        raise NotImplementedError
+
+    with pytest.raises(NotDoneYet, match="Not done yet"):
+        run_check(_call_body, stub)
+
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no")
+
+    def odd():
+        raise Unprintable()
+
+    with pytest.raises(ExerciseError, match="raised Unprintable: \\(its message could not be shown\\)"):
+        run_check(_call_body, odd)
+
+
+def test_an_odd_result_that_breaks_the_check_is_one_line():
+    def body(fn):
+        return float(call_learner(fn, name="fn")) + 1  # a check reading a result it did not expect
+
+    with pytest.raises(ExerciseError) as info:
+        run_check(body, lambda: [1, 2], name="fn")
+    assert "could not use what fn returned (TypeError" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_learners_prints_are_shown(capsys):
+    def chatty():
+        print("debugging line")
+        return 1
+
+    run_check(_call_body, chatty)
+    assert "debugging line" in capsys.readouterr().out
+
+
+def test_what_the_learner_changes_stays_in_the_child():
+    x = torch.ones(3)
+    run_check(_call_body, lambda t: t.zero_(), x)
+    assert x.tolist() == [1.0, 1.0, 1.0]
+    state = torch.random.get_rng_state()
+    run_check(_call_body, lambda: torch.rand(5))
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_torch_works_in_the_child_after_the_parent_used_two_threads():
+    # Forking after torch's thread pool ran can deadlock; the child is set to one thread. Here the pool ran.
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        a = torch.randn(512, 512)
+        (a @ a).sum()
+        result = run_check(_call_body, lambda m: float((m @ m).sum()), a, time_limit=10)
+        assert result == pytest.approx(float((a @ a).sum()), rel=1e-4)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_in_process_fallback(monkeypatch):
+    monkeypatch.setenv("NORMCOURSE_CHECK_IN_PROCESS", "1")
+    assert run_check(_call_body, lambda: os.getpid()) == os.getpid()
+    monkeypatch.delenv("NORMCOURSE_CHECK_IN_PROCESS")
+    assert run_check(_call_body, lambda: os.getpid()) != os.getpid()
+
+
+def test_forbidden_catches_an_aliased_import_and_a_swallowed_refusal():
+    from torch.nn.functional import dropout as alias
+
+    def swallowing(x):
+        try:
+            return alias(x, 0.5)
+        except:  # noqa: E722
+            return x
+
+    def body(fn):
+        with forbidden("build it yourself", functions=(torch.nn.functional.dropout,)):
+            return call_learner(fn, torch.ones(4), name="fn")
+
+    for fn in (lambda x: alias(x, 0.5), swallowing):
+        with pytest.raises(ExerciseError, match="build it yourself"):
+            run_check(body, fn)
+    assert run_check(body, lambda x: x * 2).tolist() == [2.0] * 4
+
+
+def test_calling_a_module_gets_a_word_of_advice():
+    import course_utils.train as train
+
+    def run(seed):
+        return train(None, None)
+
+    with pytest.raises(ExerciseError, match=r"not callable.*call the function inside it.*train.train"):
+        run_check(_call_body, run, 0)
+
+
+def test_require_close_turns_every_kind_of_wrong_into_the_hint():
+    from course_utils.exercises import require_close
+
+    expected = torch.arange(6.0).reshape(2, 3)
+    require_close(expected.double() + 1e-9, expected, "hint")
+    require_close(expected.numpy(), expected, "hint")
+    for wrong in (None, "text", expected.T, expected + 1, expected * float("nan"), [[1, 2], [3]]):
+        with pytest.raises(ExerciseError, match="^hint$"):
+            require_close(wrong, expected, "hint")
+
+
+def test_gradients_reports_a_graph_that_was_cut():
+    from course_utils.exercises import gradients
+
+    x, w = torch.randn(3), torch.ones(3)
+    assert torch.equal(gradients(lambda t: t * 2, [x], w)[0], torch.full((3,), 2.0))
+    assert gradients(lambda t: t.detach() * 2, [x], w) == [None]
+    assert gradients(lambda t, u: t * 2, [x, x], w)[1] is None

@@ -64,7 +64,7 @@ def test_mlp_parameters():
         B.check_mlp_parameters(names, 18)
     with pytest.raises(ExerciseError, match="right total"):
         B.check_mlp_parameters(names, 24)        # one off
-    with pytest.raises(ExerciseError, match="parameter names"):
+    with pytest.raises(ExerciseError, match="names of its learnable parameters"):
         B.check_mlp_parameters(["0.weight", "2.weight"], 23)
     with pytest.raises(ExerciseError, match="list of parameter names"):
         B.check_mlp_parameters("0.weight", 23)

@@ -48,8 +48,9 @@ def test_right_answer_passes(capsys):
     assert "Correct" in capsys.readouterr().out
 
 
-def test_reference_passes():
-    ex.check_batchnorm_forward(ex.reference_batchnorm)
+def test_torch_batch_norm_is_refused():
+    with pytest.raises(ExerciseError, match="not allowed"):
+        ex.check_batchnorm_forward(ex.reference_batchnorm)
 
 
 @pytest.mark.parametrize(

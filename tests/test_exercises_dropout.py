@@ -109,7 +109,7 @@ def _slightly_off_rate(x, p, training, rng):  # drops with p + 0.03: must not pa
         (_global_np, "not from np.random"),
         (_same_mask, "same generator gave the same mask"),
         (_fixed_count, "independent coin flip"),
-        (_torch_dropout, "called torch's dropout"),
+        (_torch_dropout, "called a ready-made dropout"),
         (_per_column, "every example \\(row\\) got the same mask"),
         (_per_row, "whole examples"),
         (_no_rescale, "1/\\(1 - p\\)"),
@@ -270,7 +270,7 @@ def test_module_reference(capsys):
     [
         (AlwaysDrops, "self.training"),
         (OwnFlag, "self.training"),
-        (CallsTorch, "torch's dropout"),
+        (CallsTorch, "ready-made dropout"),
         (ViaNumpy, "autograd|Stay in torch|gradient"),
         (NotAModule, "nn.Module"),
     ],
@@ -352,10 +352,10 @@ def test_supports_reference(capsys):
     [
         (lambda a, b, h=True: bool(np.mean(a) > np.mean(b)) if h else bool(np.mean(a) < np.mean(b)), "mean alone"),
         (lambda a, b, h=True: bool(np.mean(a) - np.mean(b) > np.std(a) + np.std(b)) if h
-         else bool(np.mean(b) - np.mean(a) > np.std(a) + np.std(b)), "pair the seeds"),
+         else bool(np.mean(b) - np.mean(a) > np.std(a) + np.std(b)), "pairing: compare seed by seed"),
         (lambda a, b, h=True: supports_ok(a, b, True), "lower is better"),
         (lambda a, b, h=True: bool(np.all(np.asarray(a) > np.asarray(b))) if h
-         else bool(np.all(np.asarray(a) < np.asarray(b))), "mean gain exceeds the spread"),
+         else bool(np.all(np.asarray(a) < np.asarray(b))), "look again at"),
         (lambda a, b, h=True: (lambda g: bool(np.all(g > 0) or g.mean() > g.std(ddof=0)))(
             (np.asarray(a) - b) * (1 if h else -1)), "sample standard deviation|neither every seed"),
         (lambda a, b, h=True: "yes", "True or False"),

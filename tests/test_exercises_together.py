@@ -47,7 +47,7 @@ def test_block_reference(capsys):
         (lambda i, o, p: nn.Sequential(nn.Linear(i, i, bias=False), nn.BatchNorm1d(i), nn.ReLU(), nn.Dropout(p)),
          "must map"),
         (lambda i, o, p: nn.Sequential(nn.Linear(i, o, bias=False), nn.BatchNorm1d(o), nn.Tanh(), nn.Dropout(p)),
-         "nn.ReLU"),
+         "uses ReLU"),
         (lambda i, o, p: nn.Sequential(nn.Linear(i, o, bias=False), nn.BatchNorm1d(o), nn.ReLU(), nn.Dropout(0.1)),
          "given drop probability"),
         (lambda i, o, p: "block", "must return an nn.Module"),

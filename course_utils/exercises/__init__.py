@@ -1,32 +1,72 @@
-"""Checks for the notebooks' exercises.
+"""Checks for the notebooks' exercises, and the tools to write more of them.
 
 In a notebook, the solution sits between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` inside the
 function body and is followed by a check from a topic module here (``exercises.depth``,
 ``exercises.dropout``, ...). A check prints a short confirmation when the answer is right and raises
-:class:`ExerciseError` with a hint when it is not. It never prints the answer.
+:class:`ExerciseError` with a hint when it is not.
 
-Checks call the learner's function through :func:`call_learner`, which
+How to write a check (the recipe every topic module follows)
+------------------------------------------------------------
+1. **Run the whole check in a child process**: ``message = run_check(_body, fn, name="fn")`` forks the
+   kernel (``os.fork``: the learner's function lives in the kernel and is not picklable), runs
+   ``_body(fn)`` there and returns its result (a plain string or numbers: it is pickled back). The
+   parent waits at most ``time_limit`` seconds and then kills the child, so a bare ``except:`` around
+   the learner's loop and a long C call (``sum(range(10**10))``) are stopped too. Anything the
+   learner's code changes (inputs, models, random generators, ``print`` output) stays in the child;
+   the child's ``print`` output is shown in the parent. Compute expensive references in the parent
+   before ``run_check`` (the child sees them through the fork). Measured overhead: 50-90 ms per check on
+   the shared 2-core machine (README, "course_utils"). Do not use a ``TorchDispatchMode`` in a body:
+   its first use in a process imports sympy and dynamo (about 9 s, paid again in every child).
+2. **Inside the body, call the learner through** :func:`call_learner` (copies of the inputs, one-line
+   hints for exceptions, ``NotImplementedError`` -> "Not done yet").
+3. **Judge behaviour, not structure**: draw several inputs yourself from seeded generators (a table of
+   cases like ``batchnorm._CASES``: batch 1, 3-D/4-D where the layer takes them, float32 and float64,
+   non-default hyper-parameters, train and eval) and compare with a reference (:func:`require_close`
+   turns a wrong type, ``None``, a wrong shape or NaN into the same one-line hint). Where the learner
+   builds something differentiable, compare **gradients** through the learner's code with the reference's
+   (:func:`gradients`).
+4. **Hints name the mistake in words.** Recognize a mistake by comparing with a named wrong variant
+   and say what is wrong; never print solution code, the expected values, or which items of an answer
+   are wrong. :func:`require` raises the hint. Leaks are tested (``tests/test_exercise_table.py``
+   greps every hint for code of the solution).
+5. **Forbid shortcuts** the exercise says not to use with :func:`forbidden`, which watches calls
+   (``sys.setprofile``) and refuses the named functions by identity, however the learner imported them
+   (``torch.nn.functional.dropout``, ``torch.native_dropout``, ``torch.ops.aten.*``, the course's own
+   layers). Say in the exercise's text what is refused.
+6. **Test it** by adding rows to ``tests/test_exercise_table.py`` (each named mistake with the hint it
+   must get, and correct variants written unlike the solution) and the check to its list of checks that
+   must run the learner's code in a child process.
 
-- gives it *copies* of the inputs (so a function that changes its inputs cannot change what it is
-  compared against),
-- stops it after a time limit with a hint (a loop that never ends), without breaking Ctrl-C,
-- turns ``NotImplementedError`` (the stub of the student build) into "not done yet",
-- turns any other exception into an :class:`ExerciseError` that says what failed, in one line.
+Without ``os.fork`` (Windows) or with ``NORMCOURSE_CHECK_IN_PROCESS=1`` the body runs in the kernel under
+a single SIGALRM: a bare ``except:`` loop or a long C call can then outlast the limit.
+
+Every failure of the learner's code becomes one :class:`ExerciseError` line: an exception (even one
+whose ``__str__`` fails), a wrong type, ``None``, a wrong dtype or shape, or an exception raised by
+the check itself while reading an odd result ("the check could not use what ... returned: ...").
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import math
 import os
+import pickle
+import select
 import signal
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["ExerciseError", "NotDoneYet", "ok", "require", "call_learner", "DEFAULT_TIME_LIMIT"]
+__all__ = [
+    "ExerciseError", "NotDoneYet", "ok", "require", "call_learner", "run_check", "forbidden", "require_close",
+    "gradients", "DEFAULT_TIME_LIMIT",
+]
 
 DEFAULT_TIME_LIMIT = 20.0
 """Seconds a learner's function may run inside a check before it is stopped."""
@@ -78,7 +118,10 @@ def _where(err: BaseException) -> str:
 
 def _one_line(err: BaseException) -> str:
     """The exception's message on one line, shortened: torch's messages can span many lines."""
-    text = " ".join(str(err).split())
+    try:
+        text = " ".join(str(err).split())
+    except Exception:  # noqa: BLE001 - a learner's exception class whose __str__ itself fails
+        text = "(its message could not be shown)"
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 
@@ -124,7 +167,8 @@ def call_learner(
                 "pass copy_inputs=False and protect the originals yourself."
             ) from err
     try:
-        with _time_limit(time_limit or 0):
+        # In run_check's child the parent enforces the limit (and can also stop a long C call).
+        with _time_limit(0 if _IN_CHILD else time_limit or 0):
             return fn(*args, **kwargs)
     except _TimeLimit:
         raise ExerciseError(
@@ -141,7 +185,237 @@ def call_learner(
         # exit() / sys.exit() inside the function would otherwise end the check (or the kernel) silently.
         raise ExerciseError(f"{label} called exit(): return a value instead of exiting.") from None
     except Exception as err:  # noqa: BLE001 - any failure of the learner's code becomes a hint
-        raise ExerciseError(f"{label} raised {type(err).__name__}: {_one_line(err)}{_where(err)}") from None
+        message = f"{label} raised {type(err).__name__}: {_one_line(err)}{_where(err)}{_advice(err)}"
+        raise ExerciseError(message) from None
+
+
+def _advice(err: BaseException) -> str:
+    """A word on errors whose message alone misleads beginners."""
+    if isinstance(err, TypeError) and "'module' object is not callable" in str(err):
+        return (". A module is not a function: call the function inside it (module.function(...)), e.g. "
+                "train.train(...) in the course's notebooks.")
+    return ""
+
+
+# ------------------------------------------------------------------------------------- run_check (fork)
+
+_IN_CHILD = False
+
+
+def _can_fork() -> bool:
+    return hasattr(os, "fork") and os.environ.get("NORMCOURSE_CHECK_IN_PROCESS", "") not in ("1", "true")
+
+
+def _body_outcome(body: Callable, args: tuple, name: str) -> tuple:
+    """Run ``body(*args)`` and describe how it ended: ("ok", value) or ("hint", not_done_yet, message)."""
+    try:
+        return ("ok", body(*args))
+    except NotDoneYet as err:
+        return ("hint", True, str(err))
+    except ExerciseError as err:
+        return ("hint", False, str(err))
+    except _TimeLimit:
+        return ("hint", False, f"{name} did not return in time: look for a loop that never ends.")
+    except RecursionError:
+        return ("hint", False, f"{name} calls itself without end (RecursionError).")
+    except Exception as err:  # noqa: BLE001 - the check could not read what the learner's code returned
+        return ("hint", False, f"The check could not use what {name} returned ({type(err).__name__}: "
+                               f"{_one_line(err)}): return the type and shape the exercise asks for.")
+
+
+def run_check(body: Callable, *args: Any, name: str = "your function",
+              time_limit: float = DEFAULT_TIME_LIMIT) -> Any:
+    """Run ``body(*args)`` (a check's body that calls the learner's code) in a forked child process.
+
+    Returns what ``body`` returns (it must be picklable: return plain data, e.g. the success message);
+    raises :class:`ExerciseError` / :class:`NotDoneYet` with the body's hint. After ``time_limit``
+    seconds the child is killed, whatever it is doing (a bare ``except:`` loop, a long C call).
+    Without ``os.fork`` (Windows) or with ``NORMCOURSE_CHECK_IN_PROCESS=1`` the body runs in this
+    process under :func:`call_learner`'s SIGALRM limit instead.
+    """
+    if _IN_CHILD or not _can_fork():
+        with _time_limit(0 if _IN_CHILD else time_limit):
+            outcome = _body_outcome(body, args, name)
+        return _finish(outcome, name)
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python >= 3.12 warns about fork with threads
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; coverage cannot see it
+        _child(read_end, write_end, body, args, name)
+    os.close(write_end)
+    try:
+        payload = _read_until(read_end, time.monotonic() + time_limit)
+    finally:
+        os.close(read_end)
+        _reap(pid)
+    if payload is None:
+        raise ExerciseError(f"{name} did not return within {time_limit:g} s: look for a loop that never ends "
+                            "(or a computation far too large).")
+    try:
+        outcome, out, err = pickle.loads(payload)
+    except Exception:  # noqa: BLE001 - the child died while writing (killed, out of memory)
+        raise ExerciseError(f"The check of {name} stopped unexpectedly (out of memory?).") from None
+    if out:
+        sys.stdout.write(out)
+    if err:
+        sys.stderr.write(err)
+    return _finish(outcome, name)
+
+
+def _finish(outcome: tuple, name: str) -> Any:
+    if outcome[0] == "ok":
+        return outcome[1]
+    _, not_done, message = outcome
+    raise (NotDoneYet if not_done else ExerciseError)(message)
+
+
+def _child(read_end: int, write_end: int, body: Callable, args: tuple, name: str) -> None:  # pragma: no cover
+    global _IN_CHILD
+    try:
+        os.close(read_end)
+        _IN_CHILD = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it kills this child
+        signal.setitimer(signal.ITIMER_REAL, 0)  # an outer timer of the parent is not ours
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(1)  # a thread pool inherited through fork can deadlock
+        out, err = io.StringIO(), io.StringIO()
+        sys.stdout, sys.stderr = out, err
+        outcome = _body_outcome(body, args, name)
+        try:
+            payload = pickle.dumps((outcome, out.getvalue(), err.getvalue()))
+        except Exception as error:  # noqa: BLE001 - an unpicklable result is a checker bug, said in one line
+            payload = pickle.dumps((("hint", False, f"The check of {name} returned something it cannot send "
+                                                    f"({type(error).__name__})."), out.getvalue(), ""))
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(write_end, view):]
+    finally:
+        os._exit(0)  # no atexit handlers, no kernel cleanup: the parent owns those
+
+
+def _read_until(fd: int, deadline: float) -> bytes | None:
+    """Everything the child writes, or None if it does not finish before ``deadline``."""
+    chunks = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            return None
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _reap(pid: int) -> None:
+    """Kill the child if it still runs (time limit, Ctrl-C) and collect it, so no zombie is left."""
+    done, _ = os.waitpid(pid, os.WNOHANG)
+    if done == 0:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+# ------------------------------------------------------------------------ behaviour, gradients, shortcuts
+
+
+def _aten_targets(names: tuple[str, ...]) -> tuple[set[int], set[int]]:
+    """ids of the builtins ``torch.<name>`` and of the packets ``torch.ops.aten.<name>`` for ``names``."""
+    import torch
+
+    builtins, packets = set(), set()
+    for name in names:
+        for owner in (torch, torch._C._VariableFunctions):
+            if hasattr(owner, name):
+                builtins.add(id(getattr(owner, name)))
+        try:
+            packets.add(id(getattr(torch.ops.aten, name)))
+        except (AttributeError, RuntimeError):
+            pass
+    return builtins, packets
+
+
+@contextlib.contextmanager
+def forbidden(hint: str, functions: tuple = (), aten: tuple[str, ...] = ()) -> Iterator[None]:
+    """Refuse, while the block runs, calls of ``functions`` (Python functions or builtins, found by
+    identity however the learner imported them: ``from torch.nn.functional import dropout`` too) and of
+    the ATen operators named in ``aten`` (``torch.<name>`` and ``torch.ops.aten.<name>``). A refused call
+    raises ``ExerciseError(hint)``; if the learner's code swallows it (a bare ``except``), the block still
+    ends with that error. Use it inside a :func:`run_check` body around the learner's calls only (the
+    references may use torch's layers).
+
+    It watches calls with ``sys.setprofile`` (cheap), not a ``TorchDispatchMode``: the first dispatch mode
+    of a process imports sympy and dynamo, about 9 s on this machine, paid again in every check's child.
+    """
+    from torch._ops import OpOverload, OpOverloadPacket
+
+    used: list[str] = []
+    codes = {getattr(f, "__code__", None) for f in functions} - {None}
+    builtins = {id(f) for f in functions if not hasattr(f, "__code__")}
+    aten_builtins, packets = _aten_targets(aten)
+    builtins |= aten_builtins
+    op_calls = {OpOverloadPacket.__call__.__code__, OpOverload.__call__.__code__}
+
+    def refuse(label: str) -> None:
+        used.append(label)
+        raise ExerciseError(hint)
+
+    def profile(frame, event, arg):
+        if event == "c_call" and id(arg) in builtins:
+            refuse(getattr(arg, "__name__", "a refused function"))
+        elif event == "call":
+            if frame.f_code in codes:
+                refuse(frame.f_code.co_name)
+            elif frame.f_code in op_calls:
+                op = frame.f_locals.get("self")
+                if id(op) in packets or id(getattr(op, "overloadpacket", None)) in packets:
+                    refuse(str(op))
+
+    previous = sys.getprofile()
+    try:
+        sys.setprofile(profile)
+        yield
+    finally:
+        sys.setprofile(previous)
+    if used:
+        raise ExerciseError(hint)
+
+
+def require_close(actual: Any, expected: Any, hint: str, *, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """Raise ``ExerciseError(hint)`` unless ``actual`` has ``expected``'s shape and values (tensors or arrays).
+
+    A wrong type, ``None``, a wrong shape or NaN all fail with the same hint, never a traceback.
+    """
+    import numpy as np
+
+    try:
+        a = np.asarray(actual.detach().cpu().double() if hasattr(actual, "detach") else actual, dtype=np.float64)
+        e = np.asarray(expected.detach().cpu().double() if hasattr(expected, "detach") else expected,
+                       dtype=np.float64)
+    except Exception:  # noqa: BLE001 - not numbers at all
+        raise ExerciseError(hint) from None
+    if a.shape != e.shape or not np.allclose(a, e, rtol=rtol, atol=atol):
+        raise ExerciseError(hint)
+
+
+def gradients(fn: Callable, inputs: list, weights: Any) -> list:
+    """Gradients of ``(fn(*inputs) * weights).sum()`` with respect to every tensor in ``inputs``.
+
+    ``inputs`` are fresh leaf tensors (``requires_grad=True`` is set here). A tensor that the output
+    does not depend on through autograd (``no_grad``, ``detach``, a numpy round trip) gets ``None``;
+    an output without any graph returns ``None`` for all of them.
+    """
+    import torch
+
+    leaves = [t.detach().clone().requires_grad_(True) for t in inputs]
+    out = fn(*leaves)
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+        return [None] * len(leaves)
+    grads = torch.autograd.grad((out * weights.to(out.dtype)).sum(), leaves, allow_unused=True)
+    return [None if g is None else g.detach() for g in grads]
 
 
 class _time_limit:

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..gradcheck import numeric_gradient, rel_error
 from ..models import make_mlp
-from . import call_learner, ok, require
+from . import ExerciseError, call_learner, forbidden, gradients, ok, require, run_check
 
 __all__ = ["reference_batchnorm", "check_batchnorm_forward", "check_batchnorm_backward", "check_bn_predict"]
 
@@ -24,7 +24,16 @@ def reference_batchnorm(x, gamma, beta, running_mean, running_var, training, mom
     return torch.nn.functional.batch_norm(x, running_mean, running_var, gamma, beta, training, momentum, eps)
 
 
-def _problem(seed: int = 0, n: int = 16, d: int = 5):
+_FORBIDDEN_HINT = (
+    "Build it yourself from tensor operations (mean, var, sqrt, ...): torch's batch_norm (F.batch_norm, "
+    "nn.BatchNorm1d, torch.batch_norm) and the course's layers are not allowed in this exercise."
+)
+_BN_OPS = ("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training",
+           "_native_batch_norm_legit_functional", "_batch_norm_with_update", "_batch_norm_no_update",
+           "cudnn_batch_norm", "batch_norm")
+
+
+def _problem(seed: int = 0, n: int = 16, d: int = 5, dtype=torch.float64):
     gen = torch.Generator().manual_seed(seed)
     # Features with different means and scales, so a per-example (wrong axis) normalization differs.
     x = torch.randn(n, d, generator=gen, dtype=torch.float64) * torch.arange(1, d + 1) + torch.arange(d) * 3.0
@@ -32,113 +41,176 @@ def _problem(seed: int = 0, n: int = 16, d: int = 5):
     beta = torch.randn(d, generator=gen, dtype=torch.float64)
     rm = torch.randn(d, generator=gen, dtype=torch.float64)
     rv = 0.5 + torch.rand(d, generator=gen, dtype=torch.float64)
-    return x, gamma, beta, rm, rv
+    return tuple(t.to(dtype) for t in (x, gamma, beta, rm, rv))
 
 
-def _close(a, b, tol=1e-6) -> bool:
-    return isinstance(a, torch.Tensor) and a.shape == b.shape and bool(torch.allclose(a, b, atol=tol, rtol=tol))
+# (seed, batch, features, dtype, momentum, eps): torch's defaults, then other momenta, a large eps, float32,
+# a batch of 2 and many features.
+_CASES = (
+    (0, 16, 5, torch.float64, 0.1, 1e-5),
+    (1, 9, 3, torch.float64, 0.3, 0.5),
+    (2, 2, 7, torch.float64, 0.05, 1e-3),
+    (3, 32, 4, torch.float32, 0.2, 1e-5),
+)
+
+
+def _close(a, b, tol=None) -> bool:
+    if not (isinstance(a, torch.Tensor) and a.shape == b.shape):
+        return False
+    tol = tol if tol is not None else (2e-4 if torch.float32 in (a.dtype, b.dtype) else 1e-6)
+    return bool(torch.allclose(a.detach().double(), b.detach().double(), atol=tol, rtol=tol))
 
 
 def _run(fn, x, gamma, beta, rm, rv, training, momentum, eps):
+    """Call the learner on fresh copies (x, gamma, beta may require grad); return (out, rm, rv) after the call."""
     rm, rv = rm.clone(), rv.clone()
-    out = call_learner(fn, x.clone(), gamma.clone(), beta.clone(), rm, rv, training, momentum, eps, name="my_batchnorm",
-                       copy_inputs=False)  # fmt: skip
+    with forbidden(_FORBIDDEN_HINT, aten=_BN_OPS):
+        # Clones: the learner may change its inputs in place; autograd still reaches the originals.
+        out = call_learner(fn, x.clone(), gamma.clone(), beta.clone(), rm, rv, training, momentum, eps,
+                           name="my_batchnorm", copy_inputs=False)
+    require(out is not None, "my_batchnorm returned None: return the output tensor.")
     require(isinstance(out, torch.Tensor), f"my_batchnorm must return the output tensor, got {type(out).__name__}.")
     require(out.shape == x.shape, f"The output must have the input's shape {tuple(x.shape)}, got {tuple(out.shape)}.")
+    require(out.dtype == x.dtype, f"Keep the input's dtype: {x.dtype} in, {out.dtype} out (no .float(), .half() "
+                                  "or numpy round trip).")
     return out, rm, rv
 
 
-def _diagnose_eps(fn, x, gamma, beta, rm0, rv0, momentum) -> None:
-    # A large eps makes a missing or misplaced eps visible.
-    big_eps = 0.5
-    out_eps, _, _ = _run(fn, x, gamma, beta, rm0, rv0, True, momentum, big_eps)
-    if _close(out_eps, reference_batchnorm(x, gamma, beta, rm0.clone(), rv0.clone(), True, momentum, big_eps)):
-        return
+def _diagnose_training(out, x, gamma, beta, rm0, rv0, momentum, eps) -> None:
+    """Name the mistake behind a wrong training-mode output, or say in general what it should be."""
     mean, var = x.mean(0), x.var(0, unbiased=False)
-    no_eps = (x - mean) / torch.sqrt(var) * gamma + beta
-    require(not _close(out_eps, no_eps), "Missing eps: divide by sqrt(var + eps), not sqrt(var).")
-    outside = (x - mean) / (torch.sqrt(var) + big_eps) * gamma + beta
-    require(not _close(out_eps, outside), "eps goes inside the square root: sqrt(var + eps), not sqrt(var) + eps.")
-    require(False, "With eps=0.5 the output is wrong: use the eps argument, inside the square root.")
+    x_hat = (x - mean) / torch.sqrt(var + eps)
+    rm1 = (1 - momentum) * rm0 + momentum * mean
+    rv1 = (1 - momentum) * rv0 + momentum * x.var(0, unbiased=True)
+    per_example = (x - x.mean(1, keepdim=True)) / torch.sqrt(x.var(1, unbiased=False, keepdim=True) + eps)
+    mistakes = (
+        (per_example * gamma + beta,
+         "Wrong axis: you normalized each example over its features (that is LayerNorm). BatchNorm normalizes "
+         "each feature over the batch (dimension 0)."),
+        ((x - mean) / torch.sqrt(x.var(0, unbiased=True) + eps) * gamma + beta,
+         "Training normalizes with the *biased* batch variance (divide by N); the unbiased one (N - 1) belongs "
+         "only in the running average."),
+        ((x - rm0) / torch.sqrt(rv0 + eps) * gamma + beta,
+         "In training mode use the batch statistics, not the running ones."),
+        ((x - rm1) / torch.sqrt(rv1 + eps) * gamma + beta,
+         "You normalized with the running statistics you had just updated: in training, normalize with the "
+         "batch's own mean and variance; the running averages are only for eval mode."),
+        ((x - mean) / torch.sqrt(var) * gamma + beta, "Missing eps: it goes into the square root with the variance."),
+        ((x - mean) / (torch.sqrt(var) + eps) * gamma + beta,
+         "eps goes inside the square root, added to the variance, not to the standard deviation."),
+        ((x - mean) / torch.sqrt(var + (1e-5 if eps != 1e-5 else 0.5)) * gamma + beta,
+         "Use the eps argument you are given, not a fixed number."),
+        (x_hat, "The output is not scaled by gamma and shifted by beta."),
+        (x_hat * gamma, "beta is missing: the normalized values are scaled by gamma, then shifted by beta."),
+        (x_hat + beta, "gamma is missing: the normalized values are scaled by gamma, then shifted by beta."),
+        (x_hat * beta + gamma, "gamma and beta are swapped: gamma scales, beta shifts."),
+    )
+    for wrong, hint in mistakes:
+        require(not _close(out, wrong.to(out.dtype)), hint)
+    require(False, "The training-mode output is not each feature normalized over the batch (batch mean, biased "
+                   "batch variance, eps inside the square root), then scaled by gamma and shifted by beta.")
 
 
-def check_batchnorm_forward(fn) -> None:
-    """``fn(x, gamma, beta, running_mean, running_var, training, momentum, eps) -> out`` for x (N, D):
-    BatchNorm's forward pass, updating ``running_mean``/``running_var`` in place in training (torch's
-    convention: momentum = weight of the newest batch; unbiased variance in the running average)."""
-    require(callable(fn), "Pass the function itself: check_batchnorm_forward(my_batchnorm).")
-    x, gamma, beta, rm0, rv0 = _problem()
-    momentum, eps = 0.1, 1e-5
+def _check_running_stats(rm, rv, x, rm0, rv0, momentum) -> None:
     n = x.shape[0]
-
-    # --- training-mode output
-    out, rm, rv = _run(fn, x, gamma, beta, rm0, rv0, True, momentum, eps)
-    expected = reference_batchnorm(x, gamma, beta, rm0.clone(), rv0.clone(), True, momentum, eps)
-    if not _close(out, expected):
-        per_example = (x - x.mean(1, keepdim=True)) / torch.sqrt(x.var(1, unbiased=False, keepdim=True) + eps)
-        require(
-            not _close(out, per_example * gamma + beta),
-            "Wrong axis: you normalized each example over its features (axis 1, that is LayerNorm). "
-            "BatchNorm normalizes each feature over the batch: x.mean(dim=0), x.var(dim=0, unbiased=False).",
-        )
-        unbiased = (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=True) + eps) * gamma + beta
-        require(
-            not _close(out, unbiased),
-            "Training normalizes with the *biased* batch variance (divide by N: unbiased=False); the "
-            "unbiased one (N - 1) belongs only in the running average.",
-        )
-        eval_like = (x - rm0) / torch.sqrt(rv0 + eps) * gamma + beta
-        require(not _close(out, eval_like), "In training mode use the batch statistics, not the running ones.")
-        _diagnose_eps(fn, x, gamma, beta, rm0, rv0, momentum)
-        require(False, "The training-mode output is not (x - mean) / sqrt(var + eps) * gamma + beta per feature.")
-    _diagnose_eps(fn, x, gamma, beta, rm0, rv0, momentum)
-
-    # --- running statistics after one training step
     mean, var = x.mean(0), x.var(0, unbiased=False)
     exp_rm = (1 - momentum) * rm0 + momentum * mean
     exp_rv = (1 - momentum) * rv0 + momentum * var * n / (n - 1)
     require(
         not (torch.equal(rm, rm0) and torch.equal(rv, rv0)),
-        "Running statistics not updated: in training, update running_mean and running_var in place "
-        "(running_mean.mul_(1 - momentum).add_(momentum * mean)).",
+        "Running statistics not updated: in training, change the running_mean and running_var tensors you were "
+        "given, in place (assigning a new tensor to the name does not reach the caller).",
     )
     require(
         not _close(rm, momentum * rm0 + (1 - momentum) * mean),
-        "Momentum convention: in torch, momentum is the weight of the NEWEST batch: "
-        "running = (1 - momentum) * running + momentum * batch_mean (Keras's 0.99 is the weight of the old value).",
+        "Momentum convention: in torch, momentum is the weight of the NEWEST batch in the running average "
+        "(Keras's 0.99 is the weight of the old value).",
     )
-    require(_close(rm, exp_rm), "running_mean should be (1 - momentum) * running_mean + momentum * batch mean.")
+    require(_close(rm, exp_rm), f"running_mean is not the running average with momentum={momentum}: keep "
+                                "(1 - momentum) of the old value and add momentum times the batch mean.")
     require(
         not _close(rv, (1 - momentum) * rv0 + momentum * var),
-        "Biased running variance: the running average takes the *unbiased* batch variance "
-        "(times N / (N - 1)), as torch and Ioffe & Szegedy do.",
+        "Biased running variance: the running average takes the *unbiased* batch variance (divide by N - 1), "
+        "as torch and Ioffe & Szegedy do.",
     )
-    require(_close(rv, exp_rv), "running_var should be (1 - momentum) * running_var + momentum * unbiased batch var.")
+    require(_close(rv, exp_rv), f"running_var is not the running average with momentum={momentum} of the unbiased "
+                                "batch variance.")
 
-    # --- no graph through the running statistics
-    xg = x.clone().requires_grad_()
-    _, rm_g, rv_g = _run(fn, xg, gamma, beta, rm0, rv0, True, momentum, eps)
-    require(
-        not (rm_g.requires_grad or rv_g.requires_grad),
-        "Not detached: the running statistics now carry an autograd graph that grows every step. Update "
-        "them under torch.no_grad() (or with mean.detach()).",
-    )
 
-    # --- eval mode
-    out_eval, rm_e, rv_e = _run(fn, x, gamma, beta, rm0, rv0, False, momentum, eps)
-    require(
-        torch.equal(rm_e, rm0) and torch.equal(rv_e, rv0),
-        "Running statistics updated in eval mode: only training steps may change them.",
-    )
-    expected_eval = (x - rm0) / torch.sqrt(rv0 + eps) * gamma + beta
-    require(
-        _close(out_eval, expected_eval),
-        "In eval mode normalize with running_mean and running_var (not the batch's statistics).",
-    )
-    one, _, _ = _run(fn, x[:1], gamma, beta, rm0, rv0, False, momentum, eps)
-    require(_close(one, expected_eval[:1]), "In eval mode a single example must work (and give the same answer).")
-    ok("batch statistics per feature in training, unbiased running averages with torch's momentum, "
-       "running statistics in eval.")  # fmt: skip
+def _gradient_hint(fn, x, gamma, beta, rm0, rv0, training, momentum, eps) -> str | None:
+    """Compare the gradients of the learner's output with torch's for x, gamma and beta; a hint if they differ."""
+    weights = torch.randn(x.shape, generator=torch.Generator().manual_seed(5), dtype=x.dtype)
+
+    def learner(x_, g_, b_):
+        return _run(fn, x_, g_, b_, rm0, rv0, training, momentum, eps)[0]
+
+    def reference(x_, g_, b_):
+        return reference_batchnorm(x_, g_, b_, rm0.clone(), rv0.clone(), training, momentum, eps)
+
+    got = gradients(learner, [x, gamma, beta], weights)
+    expected = gradients(reference, [x, gamma, beta], weights)
+    mode = "training" if training else "eval"
+    if all(g is None for g in got):
+        return (f"No gradient flows through your {mode}-mode output: the layer could not train. Keep the "
+                "normalization in autograd (no torch.no_grad() or .detach() around it, no numpy); only the "
+                "running-statistics update is done without gradients.")
+    for label, g, e in zip(("x", "gamma", "beta"), got, expected, strict=True):
+        if g is None or not _close(g, e):
+            if label == "x" and training:
+                return ("The gradient with respect to x is wrong: the batch mean and variance depend on x, so the "
+                        "gradient must also flow through them (do not detach them).")
+            return f"The gradient with respect to {label} is wrong in {mode} mode: keep {label} in autograd."
+    return None
+
+
+def _check_forward_body(fn) -> str:
+    for seed, n, d, dtype, momentum, eps in _CASES:
+        x, gamma, beta, rm0, rv0 = _problem(seed, n, d, dtype)
+        # --- training: output, running statistics, gradients, no graph in the running statistics
+        out, rm, rv = _run(fn, x, gamma, beta, rm0, rv0, True, momentum, eps)
+        expected = reference_batchnorm(x, gamma, beta, rm0.clone(), rv0.clone(), True, momentum, eps)
+        if not _close(out, expected):
+            _diagnose_training(out, x, gamma, beta, rm0, rv0, momentum, eps)
+        _check_running_stats(rm, rv, x, rm0, rv0, momentum)
+        xg = x.clone().requires_grad_()
+        _, rm_g, rv_g = _run(fn, xg, gamma, beta, rm0, rv0, True, momentum, eps)
+        require(
+            not (rm_g.requires_grad or rv_g.requires_grad),
+            "Not detached: the running statistics now carry an autograd graph that grows every step. Update "
+            "them without recording gradients (only that update; the output must keep its gradient).",
+        )
+        hint = _gradient_hint(fn, x, gamma, beta, rm0, rv0, True, momentum, eps)
+        require(hint is None, hint or "")
+        # --- eval: running statistics, untouched, any batch size, gradients
+        out_eval, rm_e, rv_e = _run(fn, x, gamma, beta, rm0, rv0, False, momentum, eps)
+        require(
+            torch.equal(rm_e, rm0) and torch.equal(rv_e, rv0),
+            "Running statistics updated in eval mode: only training steps may change them.",
+        )
+        expected_eval = (x - rm0) / torch.sqrt(rv0 + eps) * gamma + beta
+        if not _close(out_eval, expected_eval):
+            require(not _close(out_eval, expected),
+                    "In eval mode normalize with running_mean and running_var (not the batch's statistics).")
+            require(False, "The eval-mode output is not x normalized with the running statistics (and the eps you "
+                           "are given), scaled by gamma and shifted by beta.")
+        one, _, _ = _run(fn, x[:1], gamma, beta, rm0, rv0, False, momentum, eps)
+        require(_close(one, expected_eval[:1]), "In eval mode a single example must work (and give the same answer).")
+        hint = _gradient_hint(fn, x, gamma, beta, rm0, rv0, False, momentum, eps)
+        require(hint is None, hint or "")
+    return ("batch statistics per feature in training, unbiased running averages with torch's momentum, "
+            "running statistics in eval.")
+
+
+def check_batchnorm_forward(fn) -> None:
+    """``fn(x, gamma, beta, running_mean, running_var, training, momentum, eps) -> out`` for x (N, D):
+    BatchNorm's forward pass, updating ``running_mean``/``running_var`` in place in training (torch's
+    convention: momentum = weight of the newest batch; unbiased variance in the running average).
+
+    Tried on several batches (float32 and float64, momentum and eps other than the defaults, one example
+    in eval), with gradients through x, gamma and beta compared to torch's; torch's batch_norm is refused.
+    """
+    require(callable(fn), "Pass the function itself: check_batchnorm_forward(my_batchnorm).")
+    ok(run_check(_check_forward_body, fn, name="my_batchnorm"))
 
 
 def _bn_backward_reference(dout, x, gamma, eps):
@@ -157,6 +229,10 @@ def check_batchnorm_backward(fn) -> None:
     """``fn(dout, x, gamma, eps) -> (dx, dgamma, dbeta)``: the training-mode backward pass of
     ``out = gamma * (x - mean) / sqrt(var + eps) + beta`` (numpy, x of shape (N, D))."""
     require(callable(fn), "Pass the function itself: check_batchnorm_backward(my_batchnorm_backward).")
+    ok(run_check(_check_backward_body, fn, name="my_batchnorm_backward"))
+
+
+def _check_backward_body(fn) -> str:
     rng = np.random.default_rng(0)
     x = rng.normal(2.0, 3.0, size=(8, 4))
     gamma = rng.normal(size=4)
@@ -164,15 +240,23 @@ def check_batchnorm_backward(fn) -> None:
     eps = 1e-5
     result = call_learner(fn, dout, x, gamma, eps, name="my_batchnorm_backward")
     require(isinstance(result, tuple | list) and len(result) == 3, "Return three arrays: (dx, dgamma, dbeta).")
-    dx, dgamma, dbeta = (np.asarray(r, dtype=np.float64) for r in result)
+    require(all(r is not None for r in result), "Return three numpy arrays (dx, dgamma, dbeta): one of them is None.")
+    try:
+        dx, dgamma, dbeta = (np.asarray(r, dtype=np.float64) for r in result)
+    except (TypeError, ValueError):
+        raise ExerciseError("Return three numpy arrays (dx, dgamma, dbeta), got "
+                            + ", ".join(type(r).__name__ for r in result) + ".") from None
     ref_dx, ref_dgamma, ref_dbeta = _bn_backward_reference(dout, x, gamma, eps)
     require(
         dgamma.shape == (4,) and dbeta.shape == (4,),
         f"dgamma and dbeta have one entry per feature, shape (4,); got {dgamma.shape} and {dbeta.shape}. "
         "Sum over the batch axis (axis=0).",
     )
+    require(not (rel_error(dbeta, ref_dgamma) < 1e-7 and rel_error(dgamma, ref_dbeta) < 1e-7),
+            "dgamma and dbeta are right but swapped: return them in the order (dx, dgamma, dbeta).")
     require(rel_error(dbeta, ref_dbeta) < 1e-7, "dbeta is the sum of dout over the batch (axis 0).")
-    require(rel_error(dgamma, ref_dgamma) < 1e-7, "dgamma is the sum over the batch of dout * x_hat.")
+    require(rel_error(dgamma, ref_dgamma) < 1e-7, "dgamma is wrong: gamma multiplies the normalized x, so its "
+                                                  "gradient sums dout times the normalized x over the batch.")
     require(dx.shape == x.shape, f"dx must have the shape of x {x.shape}, got {dx.shape}.")
     direct = dout * gamma / np.sqrt(x.var(0) + eps)
     require(
@@ -187,7 +271,7 @@ def check_batchnorm_backward(fn) -> None:
     numeric = numeric_gradient(forward, x.copy(), dout)
     err = rel_error(dx, numeric)
     require(err < 1e-6, f"dx disagrees with the numerical gradient (relative error {err:.1e}).")
-    ok(f"dx, dgamma and dbeta agree with the numerical gradient (relative error {err:.1e}).")
+    return f"dx, dgamma and dbeta agree with the numerical gradient (relative error {err:.1e})."
 
 
 def _bn_model() -> nn.Module:
@@ -204,28 +288,42 @@ def check_bn_predict(predict) -> None:
     """``predict(model, X) -> classes`` for a BatchNorm model: independent of the other examples in X,
     works for one example, leaves the running statistics alone."""
     require(callable(predict), "Pass the function itself: check_bn_predict(predict).")
+    ok(run_check(_check_bn_predict_body, predict, name="predict"))
+
+
+def _classes(result, n: int) -> torch.Tensor:
+    require(result is not None, "predict returned None: return the predicted classes.")
+    require(isinstance(result, torch.Tensor | np.ndarray),
+            f"predict must return the predicted classes as a tensor, got {type(result).__name__}.")
+    result = torch.as_tensor(result)
+    require(result.reshape(-1).shape == (n,), f"Return one class per example, shape ({n},), got {tuple(result.shape)}.")
+    return result.reshape(-1)
+
+
+def _check_bn_predict_body(predict) -> str:
     model = _bn_model()
     model.train()
     X = torch.from_numpy(np.random.default_rng(0).random((64, 64)).astype(np.float32))
     before = (model[1].running_mean.clone(), model[1].running_var.clone())
-    full = torch.as_tensor(call_learner(predict, model, X, name="predict", copy_inputs=False))
+    full = _classes(call_learner(predict, model, X, name="predict", copy_inputs=False), 64)
     changed = not (torch.equal(model[1].running_mean, before[0]) and torch.equal(model[1].running_var, before[1]))
     require(
         not changed,
         "predict changed the running statistics: a forward pass in train mode updates them, even under "
-        "torch.no_grad(). Switch to model.eval() before the forward pass.",
+        "torch.no_grad(). Switch the model to evaluation mode before the forward pass.",
     )
     require(full.shape == (64,), f"Return one class per example, shape (64,), got {tuple(full.shape)}.")
-    part = torch.as_tensor(call_learner(predict, model, X[:8], name="predict", copy_inputs=False))
+    part = _classes(call_learner(predict, model, X[:8], name="predict", copy_inputs=False), 8)
     require(
         torch.equal(part, full[:8]),
         "The same examples got different predictions in a smaller batch: the model is still using batch "
-        "statistics (train mode). Call model.eval() so the running statistics are used.",
+        "statistics (train mode). In evaluation mode the running statistics are used.",
     )
-    single = torch.as_tensor(call_learner(predict, model, X[:1], name="predict", copy_inputs=False))
+    single = _classes(call_learner(predict, model, X[:1], name="predict", copy_inputs=False), 1)
     require(torch.equal(single.reshape(-1), full[:1]), "Predicting one example alone must give the same class.")
     reference = _bn_model().eval()
     with torch.no_grad():
         expected = reference(X).argmax(1)
-    require(torch.equal(full, expected), "Predictions must be model(X).argmax(dim=1) in eval mode.")
-    ok("predictions use the running statistics: independent of the batch, and the model is left unchanged.")
+    require(torch.equal(full, expected),
+            "Predictions must be the model's most likely class per example, computed in evaluation mode.")
+    return "predictions use the running statistics: independent of the batch, and the model is left unchanged."

@@ -18,7 +18,7 @@ from torch import nn
 from ..gradcheck import numeric_gradient, rel_error
 from ..models import make_mlp
 from ..paired import paired
-from . import ExerciseError, call_learner, ok, require
+from . import ExerciseError, call_learner, forbidden, ok, require, run_check
 
 __all__ = [
     "check_dropout_forward",
@@ -38,44 +38,33 @@ _FRACTION_TOLERANCE = 0.02  # 20,000 coin flips: the kept fraction's std is <= 0
 # ------------------------------------------------------------------------------------------ helpers
 
 
-class _TorchDropoutCalled(Exception):
-    pass
+_TORCH_HINT = (
+    "You called a ready-made dropout (torch's, or the course's). Build it yourself: draw one random number per "
+    "element, keep the element with probability 1 - p, and scale the survivors."
+)
+
+
+def _dropout_functions() -> tuple:
+    import torch.nn.functional as F
+
+    from .. import nn as course_nn
+    from .. import numpy_layers as nl
+
+    return (F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout, F.feature_alpha_dropout,
+            torch.dropout, torch.native_dropout, torch.feature_dropout, torch.alpha_dropout,
+            course_nn.Dropout.forward, nl.dropout_forward, nl.dropout_backward)
 
 
 @contextlib.contextmanager
 def _no_torch_dropout() -> Iterator[list[str]]:
-    """Record (and refuse) calls to torch's own dropout while the learner's code runs."""
-    import torch.nn.functional as F
-
-    calls: list[str] = []
-    saved = {(F, "dropout"): F.dropout, (torch, "dropout"): torch.dropout}
-
-    def refuse(*_args, **_kwargs):
-        calls.append("torch dropout")
-        raise _TorchDropoutCalled()
-
-    try:
-        for (module, name) in saved:
-            setattr(module, name, refuse)
-        yield calls
-    finally:
-        for (module, name), fn in saved.items():
-            setattr(module, name, fn)
-
-
-_TORCH_HINT = (
-    "You called torch's dropout. Build it yourself: draw one coin per element from the generator you are "
-    "given, keep where it is >= p, and scale the survivors."
-)
+    """Refuse torch's and the course's dropout however it was imported (``from torch.nn.functional import
+    dropout`` too), while the learner's code runs (inside a run_check child)."""
+    with forbidden(_TORCH_HINT, functions=_dropout_functions(), aten=("native_dropout",)):
+        yield []
 
 
 def _call(fn, *args, name: str, calls: list[str], copy_inputs: bool = True):
-    try:
-        return call_learner(fn, *args, name=name, copy_inputs=copy_inputs)
-    except ExerciseError:
-        if calls:
-            raise ExerciseError(_TORCH_HINT) from None
-        raise
+    return call_learner(fn, *args, name=name, copy_inputs=copy_inputs)
 
 
 def _as_array(out, name: str) -> np.ndarray:
@@ -148,7 +137,7 @@ def _forward_rng_checks(call: Callable[[np.ndarray, float, object], np.ndarray],
     require(
         np.array_equal(outs[0], outs[1]),
         f"{what}: two calls with generators seeded alike gave different masks, so the mask does not come from "
-        "the rng argument. Draw from rng (rng.random(x.shape)), not from np.random or torch.",
+        "the rng argument. Draw the random numbers from rng, not from np.random or torch.",
     )
     rng = np.random.default_rng(6)
     first, second = call(x, p, rng), call(x, p, rng)
@@ -166,12 +155,37 @@ def _sample_x() -> np.ndarray:
 # ------------------------------------------------------------------------------------ exercise 2.1
 
 
+def _check_other_shapes(call: Callable, what: str) -> None:
+    """Dropout works on any shape: 1-D, one row, 3-D, float32 (not only the (200, 100) float64 sample)."""
+    rng = np.random.default_rng(11)
+    for shape, dtype in (((20000,), np.float64), ((1, 4000), np.float64), ((20, 10, 30), np.float64),
+                         ((3, 5), np.float64), ((100, 60), np.float32)):
+        x = rng.uniform(0.5, 2.0, size=shape).astype(dtype)
+        p = 0.3
+        out = call(x, p, np.random.default_rng(4))
+        require(out.shape == x.shape, f"{what}, input of shape {shape}: the output must have the input's shape, "
+                                      f"got {out.shape}. Dropout works on arrays of any shape.")
+        require(np.issubdtype(out.dtype, np.floating), f"{what}: the output must hold floats, got {out.dtype}.")
+        kept = out != 0
+        require(np.allclose(out[kept], x[kept] / (1 - p), rtol=1e-5),
+                f"{what}, input of shape {shape}: kept elements must be scaled by 1/(1 - p).")
+        if x.size >= 4000:
+            require(abs(float(kept.mean()) - (1 - p)) < _FRACTION_TOLERANCE,
+                    f"{what}, input of shape {shape}: {kept.mean():.1%} of the elements survived; each should "
+                    f"survive with probability 1 - p = {1 - p:.0%}, whatever the input's shape.")
+
+
 def check_dropout_forward(dropout_forward: Callable) -> None:
     """Exercise 2.1: ``dropout_forward(x, p, training, rng) -> (out, cache)``.
 
     Training: each element is zeroed with probability ``p`` (a coin per element from ``rng``) and the
-    survivors are scaled by ``1/(1-p)``. Eval (``training=False``): the identity.
+    survivors are scaled by ``1/(1-p)``. Eval (``training=False``): the identity. Tried on 1-D to 3-D inputs
+    and float32; torch's and the course's dropout are refused.
     """
+    ok(run_check(_check_dropout_forward_body, dropout_forward, name="dropout_forward"))
+
+
+def _check_dropout_forward_body(dropout_forward: Callable) -> str:
     x = _sample_x()
     with _no_torch_dropout() as calls:
 
@@ -196,12 +210,17 @@ def check_dropout_forward(dropout_forward: Callable) -> None:
             )
         out = call(x, 0.0, np.random.default_rng(3))
         require(np.allclose(out, x), "With p=0 nothing is dropped and 1/(1-p) = 1: the output must equal x.")
-    ok("a fresh Bernoulli mask per element from rng, survivors scaled by 1/(1-p); eval mode is the identity.")
+        _check_other_shapes(call, "training")
+    return "a fresh Bernoulli mask per element from rng, survivors scaled by 1/(1-p); eval mode is the identity."
 
 
 def check_inverted_dropout(my_dropout: Callable) -> None:
     """``my_dropout(x, p, rng) -> out`` (training mode only): zero each element with probability p and
     scale the rest by 1/(1-p)."""
+    ok(run_check(_check_inverted_dropout_body, my_dropout, name="my_dropout"))
+
+
+def _check_inverted_dropout_body(my_dropout: Callable) -> str:
     x = _sample_x()
     with _no_torch_dropout() as calls:
 
@@ -212,7 +231,8 @@ def check_inverted_dropout(my_dropout: Callable) -> None:
         for p in _P_VALUES:
             _check_training_output(x, call(x, p, np.random.default_rng(1)), p, f"p={p}")
         _forward_rng_checks(call, x, "my_dropout")
-    ok("elements are dropped with probability p and survivors scaled by 1/(1-p), so E[out] = x.")
+        _check_other_shapes(call, "my_dropout")
+    return "elements are dropped with probability p and survivors scaled by 1/(1-p), so E[out] = x."
 
 
 # ------------------------------------------------------------------------------------ exercise 2.2
@@ -220,11 +240,17 @@ def check_inverted_dropout(my_dropout: Callable) -> None:
 
 def check_dropout_backward(dropout_forward: Callable, dropout_backward: Callable) -> None:
     """Exercise 2.2: ``dropout_backward(dout, cache) -> dx`` for the cache of your ``dropout_forward``,
-    compared with a numerical gradient (:func:`course_utils.gradcheck.numeric_gradient`)."""
+    compared with a numerical gradient (:func:`course_utils.gradcheck.numeric_gradient`), on 2-D and
+    3-D inputs."""
+    ok(run_check(_check_dropout_backward_body, dropout_forward, dropout_backward, name="dropout_backward"))
+
+
+def _check_dropout_backward_body(dropout_forward: Callable, dropout_backward: Callable) -> str:
     rng = np.random.default_rng(0)
-    x, dout = rng.normal(size=(5, 8)), rng.normal(size=(5, 8))
     with _no_torch_dropout() as calls:
-        for p, training in ((0.3, True), (0.6, True), (0.5, False)):
+        for p, training, shape in ((0.3, True, (5, 8)), (0.6, True, (5, 8)), (0.5, False, (5, 8)),
+                                   (0.4, True, (3, 2, 6)), (0.2, True, (1, 9))):
+            x, dout = rng.normal(size=shape), rng.normal(size=shape)
 
             def forward(z, p=p, training=training):
                 result = _call(dropout_forward, z.copy(), p, training, np.random.default_rng(7),
@@ -241,7 +267,8 @@ def check_dropout_backward(dropout_forward: Callable, dropout_backward: Callable
                 and (training or kept.all()),
                 "Your dropout_forward does not pass exercise 2.1 yet: fix it first, then its backward.",
             )
-            dx = call_learner(dropout_backward, dout.copy(), cache, name="dropout_backward")
+            with _no_torch_dropout():
+                dx = call_learner(dropout_backward, dout.copy(), cache, name="dropout_backward")
             dx = _as_array(dx, "dropout_backward")
             require(dx.shape == x.shape, f"dx must have the shape of x, {x.shape}, got {dx.shape}.")
             require(bool(np.all(np.isfinite(dx))), "dx contains NaN or inf: check the scaling 1/(1 - p).")
@@ -262,8 +289,8 @@ def check_dropout_backward(dropout_forward: Callable, dropout_backward: Callable
                 raise ExerciseError(f"{mode}, p={p}: the gradient is scaled by 1/(1-p) twice (does your cache "
                                     "already hold the scaled mask?).")
             raise ExerciseError(f"{mode}, p={p}: the gradient check failed (relative error {error:.1e}, should be "
-                                "below 1e-7). out = x * mask / (1 - p) is linear in x: what multiplies dout?")
-    ok("the analytic gradient matches the numerical one (relative error < 1e-7), in training and eval mode.")
+                                "below 1e-7). The forward output is linear in x: what multiplies dout?")
+    return "the analytic gradient matches the numerical one (relative error < 1e-7), in training and eval mode."
 
 
 # ------------------------------------------------------------------------------------ exercise 2.3
@@ -271,7 +298,30 @@ def check_dropout_backward(dropout_forward: Callable, dropout_backward: Callable
 
 def check_dropout_module(module_class: Callable) -> None:
     """Exercise 2.3: ``module_class(p)`` is an ``nn.Module`` whose forward drops (training) or passes
-    through (eval), deciding by ``self.training``."""
+    through (eval), deciding by ``self.training``; any input shape and dtype, gradients through it."""
+    ok(run_check(_check_dropout_module_body, module_class, name=getattr(module_class, "__name__", "your class")))
+
+
+def _check_module_shapes(module_class: Callable, calls: list[str]) -> None:
+    gen = torch.Generator().manual_seed(3)
+    for shape, dtype in (((20000,), torch.float32), ((40, 10, 10), torch.float64), ((1, 3, 20, 20), torch.float32)):
+        x = torch.rand(shape, generator=gen, dtype=dtype) + 0.5
+        layer = _call(module_class, 0.3, name="your class", calls=calls)
+        layer.train()
+        out = _call(layer, x, name="forward", calls=calls)
+        require(isinstance(out, torch.Tensor), f"forward must return a torch.Tensor, got {type(out).__name__}.")
+        require(out.shape == x.shape and out.dtype == x.dtype,
+                f"An input of shape {tuple(shape)} and dtype {dtype} must give the same shape and dtype, got "
+                f"{tuple(out.shape)} and {out.dtype}.")
+        kept = out != 0
+        require(torch.allclose(out[kept], x[kept] / 0.7, rtol=1e-5),
+                f"Input of shape {tuple(shape)}: kept elements must be scaled by 1/(1 - p).")
+        require(abs(float(kept.double().mean()) - 0.7) < 0.03,
+                f"Input of shape {tuple(shape)}: {float(kept.double().mean()):.1%} of the elements survived; each "
+                "should survive with probability 1 - p, one random number per element, whatever the shape.")
+
+
+def _check_dropout_module_body(module_class: Callable) -> str:
     with _no_torch_dropout() as calls:
         layer = _call(module_class, 0.5, name=getattr(module_class, "__name__", "your class"), calls=calls)
         require(isinstance(layer, nn.Module), f"Subclass torch.nn.Module, got {type(layer).__name__}.")
@@ -297,7 +347,8 @@ def check_dropout_module(module_class: Callable) -> None:
                                     ".numpy(), no in-place change of x) so autograd can follow.") from None
             require(xg.grad is not None and bool(((xg.grad == 0) | torch.isclose(xg.grad, torch.tensor(1 / (1 - p))))
                                                  .all()),
-                    "The gradient of your layer should be the scaled mask: build the output as x * mask / (1 - p).")
+                    "The gradient of your layer should be the scaled mask: 1/(1-p) where an element was kept, 0 "
+                    "where it was dropped. Build the output from x with tensor operations that autograd follows.")
             model = nn.Sequential(nn.Identity(), _call(module_class, 0.5, name="your class", calls=calls))
             model.eval()  # the learner's layer must follow its parent's mode through self.training
             out = _call(model, x, name="forward", calls=calls)
@@ -306,7 +357,8 @@ def check_dropout_module(module_class: Callable) -> None:
                 "After model.eval() your layer must return x unchanged: decide with self.training, which "
                 "model.eval() / model.train() set on every submodule.",
             )
-    ok("drops with a fresh mask in training, the identity after model.eval(), and autograd flows through it.")
+            _check_module_shapes(module_class, calls)
+    return "drops with a fresh mask in training, the identity after model.eval(), and autograd flows through it."
 
 
 # ------------------------------------------------------------------------------------ exercise 2.4
@@ -319,7 +371,27 @@ def buggy_predict(model: nn.Module, X: torch.Tensor) -> torch.Tensor:
 
 
 def check_predict_fix(predict: Callable) -> None:
-    """``predict(model, X) -> predicted classes`` must be deterministic (dropout off) and match eval mode."""
+    """``predict(model, X) -> predicted classes`` must be deterministic (dropout off) and match eval mode,
+    and leave the model able to train with dropout afterwards (no Dropout removed or set to p = 0)."""
+    ok(run_check(_check_predict_fix_body, predict, name="predict"))
+
+
+def _dropout_still_works(model: nn.Module, X: torch.Tensor) -> None:
+    """After predict, model.train() must bring dropout back: the same layers, the same p, random outputs."""
+    drops = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+    require(len(drops) == 2 and all(m.p == 0.5 for m in drops),
+            "predict changed the model for good: it must keep its Dropout layers (and their p) so that it can "
+            "go on training. Switch dropout off for the prediction only, by the model's mode.")
+    model.train()
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        first, second = model(X), model(X)
+    require(not torch.equal(first, second),
+            "After predict, model.train() no longer brings dropout back: predict must not disable the Dropout "
+            "layers for good, only use evaluation mode.")
+
+
+def _check_predict_fix_body(predict: Callable) -> str:
     original = make_mlp(64, [64, 64], 10, dropout=0.5, seed=0)
     X = torch.from_numpy(np.random.default_rng(0).random((200, 64)).astype(np.float32))
     reference = make_mlp(64, [64, 64], 10, dropout=0.5, seed=0)  # untouched twin of the model given out
@@ -329,15 +401,16 @@ def check_predict_fix(predict: Callable) -> None:
     original.train()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        first = call_learner(predict, original, X, name="predict")
-        second = call_learner(predict, original, X, name="predict")
+        # The model itself (no copy): what predict does to it is judged afterwards (run_check's child owns it).
+        first = call_learner(predict, original, X, name="predict", copy_inputs=False)
+        second = call_learner(predict, original, X, name="predict", copy_inputs=False)
     for result in (first, second):
         require(isinstance(result, torch.Tensor | np.ndarray),
                 f"predict must return the predicted classes as a tensor, got {type(result).__name__}.")
     first, second = torch.as_tensor(first), torch.as_tensor(second)
     require(first.shape == expected.shape,
             f"Return one class per input, shape {tuple(expected.shape)}, got {tuple(first.shape)}: take "
-            "argmax over the classes (dim=1).")
+            "the most likely class of each input.")
     require(not (first.is_floating_point() and bool(torch.isnan(first).any())),
             "Your predictions contain NaN: return class indices (argmax), computed without changing the model.")
     require(
@@ -350,48 +423,48 @@ def check_predict_fix(predict: Callable) -> None:
         "Predictions are deterministic but not the model's eval-mode predictions: predict with the model as it "
         "is (do not change its weights or its inputs).",
     )
-    ok("predictions are deterministic: in eval mode dropout is the identity.")
+    _dropout_still_works(original, X)
+    return "predictions are deterministic: in eval mode dropout is the identity."
 
 
 # ------------------------------------------------------------------------------------ exercise 2.5
 
 
 _SUPPORT_CASES = (
-    # (a_values, b_values, higher_is_better, the mistake a wrong answer reveals)
-    ([0.80, 0.90, 0.85], [0.79, 0.89, 0.84], True,
-     "a wins on every seed, although each method's seed-to-seed spread is much larger than the gain: pair the "
-     "seeds (subtract seed by seed) instead of comparing the two groups' spreads"),
-    ([0.95, 0.88, 0.90], [0.85, 0.90, 0.91], True,
-     "a loses on 2 seeds and its mean gain is smaller than the spread of the per-seed gains: a higher mean "
-     "alone is not evidence"),
-    ([0.30, 0.32, 0.29], [0.35, 0.36, 0.37], False,
-     "for a loss, lower is better: orient the per-seed differences with higher_is_better"),
-    ([0.30, 0.32, 0.29], [0.35, 0.36, 0.37], True,
-     "for an accuracy, higher is better: here a is lower on every seed"),
-    ([0.91, 0.93, 0.92, 0.90], [0.90, 0.92, 0.93, 0.88], True,
-     "a wins on 3 of 4 seeds and its mean gain is below the spread of the gains: neither every seed nor "
-     "mean > spread"),
+    # (a_values, b_values, higher_is_better, which part of the rule a wrong answer gets wrong). The hint names
+    # the part of the rule, never the case's numbers or its answer.
+    ([0.80, 0.90, 0.85], [0.79, 0.89, 0.84], True, "pairing: compare seed by seed, not the two groups' spreads"),
+    ([0.95, 0.88, 0.90], [0.85, 0.90, 0.91], True, "a higher mean alone (it is not evidence)"),
+    ([0.30, 0.32, 0.29], [0.35, 0.36, 0.37], False, "the direction: with higher_is_better=False, lower is better"),
+    ([0.30, 0.32, 0.29], [0.35, 0.36, 0.37], True, "the direction: with higher_is_better=True, higher is better"),
+    ([0.91, 0.93, 0.92, 0.90], [0.90, 0.92, 0.93, 0.88], True, "the 'mean gain above its spread' branch"),
     ([0.93, 0.93, 0.895], [0.90, 0.90, 0.90], True,
-     "a wins on 2 of 3 seeds and its mean gain is below the spread of the gains, measured as the sample "
-     "standard deviation (ddof=1)"),
-    ([0.91, 0.94, 0.928, 0.90], [0.90, 0.92, 0.93, 0.88], True,
-     "a wins on 3 of 4 seeds, and the mean gain exceeds the spread of the gains (their standard deviation, "
-     "ddof=1): that counts as support"),
+     "the spread: the sample standard deviation of the gains (ddof=1)"),
+    ([0.91, 0.94, 0.928, 0.90], [0.90, 0.92, 0.93, 0.88], True, "the 'mean gain above its spread' branch"),
+    ([0.901, 1.0, 0.901], [0.90, 0.90, 0.90], True,
+     "the 'every seed' branch: it counts on its own, whatever the spread"),
+    ([0.35, 0.34, 0.36, 0.30], [0.40, 0.44, 0.37, 0.31], False,
+     "the 'every seed' branch with higher_is_better=False"),
+    ([0.90, 0.901, 1.0], [0.90, 0.90, 0.90], True, "ties: an equal result on a seed is not a win"),
+    ([0.90, 0.90, 0.90], [0.90, 0.90, 0.90], True, "ties: an equal result on a seed is not a win"),
 )
 
 
-def check_supports(supports: Callable) -> None:
-    """Exercise 2.5: ``supports(a_values, b_values, higher_is_better) -> bool`` implements the course's rule
-    for "a beats b" on paired seeds (all per-seed gains positive, or mean gain > their standard deviation)."""
-    for a_values, b_values, higher, mistake in _SUPPORT_CASES:
+def _check_supports_body(supports: Callable) -> str:
+    for a_values, b_values, higher, part in _SUPPORT_CASES:
         seeds = list(range(len(a_values)))
         expected = paired("a", a_values, "b", b_values, seeds, higher_is_better=higher).supports()
         answer = call_learner(supports, list(a_values), list(b_values), higher, name="supports")
         require(isinstance(answer, bool | np.bool_),
                 f"supports must return True or False, got {type(answer).__name__}.")
-        require(bool(answer) == expected, f"supports({a_values}, {b_values}, higher_is_better={higher}) is wrong: "
-                                          f"{mistake}.")
-    ok("you apply the paired-seed rule: every seed agrees, or the mean gain exceeds the spread of the gains.")
+        require(bool(answer) == expected, f"supports does not follow the rule yet; look again at {part}.")
+    return "you apply the paired-seed rule: every seed agrees, or the mean gain exceeds the spread of the gains."
+
+
+def check_supports(supports: Callable) -> None:
+    """Exercise 2.5: ``supports(a_values, b_values, higher_is_better) -> bool`` implements the course's rule
+    for "a beats b" on paired seeds (all per-seed gains positive, or mean gain > their standard deviation)."""
+    ok(run_check(_check_supports_body, supports, name="supports"))
 
 
 def check_chosen_p(p, grid, n_train: int, tolerance: float = 0.005) -> None:

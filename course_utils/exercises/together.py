@@ -15,7 +15,7 @@ from torch import nn
 from ..data import load_digits
 from ..experiments.together import bn_layers, bn_variance_ratios
 from ..models import make_mlp
-from . import ExerciseError, call_learner, ok, require
+from . import ExerciseError, call_learner, ok, require, run_check
 
 __all__ = [
     "check_block",
@@ -51,27 +51,81 @@ def _leaves(model: nn.Module) -> list[nn.Module]:
 # ------------------------------------------------------------------------------------------ exercise 1
 
 
+def _reference_block(linear: nn.Linear, p: float) -> nn.Sequential:
+    """The course's block with the learner's Linear weights (BatchNorm1d with torch's defaults)."""
+    ref = nn.Sequential(nn.Linear(linear.in_features, linear.out_features, bias=False),
+                        nn.BatchNorm1d(linear.out_features), nn.ReLU(), nn.Dropout(p))
+    with torch.no_grad():
+        ref[0].weight.copy_(linear.weight)
+    return ref.double()
+
+
+def _same_behaviour(block: nn.Module, linear: nn.Linear, n_in: int, p: float) -> None:
+    """Run the learner's block and the reference side by side: training steps (same random seed for the
+    dropout masks), gradients, running statistics, then eval mode on batches of 1 and 5."""
+    block = block.double()
+    ref = _reference_block(linear, p)
+    gen = torch.Generator().manual_seed(n_in)
+    for step in range(3):
+        x = torch.randn(16, n_in, generator=gen, dtype=torch.float64) * 2 + 1
+        block.train()
+        ref.train()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(step)
+            out = block(x)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(step)
+            expected = ref(x)
+        require(isinstance(out, torch.Tensor) and out.shape == expected.shape,
+                f"A batch of 16 must give shape {tuple(expected.shape)}, got {tuple(getattr(out, 'shape', ()))}.")
+        require(torch.allclose(out, expected, rtol=1e-6, atol=1e-8),
+                "In training mode your block computes something else than the course's block: its forward must run "
+                "Linear, then BatchNorm1d, then ReLU, then Dropout, in that order, each called once (and plain "
+                "nn.Dropout, which drops single elements).")
+        weights = torch.randn(out.shape, generator=gen, dtype=torch.float64)
+        (grad,) = torch.autograd.grad((out * weights).sum(), linear.weight)
+        (expected_grad,) = torch.autograd.grad((expected * weights).sum(), ref[0].weight)
+        require(torch.allclose(grad.double(), expected_grad, rtol=1e-6, atol=1e-8),
+                "The gradient through your block differs from the course's block: keep every layer in autograd.")
+    block.eval()
+    ref.eval()
+    for n in (5, 1):
+        x = torch.randn(n, n_in, generator=gen, dtype=torch.float64)
+        with torch.no_grad():
+            out, expected = block(x), ref(x)
+        require(torch.allclose(out, expected, rtol=1e-6, atol=1e-8),
+                f"In eval mode (a batch of {n}) your block differs from the course's block after the same training "
+                "steps: keep BatchNorm1d's defaults (momentum, running statistics tracked, eps) so that its running "
+                "statistics follow the training batches, and let Dropout be the identity in eval mode.")
+
+
 def check_block(build_block) -> None:
     """``build_block(in_features, out_features, p) -> nn.Sequential`` must build the course's block
-    ``Linear (no bias) -> BatchNorm1d -> ReLU -> Dropout(p)``."""
-    for n_in, n_out, p in ((64, 32, 0.3), (10, 7, 0.5)):
+    ``Linear (no bias) -> BatchNorm1d -> ReLU -> Dropout(p)``: checked by structure (for the hints) and by
+    behaviour against the course's block (training steps with the same dropout seeds, gradients, running
+    statistics, eval mode on one example)."""
+    ok(run_check(_check_block_body, build_block, name="build_block"))
+
+
+def _check_block_body(build_block) -> str:
+    for n_in, n_out, p in ((64, 32, 0.3), (10, 7, 0.5), (5, 3, 0.1)):
         block = call_learner(build_block, n_in, n_out, p, name="build_block")
         require(isinstance(block, nn.Module),
-                f"build_block must return an nn.Module (e.g. nn.Sequential(...)), got {type(block).__name__}.")
+                f"build_block must return an nn.Module (a Sequential of layers), got {type(block).__name__}.")
         layers = _leaves(block)
         kinds = [_kind(m) for m in layers]
-        require("linear" in kinds, "The block starts with a Linear layer (nn.Linear(in_features, out_features)).")
+        require("linear" in kinds, "The block starts with a Linear layer.")
         require(kinds[0] == "linear", f"Put the Linear first: your layers are {kinds}.")
         require(kinds.count("linear") == 1, f"One Linear per block, got {kinds.count('linear')}.")
         require("activation" in kinds,
                 "Missing activation: without a nonlinearity, stacked blocks collapse into one linear map. "
-                "Add nn.ReLU().")
+                "Add the activation.")
         if "batchnorm" not in kinds:
             require("othernorm" not in kinds,
                     "This block uses BatchNorm1d (an MLP trained with batches); LayerNorm/GroupNorm are for other "
                     "situations (exercise 3).")
-            raise ExerciseError("Missing normalization: add nn.BatchNorm1d(out_features) right after the Linear.")
-        require("dropout" in kinds, "Missing dropout: end the block with nn.Dropout(p).")
+            raise ExerciseError("Missing normalization: the block normalizes the Linear's outputs over the batch.")
+        require("dropout" in kinds, "Missing dropout: the block ends with dropout.")
         require(len(kinds) == 4, f"Exactly four layers (Linear, BatchNorm1d, ReLU, Dropout), got {kinds}.")
         linear, bn = layers[kinds.index("linear")], layers[kinds.index("batchnorm")]
         i_bn, i_act, i_drop = kinds.index("batchnorm"), kinds.index("activation"), kinds.index("dropout")
@@ -85,7 +139,7 @@ def check_block(build_block) -> None:
                 "Dropout between BatchNorm and ReLU: for ReLU that computes the same, but the block puts Dropout "
                 "last, after the activation (where it is also right for sigmoid or tanh).")
         require(isinstance(layers[i_act], nn.ReLU),
-                f"Use nn.ReLU() as the activation, got {type(layers[i_act]).__name__}.")
+                f"The course's block uses ReLU as the activation, got {type(layers[i_act]).__name__}.")
         require((linear.in_features, linear.out_features) == (n_in, n_out),
                 f"With build_block({n_in}, {n_out}, p) the Linear must map {n_in} -> {n_out} features, got "
                 f"{linear.in_features} -> {linear.out_features}.")
@@ -94,14 +148,13 @@ def check_block(build_block) -> None:
                 f"got {bn.num_features}.")
         require(linear.bias is None,
                 "Bias before BatchNorm: BN subtracts the batch mean, which removes the bias (its gradient is exactly "
-                "zero). Use nn.Linear(in_features, out_features, bias=False).")
+                "zero). Leave the Linear layer's bias out.")
         q = layers[i_drop].p
         require(not (abs(q - (1 - p)) < 1e-12 and abs(q - p) > 1e-12),
                 f"Dropout's p is the probability to DROP in torch; you passed 1 - p = {q:g} (a keep probability).")
-        require(abs(q - p) < 1e-12, f"Use the given drop probability: nn.Dropout(p), got p = {q:g}.")
-        out = block.train()(torch.randn(8, n_in))
-        require(tuple(out.shape) == (8, n_out), f"A batch of 8 must give shape (8, {n_out}), got {tuple(out.shape)}.")
-    ok("Linear (no bias) -> BatchNorm1d -> ReLU -> Dropout(p): the course's block.")
+        require(abs(q - p) < 1e-12, f"Use the given drop probability p, got p = {q:g}.")
+        _same_behaviour(block, linear, n_in, p)
+    return "Linear (no bias) -> BatchNorm1d -> ReLU -> Dropout(p): the course's block."
 
 
 # ------------------------------------------------------------------------------------------ exercise 2
@@ -151,7 +204,28 @@ def _ratio(model: nn.Module) -> float:
 
 def check_recalibration(recalibrate) -> None:
     """``recalibrate(model, X) -> model`` must recompute every BatchNorm's running statistics on ``X`` with
-    dropout OFF (Li et al.'s second fix), leave the weights alone and return the model in eval mode."""
+    dropout OFF (Li et al.'s second fix), leave the weights alone, keep the Dropout layers (for later
+    training) and return the model in eval mode."""
+    _train_inputs()  # loaded once in the kernel; the child sees it through the fork
+    ok(run_check(_check_recalibration_body, recalibrate, name="recalibrate"))
+
+
+def _dropout_kept(model: nn.Module) -> None:
+    drops = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+    require(len(drops) == 2 and all(m.p == 0.5 for m in drops),
+            "recalibrate changed the model for good: keep its Dropout layers and their p (the model may train "
+            "again later). Switch dropout off during the pass by the layers' mode instead.")
+    model.train()
+    x = _train_inputs()[:32]
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        first, second = model(x), model(x)
+    model.eval()
+    require(not torch.equal(first, second),
+            "After recalibrate, model.train() no longer brings dropout back: do not disable dropout for good.")
+
+
+def _check_recalibration_body(recalibrate) -> str:
     model = shifted_model()
     before = _ratio(model)
     weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
@@ -181,10 +255,12 @@ def check_recalibration(recalibrate) -> None:
                 "only the BatchNorm layers go to train mode.")
         raise ExerciseError(
             f"The variance ratio moved from {before:.2f} only to {after:.2f}: the old statistics still count. "
-            "Reset them (bn.reset_running_stats()) and use a cumulative average (bn.momentum = None) over all of X."
+            "Start the statistics afresh and average them over all of X with equal weight per batch (BatchNorm "
+            "can do both: look at its methods and at what momentum=None means)."
         )
-    ok(f"the variance ratio at the second BatchNorm went from {before:.2f} to {after:.2f}; weights untouched, "
-       "eval mode.")
+    _dropout_kept(result)
+    return (f"the variance ratio at the second BatchNorm went from {before:.2f} to {after:.2f}; weights untouched, "
+            "eval mode.")
 
 
 # ------------------------------------------------------------------------------------------ exercise 3
@@ -217,14 +293,14 @@ _ACCEPT = {
 
 _WRONG_METHOD = {
     ("transformer", "batch"): "BatchNorm over padded sequences of different lengths mixes padding into its statistics "
-    "and depends on the other sequences of the batch; Transformers normalize each token (notebook 04).",
-    ("transformer", "group"): "GroupNorm is a CNN tool (channel groups of an image); a Transformer normalizes each "
-    "token's features (notebook 04).",
+    "and depends on the other sequences of the batch (notebook 04).",
+    ("transformer", "group"): "GroupNorm groups the channels of an image; think about which statistics a token of a "
+    "padded sequence should be normalized with (notebook 04).",
     ("transformer", "dropout"): "Dropout does not normalize anything; the question is which normalization.",
-    ("cnn_large_batch", "layer"): "With large image batches, BatchNorm is the usual choice for CNNs and trained "
-    "fastest at our scale (notebook 05's grid).",
-    ("cnn_large_batch", "group"): "GroupNorm is the fix for *small* batches; with 256 images per batch BatchNorm's "
-    "statistics are precise and it trained fastest at our scale.",
+    ("cnn_large_batch", "layer"): "Look again at notebook 05's grid: which method trained fastest at our scale, and "
+    "what do 256 images per batch make possible?",
+    ("cnn_large_batch", "group"): "GroupNorm is the fix for *small* batches; 256 images per batch is not a small "
+    "batch (notebook 05's grid).",
     ("cnn_large_batch", "dropout"): "Dropout regularizes; it does not speed up convergence (it slowed it slightly in "
     "notebook 05's grid).",
     ("two_per_gpu", "batch"): "With 2 images per batch BatchNorm's statistics are mostly noise: Wu & He measured "
@@ -232,22 +308,29 @@ _WRONG_METHOD = {
     ("two_per_gpu", "dropout"): "Dropout does not stabilize training; the problem is BatchNorm with tiny batches.",
     ("overfitting", "batch"): "The model already has BatchNorm and still overfits; BatchNorm is not the regularizer "
     "to add here.",
-    ("overfitting", "layer"): "Normalization makes training faster and more stable; overfitting on 200 examples "
-    "calls for a regularizer.",
-    ("overfitting", "group"): "Normalization makes training faster and more stable; overfitting on 200 examples "
-    "calls for a regularizer.",
+    ("overfitting", "layer"): "Normalization makes training faster and more stable; it does not close the gap "
+    "between training and validation accuracy.",
+    ("overfitting", "group"): "Normalization makes training faster and more stable; it does not close the gap "
+    "between training and validation accuracy.",
 }
 
 
 def check_choices(choose) -> None:
     """``choose(situation) -> (method, reason)`` for every key of ``SITUATIONS``, with ``method`` from
     ``METHODS`` and ``reason`` a key of ``REASONS``."""
+    ok(run_check(_check_choices_body, choose, name="choose"))
+
+
+def _check_choices_body(choose) -> str:
     for key in SITUATIONS:
         answer = call_learner(choose, key, name="choose")
         require(isinstance(answer, tuple | list) and len(answer) == 2,
                 f"choose({key!r}) must return a pair (method, reason), e.g. ('layer', 'batch_independent'); "
                 f"got {answer!r}.")
         method, reason = answer
+        require(isinstance(method, str) and isinstance(reason, str),
+                f"choose({key!r}) must return two strings (method, reason), got {type(method).__name__} and "
+                f"{type(reason).__name__}.")
         require(method in METHODS, f"choose({key!r}): method must be one of {list(METHODS)}, got {method!r}.")
         require(reason in REASONS, f"choose({key!r}): reason must be one of {list(REASONS)}, got {reason!r}.")
         accepted, right_reason = _ACCEPT[key]
@@ -256,4 +339,4 @@ def check_choices(choose) -> None:
         require(reason == right_reason,
                 f"{key}: good choice, but not for that reason. '{REASONS[reason]}' is not what makes it right here; "
                 "which property of this method does the situation need?")
-    ok("each situation got a method that fits it, for the right reason.")
+    return "each situation got a method that fits it, for the right reason."
