@@ -394,12 +394,13 @@ def batch_size_sweep(
     return _cached_sweep(tuple(norms), batch_sizes, seeds, check_int("epochs", epochs, minimum=1))
 
 
-def two_sample_batchnorm(width: int = 5, seed: int = 0) -> np.ndarray:
-    """BatchNorm's normalized output (no affine, eps 1e-5) for a random batch of two samples: with two
-    values per feature, mean and variance leave only (a - b) / |a - b| = ±1 (up to eps)."""
+def two_sample_batchnorm(width: int = 5, seed: int = 0, eps: float = 1e-10) -> np.ndarray:
+    """BatchNorm's normalized output (no affine) for a random batch of two samples: with two values per
+    feature, mean and variance leave only (a - b) / |a - b| = ±1. ``eps`` is tiny here so that it cannot
+    pull a value towards 0 when a and b happen to be close (with torch's 1e-5, |a - b| = 0.2 gives 0.9995)."""
     x = torch.randn(2, check_int("width", width, minimum=1), generator=torch_generator(seed)) * 3 + 1
     with torch.no_grad():
-        return nn.BatchNorm1d(width, affine=False)(x).numpy()
+        return nn.BatchNorm1d(width, affine=False, eps=check_number("eps", eps))(x).numpy()
 
 
 # ------------------------------------------------------------------------------------------- 5. sequences
