@@ -79,3 +79,8 @@ def test_explorers_update_one_figure_in_place():
         ex.controls["depth"].value = depth
     assert len(figures) == 3 and all(fig is figures[0] for fig in figures)
     assert len(figures[0].axes[0].lines) == 2 and len(figures[0].axes[0].collections) == 2
+
+
+def test_depth_benchmark_moves_only_to_depths_the_explorer_offers():
+    bench = next(b for b in widgets.BENCHMARKS if b.name == "layernorm-depth")
+    assert all(value in E.DEPTHS for control, value in bench.changes if control == "depth")
