@@ -58,9 +58,10 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         notebook="04_layernorm",
         title="Layer Normalization and the family",
-        minutes=80,
+        minutes=110,
         teaches="normalize each sample over its features; GroupNorm, InstanceNorm, RMSNorm; invariances; "
-        "sequences; Pre-LN vs Post-LN Transformers",
+        "why BatchNorm fails at batch 2; what hurts it on sequences; Pre-LN vs Post-LN Transformers and "
+        "the learning-rate window of warm-up",
         needs="03",
     ),
     Lesson(

@@ -158,3 +158,59 @@ def test_invariance_predictions():
     broken["dataset re-scaling"]["BatchNorm"] = "yes"
     with pytest.raises(ExerciseError, match="must be True or False"):
         X.check_invariance_predictions(broken)
+
+
+def _flip(predictions, transform, norm):
+    wrong = {t: dict(row) for t, row in predictions.items()}
+    wrong[transform][norm] = not wrong[transform][norm]
+    return wrong
+
+
+def test_invariance_count_says_how_many_never_which(capsys):
+    X.check_invariance_count(PAPER_TABLE1)
+    assert capsys.readouterr().out.startswith("Correct:")
+    wrong = _flip(_flip(PAPER_TABLE1, "dataset re-centering", "LayerNorm"), "weight vector re-scaling", "BatchNorm")
+    with pytest.raises(ExerciseError, match="10 of 12") as info:
+        X.check_invariance_count(wrong)
+    for transform in PAPER_TABLE1:  # no row is named: the feedback cannot be used to find the answers one by one
+        assert transform not in str(info.value)
+    with pytest.raises(ExerciseError, match="no row for"):
+        X.check_invariance_count({})
+
+
+def good_pre_ln(block, x):
+    x = x + block.attention(block.ln1(x))
+    return x + block.feed_forward(block.ln2(x))
+
+
+PRE_LN_MISTAKES = {
+    "post": (lambda b, x: b(x), "Post-LN block"),
+    "no residual": (lambda b, x: b.feed_forward(b.ln2(b.attention(b.ln1(x)))), "residual connection is missing"),
+    "normalized residual": (
+        lambda b, x: (lambda h: h + b.feed_forward(b.ln2(h)))(b.ln1(x) + b.attention(b.ln1(x))),
+        "residual stream must stay",
+    ),
+    "LN at the end": (lambda b, x: b.ln2(good_pre_ln(b, x)), "ONE final LayerNorm"),
+    "attention only": (lambda b, x: x + b.attention(b.ln1(x)), "feed-forward sub-layer"),
+}
+
+
+def test_pre_ln_block_reference_passes(capsys):
+    X.check_pre_ln_block(good_pre_ln)
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+@pytest.mark.parametrize("mistake", list(PRE_LN_MISTAKES))
+def test_pre_ln_block_mistakes_are_named(mistake):
+    fn, hint = PRE_LN_MISTAKES[mistake]
+    with pytest.raises(ExerciseError, match=hint):
+        X.check_pre_ln_block(fn)
+
+
+def test_pre_ln_block_other_failures():
+    with pytest.raises(ExerciseError, match="differs from"):
+        X.check_pre_ln_block(lambda b, x: good_pre_ln(b, x) * 1.01)
+    with pytest.raises(ExerciseError, match="must return a tensor"):
+        X.check_pre_ln_block(lambda b, x: None)
+    with pytest.raises(NotDoneYet):
+        X.check_pre_ln_block(lambda b, x: (_ for _ in ()).throw(NotImplementedError()))

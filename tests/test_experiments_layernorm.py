@@ -131,9 +131,87 @@ def test_pre_ln_is_really_pre_and_post_ln_really_post():
 def test_depth_grad_norms_and_short_warmup_comparison():
     grads = E.depth_grad_norms(depths=(2, 3), seeds=(0, 1))
     assert grads.norms[("pre", 3)].shape == (2, 3) and grads.mean("post", 2).shape == (2,)
-    wu = E.warmup_comparison(seeds=(0, 1), steps=6, warmup_steps=3, depth=1, batch_size=4)
-    assert set(wu.accuracy) == {("post", 0), ("post", 3), ("pre", 0), ("pre", 3)}
-    assert wu.losses[("pre", 0)].shape == (2, 6)
+    assert grads.last("pre", 3).shape == (2,)
+    wu = E.warmup_comparison(seeds=(0, 1), lrs=(0.01, 0.03), warmups=(0, 3), steps=6, depth=1, batch_size=4)
+    assert set(wu.accuracy) == {(p, w, lr) for p in ("post", "pre") for w in (0, 3) for lr in (0.01, 0.03)}
+    assert wu.losses[("pre", 0, 0.01)].shape == (2, 6)
+    # runs are cached and shared: the same configuration asked again is the same run
+    again = E.warmup_comparison(seeds=(1,), lrs=(0.03,), warmups=(3,), placements=("post",), steps=6, depth=1,
+                                batch_size=4)
+    assert again.accuracy[("post", 3, 0.03)][0] == wu.accuracy[("post", 3, 0.03)][1]
+    with pytest.raises(ValueError, match="placements"):
+        E.warmup_comparison(placements=("middle",))
+
+
+def test_warmup_really_warms_up(monkeypatch):
+    # The learning rate of step 1 with a 4-step warm-up is a quarter of the target; without warm-up, the target.
+    seen = []
+    real_step = torch.optim.Adam.step
+
+    def record(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", record)
+    E._train_sorter.__wrapped__("pre", 4, 0, 0.02, 5, 1, 4)
+    assert seen == pytest.approx([0.005, 0.01, 0.015, 0.02, 0.02])
+    seen.clear()
+    E._train_sorter.__wrapped__("pre", 0, 0, 0.02, 2, 1, 4)
+    assert seen == pytest.approx([0.02, 0.02])
+
+
+def test_small_embeddings_scale_token_and_position_embeddings():
+    a, b = E.TinyTransformer(2, "pre", seed=0), E.TinyTransformer(2, "pre", seed=0, embed_std=0.1)
+    assert torch.allclose(b.embed.weight, 0.1 * a.embed.weight) and torch.allclose(b.position, 0.1 * a.position)
+    assert torch.equal(a.blocks[0].ff2.weight, b.blocks[0].ff2.weight)  # the layers are the same
+    with pytest.raises(ValueError, match="embed_std"):
+        E.TinyTransformer(2, "pre", embed_std=0.0)
+
+
+def test_pre_ln_last_layer_gradient_shrinks_with_depth_only_with_small_embeddings():
+    small = [E.grad_norms_at_init(d, "pre", seed=0, embed_std=0.1)[-1] for d in (2, 16)]
+    default = [E.grad_norms_at_init(d, "pre", seed=0)[-1] for d in (2, 16)]
+    assert small[1] / small[0] < 0.5 < default[1] / default[0]
+
+
+def test_two_samples_normalize_to_plus_minus_one():
+    out = E.two_sample_batchnorm(width=7, seed=3)
+    assert out.shape == (2, 7) and np.allclose(np.abs(out), 1, atol=1e-3) and np.allclose(out[0], -out[1])
+
+
+def test_recalibrate_batchnorm_sets_the_exact_statistics_and_keeps_momentum():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    X = torch.randn(50, 3) * 2 + 1
+    E.recalibrate_batchnorm(model.eval(), X)
+    h = model[0](X).detach()
+    bn = model[1]
+    assert torch.allclose(bn.running_mean, h.mean(0), atol=1e-5)
+    assert torch.allclose(bn.running_var, h.var(0, unbiased=True), atol=1e-4)
+    assert bn.momentum == 0.1 and not model.training
+
+
+def test_sequence_conditions_switch_one_factor_at_a_time():
+    x1, m1, y1 = E.make_sequences(40, seed=0, min_len=E.SEQ_MAX_LEN, scales=(1.0, 1.0))
+    x2, m2, y2 = E.make_sequences(40, seed=0)
+    assert torch.all(m1 == 1) and not torch.all(m2 == 1)  # no padding vs padding
+    rms = ((x1[:, 0] ** 2).mean(-1)).sqrt()
+    assert rms.max() / rms.min() < 5  # scale 1: only the signal's own variation
+    rms2 = ((x2[:, 0] ** 2).sum(-1) / m2.sum(-1)).sqrt()
+    assert rms2.max() / rms2.min() > 100  # scales spread over decades
+    decades = E._rms_decade(x2, m2)
+    assert decades.min() >= 0 and decades.max() <= len(E.SEQ_SCALE_BINS) - 2
+    with pytest.raises(ValueError, match="scales"):
+        E.make_sequences(4, seed=0, scales=(0.0, 1.0))
+    with pytest.raises(ValueError, match="min_len"):
+        E.make_sequences(4, seed=0, min_len=40)
+
+
+def test_short_sequence_comparison_has_every_condition_and_norm():
+    seq = E.sequence_comparison(seeds=(0, 1), steps=3, conditions=("neither", "scales only"))
+    assert set(seq.accuracy) == {(c, n) for c in ("neither", "scales only") for n in ("BatchNorm", "LayerNorm")}
+    assert seq.by_scale[("scales only", "LayerNorm")].shape == (len(E.SEQ_SCALE_BINS) - 1,)
+    with pytest.raises(ValueError, match="conditions"):
+        E.sequence_comparison(conditions=("everything",))
 
 
 def test_normalize_by_groups_takes_plain_lists():

@@ -37,7 +37,7 @@ def test_sweep_sequence_and_transformer_figures_are_labelled():
     assert len(fig.axes[0].collections) == 2  # one seed band per norm
     grads = E.depth_grad_norms(depths=(2, 3), seeds=(0, 1))
     _labelled(P.plot_grad_norms(grads, 3))
-    wu = E.warmup_comparison(seeds=(0, 1), steps=12, warmup_steps=3, depth=1, batch_size=4)
+    wu = E.warmup_comparison(seeds=(0, 1), lrs=(0.01, 0.03), warmups=(0, 3), steps=12, depth=1, batch_size=4)
     _labelled(P.plot_warmup(wu))
 
 
@@ -108,3 +108,11 @@ def test_grad_norm_panel_reused_renders_like_a_fresh_one_with_one_y_axis_for_all
     assert ylim[0] == 0 and ylim[1] >= max(v.max() for v in grads.norms.values())
     with pytest.raises(ValueError, match="depth"):
         panel.update(5)
+
+
+def test_sequence_figure_shows_every_condition_and_the_scale_panel():
+    seq = E.sequence_comparison(seeds=(0, 1), steps=3, conditions=("neither", "both"))
+    fig = P.plot_sequence_results(seq)
+    _labelled(fig)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["neither", "both"]
+    assert len(fig.axes[1].get_lines()) == 1 + 2  # chance line + one line per norm

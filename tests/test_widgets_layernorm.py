@@ -91,3 +91,8 @@ def test_axes_explorer_takes_any_channel_count(channels):
     assert ex.controls["groups"].value == (channels if channels > 1 else 1)
     ex.controls["method"].value = "group"
     assert ex.redraws >= 2
+
+
+def test_depth_benchmark_moves_only_to_depths_the_explorer_offers():
+    bench = next(b for b in widgets.BENCHMARKS if b.name == "layernorm-depth")
+    assert all(value in E.DEPTHS for control, value in bench.changes if control == "depth")

@@ -19,8 +19,8 @@ from ..experiments.layernorm import TRANSFORMS, invariance_table
 from ..gradcheck import numeric_gradient, rel_error
 from . import ExerciseError, call_learner, forbidden, gradients, ok, require, run_check
 
-__all__ = ["check_layernorm", "check_rmsnorm", "check_invariance_predictions", "LAYERNORM_MISTAKES",
-           "RMSNORM_MISTAKES"]
+__all__ = ["check_layernorm", "check_rmsnorm", "check_invariance_predictions", "check_invariance_count",
+           "check_pre_ln_block", "LAYERNORM_MISTAKES", "RMSNORM_MISTAKES"]
 
 
 # --------------------------------------------------------------------------------------------- layernorm
@@ -347,3 +347,98 @@ def check_invariance_predictions(predictions) -> None:
     are wrong."""
     computed = invariance_table()
     ok(run_check(_check_invariances_body, predictions, computed, name="predict_invariances"))
+
+
+# ------------------------------------------------------------------------------ invariances, count only
+
+
+def check_invariance_count(predictions) -> None:
+    """Like :func:`check_invariance_predictions`, but the feedback only says HOW MANY of the 12
+    predictions agree with the computed table, never which: the learner cannot find the answers by
+    flipping one entry at a time and reading which line disappears."""
+    if callable(predictions):
+        predictions = call_learner(predictions, name=getattr(predictions, "__name__", "your function"))
+    require(isinstance(predictions, dict), f"predictions must be a dict, got {type(predictions).__name__}.")
+    missing = [t for t in TRANSFORMS if t not in predictions]
+    require(not missing, f"predictions has no row for: {missing}. Fill in one row per transformation.")
+    computed = invariance_table()
+    right = 0
+    for transform in TRANSFORMS:
+        row = predictions[transform]
+        require(isinstance(row, dict) and set(row) >= {"BatchNorm", "LayerNorm"},
+                f"predictions[{transform!r}] must be a dict with keys 'BatchNorm' and 'LayerNorm'.")
+        for norm in ("BatchNorm", "LayerNorm"):
+            require(row[norm] in (True, False), f"predictions[{transform!r}][{norm!r}] must be True or False.")
+            right += bool(row[norm]) == computed[transform][norm]
+    require(
+        right == 12,
+        f"{right} of 12 predictions agree with the computed table. Re-check each with the rule: does the change "
+        "add or multiply the SAME number for all entries that share one mean/variance (one feature across the "
+        "batch for BatchNorm, one sample for LayerNorm)? Then it cancels. Then read the table below.",
+    )
+    ok("all 12 predictions agree with the computed table (and with Ba et al.'s Table 1).")
+
+
+# ------------------------------------------------------------------------------------ Pre-LN from Post-LN
+
+
+def _block_variants(block, x):
+    """The right Pre-LN output and the usual wrong ones, for ``block`` (a TransformerBlock) on ``x``."""
+    att, ff, ln1, ln2 = block.attention, block.feed_forward, block.ln1, block.ln2
+    h = x + att(ln1(x))
+    right = h + ff(ln2(h))
+    post = ln1(x + att(x))
+    hn = ln1(x)
+    hn = hn + att(hn)
+    return right, {
+        "still Post-LN": (ln2(post + ff(post)),
+                          "This is the Post-LN block: the LayerNorm is applied AFTER adding the residual. In Pre-LN "
+                          "it normalizes only the sub-layer's INPUT: x = x + attention(ln1(x))."),
+        "no residual": (ff(ln2(att(ln1(x)))),
+                        "The residual connection is missing: add the sub-layer's output to x (x = x + ...), do not "
+                        "replace x by it."),
+        "normalized residual": (hn + ff(ln2(hn)),
+                                "You normalize x itself before the addition (x = ln1(x), then x = x + attention(x)): "
+                                "the residual stream must stay un-normalized; only the copy fed to the sub-layer "
+                                "is normalized."),
+        "LN at the end": (ln2(right),
+                          "A LayerNorm is applied to the block's output. In Pre-LN the output is x + "
+                          "feed_forward(ln2(x)), nothing after; the model adds ONE final LayerNorm before its "
+                          "output layer, not one per block."),
+        "attention only": (h,
+                           "You return after the attention sub-layer: the feed-forward sub-layer follows the same "
+                           "pattern, x = x + feed_forward(ln2(x))."),
+    }
+
+
+def check_pre_ln_block(pre_ln_forward) -> None:
+    """``pre_ln_forward(block, x)`` computes the Pre-LN version of a Transformer layer from the parts of
+    ``block`` (a :class:`course_utils.experiments.layernorm.TransformerBlock`): ``block.ln1``,
+    ``block.attention``, ``block.ln2``, ``block.feed_forward``. Compared with the course's Pre-LN block
+    with the same weights, on two random blocks and inputs; a recognized mistake is named."""
+    from ..env import torch_generator
+    from ..experiments.layernorm import TF_LEN, TF_WIDTH, TransformerBlock
+
+    for seed in (0, 1):
+        gen = torch_generator(100 + seed)
+        block = TransformerBlock("post")
+        with torch.no_grad():
+            for p in block.parameters():  # non-trivial LN gains and biases, so every mistake shows
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.3 + (1.0 if p.dim() == 1 else 0.0) * 0.5)
+        x = torch.randn(3, TF_LEN, TF_WIDTH, generator=gen) * 2 + 1
+        reference = TransformerBlock("pre")
+        reference.load_state_dict(block.state_dict())
+        with torch.no_grad():
+            out = call_learner(pre_ln_forward, block, x.clone(), name="pre_ln_forward", copy_inputs=False)
+            require(isinstance(out, torch.Tensor), f"pre_ln_forward must return a tensor, got {type(out).__name__}.")
+            require(tuple(out.shape) == tuple(x.shape), f"the output must have x's shape {tuple(x.shape)}, "
+                    f"got {tuple(out.shape)}.")
+            expected, mistakes = _block_variants(block, x)
+            assert torch.allclose(expected, reference(x), atol=1e-5)  # the variants' reference is the course's
+            if not torch.allclose(out, expected, rtol=1e-4, atol=1e-5):
+                for _name, (wrong, hint) in mistakes.items():
+                    if torch.allclose(out, wrong, rtol=1e-4, atol=1e-5):
+                        raise ExerciseError(hint)
+                raise ExerciseError("pre_ln_forward differs from x = x + attention(ln1(x)); "
+                                    "x = x + feed_forward(ln2(x)).")
+    ok("your Pre-LN forward matches the course's Pre-LN block on two random blocks.")

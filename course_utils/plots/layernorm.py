@@ -263,25 +263,38 @@ def plot_batch_size_sweep(sweep, paper: dict) -> Figure:
     return fig
 
 
-def plot_sequence_results(results) -> Figure:
-    """Training loss (mean and range over seeds, smoothed) per norm, and the per-seed test accuracy."""
-    fig, (ax, ax_acc) = new_figure(ncols=2, width=10.0, height=3.4)
-    for index, (name, curves) in enumerate(results.losses.items()):
-        kernel = np.ones(10) / 10
-        smooth = np.array([np.convolve(c, kernel, mode="valid") for c in curves])
-        steps = np.arange(smooth.shape[1]) + 10
+def plot_sequence_results(results, condition: str = "both") -> Figure:
+    """Left: test accuracy of each norm under each condition of the sequence task (dots: seeds, bar:
+    mean). Right: accuracy by the decade of a test sequence's RMS under ``condition`` (mean of seeds)."""
+    from ..experiments.layernorm import SEQ_SCALE_BINS
+
+    conditions = list(dict.fromkeys(c for c, _ in results.accuracy))
+    norms = list(dict.fromkeys(n for _, n in results.accuracy))
+    fig, (ax, ax_scale) = new_figure(ncols=2, width=10.0, height=3.4)
+    width = 0.8 / len(norms)
+    for index, name in enumerate(norms):
         style = style_for(name, index)
-        ax.plot(steps, smooth.mean(0), label=name, color=style["color"], linestyle=style["linestyle"], lw=1.6)
-        ax.fill_between(steps, smooth.min(0), smooth.max(0), color=style["color"], alpha=0.15, lw=0)
-        accs = results.accuracy[name]
-        ax_acc.scatter([index] * len(accs), accs, color=style["color"], marker=style["marker"], zorder=3)
-        ax_acc.plot([index - 0.25, index + 0.25], [np.mean(accs)] * 2, color=style["color"], lw=2)
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss (10-step average)")
-    ax.legend(frameon=False)
-    ax_acc.set_xticks(range(len(results.accuracy)), list(results.accuracy))
-    ax_acc.set_xlabel("normalization")
-    ax_acc.set_ylabel("test accuracy (dots: seeds, bar: mean)")
+        for ci, condition in enumerate(conditions):
+            accs = results.accuracy[(condition, name)]
+            x = ci + (index - (len(norms) - 1) / 2) * width
+            ax.scatter([x] * len(accs), accs, color=style["color"], marker=style["marker"], s=14, zorder=3,
+                       label=name if ci == 0 else None)
+            ax.plot([x - width / 3, x + width / 3], [np.mean(accs)] * 2, color=style["color"], lw=2)
+        if (condition, name) in results.by_scale:
+            ax_scale.plot(range(len(SEQ_SCALE_BINS) - 1), results.by_scale[(condition, name)], label=name, lw=1.6,
+                          **style)
+    ax.axhline(0.5, color="0.6", lw=0.8, linestyle=":")
+    ax.set_xticks(range(len(conditions)), conditions)
+    ax.set_xlabel("what varies between sequences")
+    ax.set_ylabel("test accuracy (dots: seeds, bar: mean)")
+    ax.legend(frameon=False, fontsize=8)
+    ax_scale.axhline(0.5, color="0.6", lw=0.8, linestyle=":")
+    ax_scale.set_xticks(range(len(SEQ_SCALE_BINS) - 1),
+                        [f"1e{int(np.log10(lo))}" for lo in SEQ_SCALE_BINS[:-1]])
+    ax_scale.set_xlabel("RMS of the test sequence (decade from)")
+    ax_scale.set_ylabel("test accuracy")
+    ax_scale.set_title(f"condition '{condition}', mean of {len(results.seeds)} seeds")
+    ax_scale.legend(frameon=False, fontsize=8)
     return fig
 
 
@@ -356,21 +369,34 @@ def plot_grad_norms(grad_norms, depth: int) -> Figure:
     return GradNormPanel(grad_norms).update(depth)
 
 
-def plot_warmup(results) -> Figure:
-    """Training loss of the sorting Transformer: Post-LN and Pre-LN, with and without warm-up (mean and
-    range over seeds, 10-step average)."""
-    fig, ax = new_figure(width=6.4, height=3.6)
+def plot_warmup(results, lr: float | None = None) -> Figure:
+    """Left: training loss of the sorting Transformer at learning rate ``lr`` (default: the largest),
+    Post-LN and Pre-LN with and without warm-up (mean and range over seeds, 10-step average). Right: final
+    token accuracy vs learning rate for each placement and warm-up (mean and range over seeds)."""
+    lr = max(results.lrs) if lr is None else lr
+    check_choice("lr", lr, results.lrs)
+    fig, (ax, ax_lr) = new_figure(ncols=2, width=10.0, height=3.6)
     kernel = np.ones(10) / 10
     colors = {"post": OKABE_ITO["vermillion"], "pre": OKABE_ITO["blue"]}
-    for (placement, warmup), curves in results.losses.items():
-        smooth = np.array([np.convolve(c, kernel, mode="valid") for c in curves])
-        steps = np.arange(smooth.shape[1]) + 10
+    configs = list(dict.fromkeys((p, w) for p, w, _ in results.accuracy))
+    for placement, warmup in configs:
         label = f"{placement.capitalize()}-LN, " + (f"warm-up {warmup} steps" if warmup else "no warm-up")
         style = "-" if warmup else "--"
+        curves = results.losses[(placement, warmup, lr)]
+        smooth = np.array([np.convolve(c, kernel, mode="valid") for c in curves])
+        steps = np.arange(smooth.shape[1]) + 10
         ax.plot(steps, smooth.mean(0), color=colors[placement], linestyle=style, label=label, lw=1.6)
         ax.fill_between(steps, smooth.min(0), smooth.max(0), color=colors[placement], alpha=0.12, lw=0)
+        accs = np.array([results.accuracy[(placement, warmup, r)] for r in results.lrs])
+        ax_lr.plot(results.lrs, accs.mean(1), color=colors[placement], linestyle=style, marker="o", label=label)
+        ax_lr.fill_between(results.lrs, accs.min(1), accs.max(1), color=colors[placement], alpha=0.12, lw=0)
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (10-step average)")
-    ax.set_title(f"sorting 8 digits, Adam lr {results.lr:g}, {len(results.seeds)} seeds")
+    ax.set_title(f"Adam lr {lr:g}, {results.depth} layers, {len(results.seeds)} seeds")
     ax.legend(frameon=False, fontsize=8)
+    ax_lr.set_xscale("log")
+    ax_lr.axhline(0.1, color="0.6", lw=0.8, linestyle=":")
+    ax_lr.set_xlabel("Adam learning rate")
+    ax_lr.set_ylabel("token accuracy after training")
+    ax_lr.set_title("chance = 0.1 (dotted)")
     return fig

@@ -100,4 +100,4 @@ if not any(b.name == "layernorm-axes" for b in BENCHMARKS):
                                         changes=(("method", "group"), ("groups", 4), ("method", "batch")),
                                         budget_ms=100))
     BENCHMARKS.append(ExplorerBenchmark(name="layernorm-depth", build=build_depth_explorer,
-                                        changes=(("depth", 12), ("depth", 2)), budget_ms=100))
+                                        changes=(("depth", 24), ("depth", 2)), budget_ms=100))
