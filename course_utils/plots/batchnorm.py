@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..validation import check_int
-from . import COLORS, Panel, color_for, new_figure, sequential_colors, style_for
+from . import COLORS, Panel, color_for, new_figure, style_for
 
 __all__ = [
     "plot_bn_diagram",
@@ -195,10 +195,10 @@ class BatchStatsPanel(Panel):
         fig = self.figure
         fig.subplots_adjust(left=0.06, right=0.99, bottom=0.16, top=0.9, wspace=0.22)
         self.axes = fig.subplots(1, 2, width_ratios=[3, 2])
-        light = sequential_colors(3)[1]
         ax = self.axes[0]
-        (self.batch_mean,) = ax.plot([], [], ".", ms=3, color=light, label="batch mean / var")
-        (self.batch_var,) = ax.plot([], [], "x", ms=3, color=light)
+        # Each batch statistic in the colour of the running estimate that follows it, lighter.
+        (self.batch_mean,) = ax.plot([], [], ".", ms=3, color=BN, alpha=0.45, label="batch mean")
+        (self.batch_var,) = ax.plot([], [], "x", ms=3, color=COLORS["dropout"], alpha=0.45, label="batch var")
         (self.running_mean,) = ax.plot([], [], color=BN, lw=1.8, label="running mean")
         (self.running_var,) = ax.plot([], [], color=COLORS["dropout"], lw=1.8, ls="--", label="running var")
         self.true_lines = (ax.axhline(true_mean, color=PLAIN, ls=":", lw=1),
