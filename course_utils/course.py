@@ -50,7 +50,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson(
         notebook="03_batchnorm",
         title="Batch Normalization",
-        minutes=90,
+        minutes=150,
         teaches="normalize each feature over the batch, then scale and shift; running statistics and "
         "the eval-mode pitfalls; why it helps; small batches, sequences, data-parallel training",
         needs="01",

@@ -158,3 +158,86 @@ def test_predict_batch_statistics_without_updates():
 
     with pytest.raises(ExerciseError, match="smaller batch"):
         ex.check_bn_predict(bad)
+
+
+# ----------------------------------------------------------------- exercise 4: fold BatchNorm into the Linear
+
+
+def make_fold(mistake=None):
+    def fold(linear, bn):
+        eps = 0.0 if mistake == "no_eps" else bn.eps
+        g = bn.weight / torch.sqrt(bn.running_var + eps)
+        if mistake == "columns":
+            g_w = linear.weight * g[: linear.in_features].repeat(2)[None, : linear.in_features]
+        else:
+            g_w = linear.weight * g[:, None]
+        bias = {"no_beta": (linear.bias - bn.running_mean) * g, "no_mean": linear.bias * g + bn.bias}.get(
+            mistake, (linear.bias - bn.running_mean) * g + bn.bias
+        )
+        if mistake == "in_place":
+            with torch.no_grad():
+                linear.weight.mul_(g[:, None])
+            return linear
+        out = torch.nn.Linear(linear.in_features, linear.out_features).double()
+        with torch.no_grad():
+            out.weight.copy_(g_w)
+            out.bias.copy_(bias)
+        return out
+
+    return fold
+
+
+def test_fold_right_answer_passes(capsys):
+    ex.check_fold_batchnorm(make_fold())
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("mistake", "hint"),
+    [("no_eps", "Missing eps"), ("columns", "row j of W"), ("no_beta", "forgets beta"),
+     ("no_mean", "forgets the running mean"), ("in_place", "changed linear or bn")],
+)  # fmt: skip
+def test_fold_mistakes_are_named(mistake, hint):
+    with pytest.raises(ExerciseError, match=hint):
+        ex.check_fold_batchnorm(make_fold(mistake))
+
+
+def test_fold_not_done_yet():
+    def fold(linear, bn):
+        raise NotImplementedError
+
+    with pytest.raises(NotDoneYet):
+        ex.check_fold_batchnorm(fold)
+
+
+# ------------------------------------------------------------- exercise 5: masked statistics for padded sequences
+
+
+def make_masked_stats(mistake=None):
+    def stats(x, mask):
+        m = mask[:, None, :].to(x.dtype)
+        count = m.sum()
+        if mistake == "padding_counts":
+            return x.mean(dim=(0, 2)), x.var(dim=(0, 2), unbiased=False)
+        if mistake == "count_everything":
+            count = torch.tensor(float(mask.numel()))
+        mean = (x * m).sum(dim=(0, 2)) / count
+        var = (((x - mean[None, :, None]) ** 2) * m).sum(dim=(0, 2)) / (count - 1 if mistake == "unbiased" else count)
+        return mean, var
+
+    return stats
+
+
+def test_masked_stats_right_answer_passes(capsys):
+    ex.check_masked_stats(make_masked_stats())
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("mistake", "hint"),
+    [("padding_counts", "padding zeros count"), ("count_everything", "padding zeros count"),
+     ("unbiased", "biased variance")],
+)  # fmt: skip
+def test_masked_stats_mistakes_are_named(mistake, hint):
+    with pytest.raises(ExerciseError, match=hint):
+        ex.check_masked_stats(make_masked_stats(mistake))

@@ -101,7 +101,7 @@ def test_no_grad_forward_changes_stats():
 def test_fig1_runs_small_and_steps_to_target():
     runs = E.fig1_runs(seeds=(0,), steps=50)
     assert set(runs) == {"none", "batch"}
-    assert runs["batch"][0].percentiles.shape == (2, 3)
+    assert runs["batch"][0].percentiles.shape == (50 // E.FIG1_EVAL, 3)
     assert E.steps_to_target(runs["none"], 2.0) == [50 + E.FIG1_EVAL]   # never reached: conservative count
     with pytest.raises(ValueError, match="unit"):
         E.fig1_runs(seeds=(0,), steps=50, unit=100)
@@ -216,3 +216,92 @@ def test_padded_running_stats_are_polluted_unless_masked():
     assert r["plain_eval_mean"] > 0.3 and abs(r["masked_eval_mean"]) < 0.15
     with pytest.raises(ValueError, match="batch_size"):
         E.padded_running_stats(batch_size=1)
+
+
+def test_accuracy_vs_eval_batch_gives_every_setting_a_fresh_copy(model):
+    # With one shared copy, each train-mode pass moved its running statistics, and the eval-mode accuracy
+    # then depended on which batch sizes had been tried before: it must equal the untouched model's, always.
+    X, y = load_digits().tensors("val")
+    before = model[1].running_mean.clone()
+    acc = E.accuracy_vs_eval_batch(model, X + 0.5, y, batch_sizes=(2, 4, 64))
+    expected = E.evaluate(model, X + 0.5, y)[1]
+    assert acc["eval"] == [expected] * 3
+    assert torch.equal(model[1].running_mean, before)
+
+
+def test_sweep_reuses_the_fig1_run_only_when_it_is_the_same_run():
+    E._fig1_run.cache_clear()
+    E._sweep_run.cache_clear()
+    read = E._sweep_run(None, 0, E.FIG1_LR, E.FIG1_STD, 20)   # read off the (cached) Figure-1 run at step 20
+    fresh = E.train(E._fig1_model(None, 0), E._digits(), steps=20, lr=E.FIG1_LR, batch_size=E.FIG1_BATCH,
+                    eval_every=20, seed=0, progress=False).final()["val_acc"]  # fmt: skip
+    assert read == fresh
+    assert E._fig1_run.cache_info().currsize == 1
+
+
+def test_percentile_drift():
+    runs = E.fig1_runs(seeds=(0,), steps=30)
+    run = runs["none"][0]
+    assert E.percentile_drift(run) == float(np.ptp(run.percentiles, axis=0).max()) > 0
+
+
+def test_noise_after_norm_is_iid_per_sample():
+    layer = E.NoiseAfterNorm(shift=1.0, scale=1.5).train()
+    x = torch.zeros(4000, 3)
+    y = layer(x)
+    # Two samples with the same input get different noise (Santurkar et al.: i.i.d. per activation and sample),
+    # around a per-unit mean that is not 0 in general and changes at the next step.
+    assert not torch.equal(y[0], y[1])
+    assert torch.allclose(y.std(0), torch.ones(3), atol=0.05)
+    assert not torch.allclose(y.mean(0), layer(x).mean(0), atol=0.05)
+
+
+def test_wine_folds_partition_all_wines_and_standardize_with_the_other_folds():
+    folds = E.wine_folds(5)
+    assert sum(len(raw.y_val) for raw, _ in folds) == 178
+    raw, std = folds[0]
+    assert len(raw.y_train) + len(raw.y_val) == 178
+    assert np.allclose(std.X_train.mean(0), 0, atol=1e-4)
+    assert not np.allclose(std.X_val.mean(0), 0, atol=1e-4)   # held-out fold: the training folds' statistics
+    with pytest.raises(ValueError, match="folds"):
+        E.wine_folds(1)
+
+
+def test_wine_input_bn_small():
+    out = E.wine_input_bn(folds=2, steps=5, early_step=2)
+    assert set(out) == {*E.WINE_CONFIGS, "early_eval", "early_train"} and out["raw"].shape == (2,)
+
+
+def test_two_example_batch_is_plus_minus_one():
+    y = E.two_example_batch()
+    assert torch.allclose(y.abs(), torch.ones_like(y), atol=1e-6) and torch.allclose(y[0], -y[1])
+
+
+def test_per_process_batchnorm_normalizes_each_shard():
+    bn = E.PerProcessBatchNorm1d(3, per_process=4)
+    x = torch.randn(12, 3) * 5 + 2
+    y = bn(x)
+    ref = torch.cat([torch.nn.functional.batch_norm(s, None, None, training=True) for s in x.split(4)])
+    assert torch.allclose(y, ref, atol=1e-5)
+    assert not torch.allclose(y, torch.nn.functional.batch_norm(x, None, None, training=True), atol=1e-3)
+    unbiased = torch.stack([s.var(0) for s in x.split(4)]).mean(0)
+    assert torch.allclose(bn.running_var, 0.9 + 0.1 * unbiased, atol=1e-5)
+    with pytest.raises(ValueError, match="per_process"):
+        bn(torch.randn(10, 3))
+
+
+def test_per_process_errors_one_process_is_the_plain_run():
+    per = E.per_process_errors(per_process=(16, 8), batch_size=16, seeds=(0,), epochs=1)
+    plain = E.small_batch_errors(batch_sizes=(16,), seeds=(0,), epochs=1)
+    assert per[16][0] == plain[16][0] and set(per) == {16, 8}
+    with pytest.raises(ValueError, match="divide"):
+        E.per_process_errors(per_process=(6,), batch_size=16, seeds=(0,), epochs=1)
+
+
+def test_small_batch_errors_control_and_recalibration():
+    plain = E.small_batch_errors(batch_sizes=(16,), seeds=(0,), epochs=1, norm=None)
+    bn = E.small_batch_errors(batch_sizes=(16,), seeds=(0,), epochs=1)
+    recal = E.small_batch_errors(batch_sizes=(16,), seeds=(0,), epochs=1, recalibrated=True)
+    assert plain[16][0] != bn[16][0] and recal[16][0] != bn[16][0]
+    again = E.small_batch_errors(batch_sizes=(16,), seeds=(0,), epochs=1)
+    assert again[16][0] == bn[16][0]   # recalibrating worked on a copy: the cached model is untouched

@@ -16,7 +16,14 @@ from ..gradcheck import numeric_gradient, rel_error
 from ..models import make_mlp
 from . import ExerciseError, call_learner, forbidden, gradients, ok, require, run_check
 
-__all__ = ["reference_batchnorm", "check_batchnorm_forward", "check_batchnorm_backward", "check_bn_predict"]
+__all__ = [
+    "reference_batchnorm",
+    "check_batchnorm_forward",
+    "check_batchnorm_backward",
+    "check_bn_predict",
+    "check_fold_batchnorm",
+    "check_masked_stats",
+]
 
 
 def reference_batchnorm(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
@@ -327,3 +334,104 @@ def _check_bn_predict_body(predict) -> str:
     require(torch.equal(full, expected),
             "Predictions must be the model's most likely class per example, computed in evaluation mode.")
     return "predictions use the running statistics: independent of the batch, and the model is left unchanged."
+
+
+# ------------------------------------------------------------------ exercises that build (sections 6b and 7)
+
+
+def _fold_problem():
+    gen = torch.Generator().manual_seed(3)
+    linear = nn.Linear(6, 4).double()
+    bn = nn.BatchNorm1d(4).double()
+    with torch.no_grad():
+        linear.weight.copy_(torch.randn(4, 6, generator=gen, dtype=torch.float64))
+        linear.bias.copy_(torch.randn(4, generator=gen, dtype=torch.float64))
+        bn.weight.copy_(0.5 + torch.rand(4, generator=gen, dtype=torch.float64))
+        bn.bias.copy_(torch.randn(4, generator=gen, dtype=torch.float64))
+        bn.running_mean.copy_(torch.randn(4, generator=gen, dtype=torch.float64))
+        bn.running_var.copy_(0.01 + torch.rand(4, generator=gen, dtype=torch.float64))  # small: eps matters
+    bn.eps = 0.05  # large enough that a forgotten eps shows
+    x = torch.randn(10, 6, generator=gen, dtype=torch.float64)
+    return linear, bn.eval(), x
+
+
+def check_fold_batchnorm(fold) -> None:
+    """``fold(linear, bn) -> nn.Linear`` equal to ``bn(linear(x))`` with ``bn`` in eval mode, leaving both alone."""
+    require(callable(fold), "Pass the function itself: check_fold_batchnorm(my_fold).")
+    linear, bn, x = _fold_problem()
+    saved = [t.clone() for t in (linear.weight, linear.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)]
+    folded = call_learner(fold, linear, bn, name="my_fold", copy_inputs=False)
+    require(isinstance(folded, nn.Linear), f"Return a torch.nn.Linear, got {type(folded).__name__}.")
+    now = (linear.weight, linear.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+    require(
+        all(torch.equal(a, b) for a, b in zip(saved, now, strict=True)),
+        "my_fold changed linear or bn: build a new Linear and leave the originals alone.",
+    )
+    require(
+        folded.weight.shape == linear.weight.shape, f"The folded weight must have shape {tuple(linear.weight.shape)}."
+    )
+    with torch.no_grad():
+        expected = bn(linear(x))
+        got = folded.double()(x)
+        g = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        if not torch.allclose(got, expected, atol=1e-8):
+            no_eps = bn.weight / torch.sqrt(bn.running_var)
+            require(
+                not torch.allclose(folded.weight, linear.weight * no_eps[:, None], atol=1e-8),
+                "Missing eps: g = gamma / sqrt(running_var + eps).",
+            )
+            require(
+                torch.allclose(folded.weight, linear.weight * g[:, None], atol=1e-8),
+                "The weight: scale row j of W (output unit j) by g_j = gamma_j / sqrt(running_var_j + eps), "
+                "i.e. W * g[:, None].",
+            )
+            require(
+                not torch.allclose(folded.bias, (linear.bias - bn.running_mean) * g, atol=1e-8),
+                "The bias forgets beta: b' = (b - running_mean) * g + beta.",
+            )
+            require(
+                not torch.allclose(folded.bias, linear.bias * g + bn.bias, atol=1e-8),
+                "The bias forgets the running mean: b' = (b - running_mean) * g + beta.",
+            )
+            require(False, "The folded bias is wrong: b' = (b - running_mean) * g + beta.")
+    ok("one Linear computes BatchNorm(Linear(x)) in eval mode: W' = g W, b' = g (b - running_mean) + beta.")
+
+
+def _masked_problem():
+    gen = torch.Generator().manual_seed(5)
+    lengths = [5, 2, 7, 3]
+    x = torch.zeros(4, 3, 7, dtype=torch.float64)
+    mask = torch.zeros(4, 7, dtype=torch.bool)
+    for i, n in enumerate(lengths):
+        x[i, :, :n] = 2 + torch.randn(3, n, generator=gen, dtype=torch.float64)
+        mask[i, :n] = True
+    return x, mask
+
+
+def check_masked_stats(fn) -> None:
+    """``fn(x, mask) -> (mean, var)`` for padded sequences x (N, C, L) and a boolean mask (N, L) (True at real
+    steps): per-channel mean and biased variance over the real positions only, each of shape (C,)."""
+    require(callable(fn), "Pass the function itself: check_masked_stats(masked_stats).")
+    x, mask = _masked_problem()
+    result = call_learner(fn, x, mask, name="masked_stats")
+    require(isinstance(result, tuple | list) and len(result) == 2, "Return two tensors: (mean, var).")
+    mean, var = (torch.as_tensor(r, dtype=torch.float64) for r in result)
+    require(
+        mean.shape == (3,) and var.shape == (3,),
+        f"mean and var have one entry per channel, shape (3,); got {tuple(mean.shape)} and {tuple(var.shape)}.",
+    )
+    real = x.permute(1, 0, 2)[:, mask]  # (C, number of real positions)
+    require(
+        not torch.allclose(mean, x.mean(dim=(0, 2))),
+        "That is the plain mean over N and L: the padding zeros count. Average over the real positions only.",
+    )
+    require(torch.allclose(mean, real.mean(1)), "mean: the sum of x over the real positions divided by their count.")
+    require(
+        not torch.allclose(var, real.var(1, unbiased=True)),
+        "Use the biased variance (divide by the count, not count - 1), as BatchNorm does in training.",
+    )
+    require(
+        torch.allclose(var, real.var(1, unbiased=False)),
+        "var: the mean of (x - mean)^2 over the real positions only (padding excluded from sum and count).",
+    )
+    ok("statistics over the real positions only: padding no longer pulls the mean toward 0.")

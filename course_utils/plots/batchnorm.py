@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..validation import check_int
-from . import COLORS, Panel, color_for, new_figure, sequential_colors, style_for
+from . import COLORS, Panel, color_for, new_figure, style_for
 
 __all__ = [
     "plot_bn_diagram",
@@ -73,7 +73,7 @@ def plot_eval_batch(acc: dict) -> Figure:
 
 def plot_fig1(runs: dict, eval_every: int = 25) -> Figure:
     """Ioffe & Szegedy Fig. 1 at our scale: (a) validation accuracy vs step, mean of seeds with a
-    min..max band; (b, c) 15/50/85th percentiles of one last-hidden-layer sigmoid input, seed 0."""
+    min..max band; (b, c) 15/50/85th percentiles of one last-hidden-layer sigmoid input, first seed."""
     fig, axes = new_figure(ncols=3, width=12.0, height=3.4)
     for key, label in (("none", "without BN"), ("batch", "with BN")):
         style = style_for(key)
@@ -89,6 +89,7 @@ def plot_fig1(runs: dict, eval_every: int = 25) -> Figure:
     axes[0].legend(frameon=False, fontsize=8)
     for ax, key, title in ((axes[1], "none", "(b) without BN"), (axes[2], "batch", "(c) with BN")):
         run = runs[key][0]
+        title = f"{title}, seed {run.seed}"
         steps = np.array(run.history.steps)
         for k, (q, ls) in enumerate(zip((15, 50, 85), (":", "-", "--"), strict=True)):
             ax.plot(steps, run.percentiles[:, k], color=color_for(key), ls=ls, lw=1.5, label=f"{q}th percentile")
@@ -123,27 +124,35 @@ def plot_sweeps(lr_sweep: dict, std_sweep: dict) -> Figure:
     return fig
 
 
-def plot_small_batches(errors: dict, paper: dict, paper_gn: dict | None = None) -> Figure:
-    """Left: our test error vs images per batch (one dot per seed, line = mean). Right: Wu & He's."""
+def plot_small_batches(errors: dict, paper: dict, paper_gn: dict | None = None, control: dict | None = None) -> Figure:
+    """Left: our test error vs examples per batch (one dot per seed, line = mean), BN and, if given, the
+    same network without normalization (``control``). Right: Wu & He's, vs images per GPU."""
     fig, axes = new_figure(ncols=2, width=9.0, height=3.2)
     sizes = sorted(errors, reverse=True)
     means = [errors[b].mean() for b in sizes]
     for b in sizes:
         axes[0].scatter([b] * len(errors[b]), errors[b], color=BN, alpha=0.6, s=14)
     axes[0].plot(sizes, means, color=BN, marker="^", ls="-.", label="BN, mean of seeds (dots: seeds)")
-    axes[0].set_title("ours: digits MLP", fontsize=10)
+    if control:
+        style = style_for("none")
+        for b in sizes:
+            axes[0].scatter([b] * len(control[b]), control[b], color=style["color"], alpha=0.6, s=14)
+        axes[0].plot(sizes, [control[b].mean() for b in sizes], color=style["color"], ls=style["linestyle"],
+                     marker=style["marker"], label="no normalization")  # fmt: skip
+    axes[0].set_title("ours: digits MLP, one process", fontsize=10)
     axes[1].plot(sorted(paper, reverse=True), [paper[b] for b in sorted(paper, reverse=True)], color=BN,
                  marker="^", ls="-.", label="BN")  # fmt: skip
     if paper_gn:
         keys = sorted(paper_gn, reverse=True)
         axes[1].plot(keys, [paper_gn[b] for b in keys], **style_for("groupnorm"), label="GN")
     axes[1].set_title("Wu & He 2018: ResNet-50, ImageNet", fontsize=10)
+    axes[0].set_xlabel("examples per batch")
+    axes[1].set_xlabel("images per GPU")
     for ax in axes:
         ax.set_xscale("log", base=2)
         ax.set_xticks(sizes, [str(b) for b in sizes])
         ax.minorticks_off()
         ax.invert_xaxis()
-        ax.set_xlabel("examples per batch (per GPU)")
         ax.set_ylabel("error (%)")
         ax.legend(frameon=False, fontsize=8)
     return fig
@@ -186,10 +195,10 @@ class BatchStatsPanel(Panel):
         fig = self.figure
         fig.subplots_adjust(left=0.06, right=0.99, bottom=0.16, top=0.9, wspace=0.22)
         self.axes = fig.subplots(1, 2, width_ratios=[3, 2])
-        light = sequential_colors(3)[1]
         ax = self.axes[0]
-        (self.batch_mean,) = ax.plot([], [], ".", ms=3, color=light, label="batch mean / var")
-        (self.batch_var,) = ax.plot([], [], "x", ms=3, color=light)
+        # Each batch statistic in the colour of the running estimate that follows it, lighter.
+        (self.batch_mean,) = ax.plot([], [], ".", ms=3, color=BN, alpha=0.45, label="batch mean")
+        (self.batch_var,) = ax.plot([], [], "x", ms=3, color=COLORS["dropout"], alpha=0.45, label="batch var")
         (self.running_mean,) = ax.plot([], [], color=BN, lw=1.8, label="running mean")
         (self.running_var,) = ax.plot([], [], color=COLORS["dropout"], lw=1.8, ls="--", label="running var")
         self.true_lines = (ax.axhline(true_mean, color=PLAIN, ls=":", lw=1),
