@@ -31,7 +31,7 @@ help:
 	@echo "make lab-authors - open the course itself (notebooks/, with solutions) in JupyterLab"
 	@echo "make student - build/student/: the notebooks without solutions (nbgrader)"
 	@echo "make slides - build/slides/: static slide decks that open offline"
-	@echo "make site   - build/site/: the course as static HTML (committed outputs, explorers from saved state)"
+	@echo "make site   - build/site/ (learners, no solutions) and build/site-instructor/: static HTML that opens offline"
 	@echo "make slidemeta - slide metadata for every notebook (present with RISE from JupyterLab)"
 	@echo "make test   - set up .venv, then lint, unit tests, nbval on every notebook, student notebooks, browser tests"
 	@echo "make e2e    - browser tests: the course in JupyterLab + headless Chromium, make lab token check"
@@ -39,7 +39,19 @@ help:
 	@echo "make bench  - benchmark table (build/bench.json): notebook times, explorer latency, layers vs torch.nn"
 	@echo "make mutation - mutation testing of the core modules with mutmut (not part of make test; ~10 min)"
 
-setup: $(STAMP)
+NPM := $(shell command -v npm 2>/dev/null)
+WEB_STAMP := tools/web/node_modules/.installed
+setup: $(STAMP) $(if $(NPM),$(WEB_STAMP),no-npm-note)
+
+# Browser assets of `make site`/`make slides` (KaTeX, require.js, the widget manager, reveal.js), pinned in
+# tools/web/package-lock.json; installed once with npm (the npm registry is reached at setup time only).
+$(WEB_STAMP): tools/web/package.json tools/web/package-lock.json
+	@test -n "$(NPM)" || { echo "make site/slides need npm to install their pinned browser assets once: apt-get install npm (Debian) or install Node.js, then run make again" >&2; exit 1; }
+	cd tools/web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+.PHONY: no-npm-note
+no-npm-note:
+	@echo "note: npm not found: make lab and make test work, make site/make slides need npm (apt-get install npm)"
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml tools/jupyterlab_overrides.json \
 		tools/lab_extras.py \
@@ -75,13 +87,15 @@ student-check: $(STAMP)
 slidemeta: $(STAMP)
 	$(BIN)/python tools/slides.py $(NB)
 
-# Static reveal.js decks that open offline (reveal.js from the jupyterlab-rise wheel; see tools/make_slides.py).
-slides: $(STAMP)
+# Static reveal.js decks that open offline from file:// (every asset copied beside them; tools/make_slides.py).
+slides: $(STAMP) $(WEB_STAMP)
 	$(BIN)/python tools/make_slides.py --out build/slides $(NB)
 
-# The course as static HTML from the committed outputs (no re-execution), explorers from saved state.
-site: $(STAMP)
+# The course as static HTML from the committed outputs (no re-execution), explorers from saved state:
+# build/site/ for learners (no solutions), build/site-instructor/ with them.
+site: $(STAMP) $(WEB_STAMP)
 	$(BIN)/python tools/build_site.py --out build/site
+	$(BIN)/python tools/build_site.py --solutions --out build/site-instructor
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_utils tests tools notebooks

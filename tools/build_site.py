@@ -158,6 +158,13 @@ def render(nb, path: Path, title: str, nav: dict, html_exporter=None) -> str:
     return body.replace("</body>", WIDGET_IMAGE_ALT + "</body>", 1)
 
 
+def export(path: Path, solutions: bool = True) -> str:
+    """One notebook as a page on its own (links to an index only); its assets are expected in ``_static/``
+    beside it (``web_assets.copy_assets``)."""
+    nb = read_lesson(path, solutions)
+    return render(nb, path, nb.metadata.get("title", path.stem), Neighbours().as_resources(EDITIONS[solutions]))
+
+
 def read_lesson(path: Path, solutions: bool):
     """The notebook at ``path``; without solutions (nbgrader's ClearSolutions, tools/student.py) unless asked."""
     import nbformat
