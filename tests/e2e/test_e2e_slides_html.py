@@ -15,6 +15,10 @@ import make_slides  # noqa: E402
 
 pytestmark = pytest.mark.browser
 PRESENT = ".reveal .slides section.present:not(.stack)"
+# any control an explorer or 05's quiz is built from, rendered by the widget manager from the saved state
+CONTROLS = ", ".join(f".jupyter-widgets {c}" for c in (
+    ".widget-slider", ".widget-hslider", ".widget-dropdown", ".widget-toggle-buttons", ".widget-radio-box",
+    ".widget-checkbox", ".widget-select", ".widget-button"))
 COURSE = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
 
@@ -68,8 +72,7 @@ def test_course_deck_starts_with_typeset_math_and_explorers_offline(browser, dec
             assert page.locator(".katex .katex-html").count(), f"{path.stem}: no formula typeset"
             assert page.locator(".katex-error").count() == 0, f"{path.stem}: formulas KaTeX could not typeset"
         if "application/vnd.jupyter.widget-view+json" in source:
-            page.locator(".jupyter-widgets .widget-slider, .jupyter-widgets .widget-hslider, "
-                         ".jupyter-widgets .widget-dropdown").first.wait_for(state="attached", timeout=60_000)
+            page.locator(CONTROLS).first.wait_for(state="attached", timeout=60_000)
         before = page.evaluate("() => Reveal.getIndices()")
         page.keyboard.press("ArrowRight")
         page.wait_for_function("(b) => JSON.stringify(Reveal.getIndices()) !== JSON.stringify(b)", arg=before,
