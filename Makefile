@@ -40,7 +40,7 @@ help:
 	@echo "make lab-authors - open the course itself (notebooks/, with solutions) in JupyterLab"
 	@echo "make student - build/student/: the notebooks without solutions (nbgrader)"
 	@echo "make slides - build/slides/: static slide decks that open offline"
-	@echo "make site   - build/site/: the course as static HTML (committed outputs, explorers from saved state)"
+	@echo "make site   - build/site/ (learners, no solutions) and build/site-instructor/: static HTML that opens offline"
 	@echo "make slidemeta - slide metadata for every notebook (present with RISE from JupyterLab)"
 	@echo "make test   - set up .venv, then lint, unit tests, nbval on every notebook, student notebooks, browser tests"
 	@echo "make e2e    - browser tests: the course in JupyterLab + headless Chromium, make lab token check"
@@ -51,12 +51,26 @@ help:
 	@echo "make grade  - grade the learners' notebooks (SUBMITTED=hub-data/users): grading/gradebook.csv, feedback HTML"
 	@echo "make mutation - mutation testing of the core modules with mutmut (not part of make test; ~10 min)"
 
+NPM := $(shell command -v npm 2>/dev/null)
+WEB_STAMP := tools/web/node_modules/.installed
+# The authors' and CI's tools also take the site/slide assets (where npm exists): `make e2e` tests them.
+WEB_ASSETS := $(if $(NPM),$(WEB_STAMP),no-npm-note)
 # Two installs: the learner's (requirements.txt: what `make lab` needs) and, on top of it, the authors' and
 # CI's tools (requirements-dev.txt: tests, lint, browser, mutation). `make setup` is the learner's and says
 # how long it took and which PyTorch build it got (tools/torch_build.py: the CPU build where PyTorch's CPU
 # index answers, else the configured index).
 setup: $(LEARNER_STAMP)
-setup-dev: $(STAMP)
+setup-dev: $(STAMP) $(WEB_ASSETS)
+
+# Browser assets of `make site`/`make slides` (KaTeX, require.js, the widget manager, reveal.js), pinned in
+# tools/web/package-lock.json; installed once with npm (the npm registry is reached at setup time only).
+$(WEB_STAMP): tools/web/package.json tools/web/package-lock.json
+	@test -n "$(NPM)" || { echo "make site/slides need npm to install their pinned browser assets once: apt-get install npm (Debian) or install Node.js, then run make again" >&2; exit 1; }
+	cd tools/web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+.PHONY: no-npm-note
+no-npm-note:
+	@echo "note: npm not found: make lab and make test work, make site/make slides need npm (apt-get install npm)"
 
 # tools/lab_extras.py installs the JupyterLab additions: the course kernel with the pinned numeric path in its
 # kernel.json, overrides, explorers in RISE slides, nbgrader's menus off.
@@ -108,13 +122,15 @@ student-check: $(STAMP)
 slidemeta: $(STAMP)
 	$(BIN)/python tools/slides.py $(NB)
 
-# Static reveal.js decks that open offline (reveal.js from the jupyterlab-rise wheel; see tools/make_slides.py).
-slides: $(STAMP)
+# Static reveal.js decks that open offline from file:// (every asset copied beside them; tools/make_slides.py).
+slides: $(STAMP) $(WEB_STAMP)
 	$(BIN)/python tools/make_slides.py --out build/slides $(NB)
 
-# The course as static HTML from the committed outputs (no re-execution), explorers from saved state.
-site: $(STAMP)
+# The course as static HTML from the committed outputs (no re-execution), explorers from saved state:
+# build/site/ for learners (no solutions), build/site-instructor/ with them.
+site: $(STAMP) $(WEB_STAMP)
 	$(BIN)/python tools/build_site.py --out build/site
+	$(BIN)/python tools/build_site.py --solutions --out build/site-instructor
 
 lint: $(STAMP)
 	$(BIN)/ruff check course_utils tests tools notebooks
@@ -122,7 +138,7 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(RUN_ENV) $(BIN)/python -m pytest -q tests --ignore=tests/e2e -m "not student_run"
 
-e2e: $(STAMP)
+e2e: $(STAMP) $(WEB_ASSETS)
 	$(RUN_ENV) $(BIN)/python -m pytest -q -rs tests/e2e
 
 # Outputs are compared only where this machine reproduces the committed ones bit for bit (the numeric

@@ -1,7 +1,9 @@
-"""tools/build_site.py (`make site`): pages from committed outputs, index in course order, alt text everywhere."""
+"""tools/build_site.py (`make site`): self-contained pages from committed outputs, titles and navigation, the learner's
+edition without solutions, index in course order, alt text everywhere."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import build_site  # noqa: E402
+import web_assets  # noqa: E402
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 
@@ -58,34 +61,94 @@ def test_index_lists_every_lesson_in_course_order_with_catalog_times():
     assert '<html lang="en">' in page
 
 
-def test_build_uses_committed_outputs_and_local_widget_files(tmp_path):
+def fake_assets(root: Path) -> Path:
+    """A node_modules tree with a stub for every file the builders copy, at the pinned versions."""
+    for name, version in web_assets.pinned().items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        (root / name / "package.json").write_text(json.dumps({"name": name, "version": version}))
+        for rel in web_assets.FILES[name]:
+            target = root / name / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if "." in target.name:
+                target.write_text("/* stub */")
+            else:
+                target.mkdir(exist_ok=True)
+                (target / "a.woff2").write_text("stub")
+    return root
+
+
+@pytest.fixture
+def assets(tmp_path, monkeypatch):
+    monkeypatch.setattr(web_assets, "NODE_MODULES", fake_assets(tmp_path / "node_modules"))
+
+
+def test_index_renders_the_catalog_markdown():
+    page = build_site.index_page({})
+    assert "`" not in page, "backticks shown literally"
+    if any("`" in e.teaches for e in LESSONS):
+        assert "<code>" in page.split("<tbody>", 1)[1]
+
+
+def course_with_an_exercise(tmp_path: Path) -> Path:
     notebooks = tmp_path / "repo" / "notebooks"
     notebooks.mkdir(parents=True)
     (tmp_path / "repo" / "imgs").mkdir()
     (tmp_path / "repo" / "imgs" / "a.png").write_bytes(b"png")
-    nb = figure_notebook()
-    nb.cells[0].source += '\n\n<img src="../imgs/a.png" alt="a picture">'
-    nbformat.write(nb, notebooks / f"{LESSONS[0].notebook}.ipynb")
-    bundle = tmp_path / "bundle"
-    (bundle / "html-manager" / "dist").mkdir(parents=True)
-    (bundle / "html-manager" / "dist" / "embed-amd.js").write_text("// stub")
-    (bundle / "require.js").write_text("// stub")
+    for entry in LESSONS[:3]:
+        nb = figure_notebook()
+        nb.cells[0].source += '\n\nSee $\\hat x$.\n\n<img src="../imgs/a.png" alt="a picture">'
+        nb.cells.append(nbformat.v4.new_code_cell(
+            "def f(x):\n    ### BEGIN SOLUTION\n    return SECRET_ANSWER\n    ### END SOLUTION", execution_count=3))
+        nbformat.write(nb, notebooks / f"{entry.notebook}.ipynb")
+    return notebooks
+
+
+@pytest.mark.parametrize("solutions", [False, True])
+def test_build_writes_self_contained_pages_with_titles_navigation_and_the_right_edition(tmp_path, assets, solutions):
+    notebooks = course_with_an_exercise(tmp_path)
     out = tmp_path / "site"
-    result = build_site.build(out, notebooks=notebooks, widget_bundle=bundle)
-    assert result == {"pages": {LESSONS[0].notebook: f"{LESSONS[0].notebook}.html"}, "local_widgets": True}
-    page = (out / f"{LESSONS[0].notebook}.html").read_text()
-    assert 'src="_static/require.js"' in page
-    assert 'src="imgs/a.png"' in page and (out / "imgs" / "a.png").is_file()
-    scripts = re.findall(r'<(?:script|link)\b[^>]*(?:src|href)="(https?://[^"]+)"', page)
-    assert all("mathjax" in s for s in scripts), f"only MathJax may come from a CDN: {scripts}"
-    assert "plot_things" in page and "Figure drawn by" in page
+    pages = build_site.build(out, notebooks=notebooks, solutions=solutions)["pages"]
+    assert list(pages) == [e.notebook for e in LESSONS[:3]]
+    for k, entry in enumerate(LESSONS[:3]):
+        page = (out / pages[entry.notebook]).read_text()
+        assert web_assets.outside_urls(page) == [], "a page loads from the network"
+        assert not re.findall(r'(?:src|href)="https?://', page)
+        for local in ("_static/requirejs/require.js", "_static/katex/dist/katex.min.js",
+                      "_static/katex/dist/katex.min.css", "_static/katex/dist/contrib/auto-render.min.js"):
+            assert f'"{local}"' in page and (out / local).is_file(), local
+        assert f"<title>{entry.title}</title>" in page
+        assert 'href="index.html" rel="index"' in page
+        prev = re.findall(r'<a href="([^"]+)" rel="prev">', page)
+        nxt = re.findall(r'<a href="([^"]+)" rel="next">', page)
+        assert prev == ([] if k == 0 else [pages[LESSONS[k - 1].notebook]] * 2)  # top and bottom
+        assert nxt == ([] if k == 2 else [pages[LESSONS[k + 1].notebook]] * 2)
+        assert ("SECRET_ANSWER" in page) is solutions
+        assert ("NotImplementedError" in page) is not solutions
+        assert 'src="imgs/a.png"' in page and "plot_things" in page and "Figure drawn by" in page
+    assert (out / "imgs" / "a.png").is_file() and (out / "index.html").is_file()
+
+
+def test_build_without_the_assets_says_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(web_assets, "NODE_MODULES", tmp_path / "nothing")
+    with pytest.raises(web_assets.MissingAssets, match="make setup.*npm"):
+        build_site.build(tmp_path / "site", notebooks=course_with_an_exercise(tmp_path))
+    assert not (tmp_path / "site").exists()
+
+
+def test_outside_urls_finds_each_kind_of_network_reference():
+    page = ('<script src="https://cdn.x/require.js"></script><link rel="stylesheet" href="https://unpkg.com/r.css">'
+            "<script type=\"module\">import mermaid from 'https://cdn.x/m.mjs';</script>"
+            "var widgetRendererSrc = 'https://unpkg.com/@jupyter-widgets/html-manager@*/dist/embed-amd.js';"
+            'require([ "https://unpkg.com/reveal.js@4.0.2/dist/reveal.js" ])')
+    assert len(web_assets.outside_urls(page)) == 5
 
 
 @pytest.mark.parametrize("name", [e.notebook for e in LESSONS if (ROOT / "notebooks" / f"{e.notebook}.ipynb").exists()])
 def test_every_course_page_gives_every_image_an_alt(name):
-    page = build_site.export(ROOT / "notebooks" / f"{name}.ipynb", local_widgets=True)
+    page = build_site.export(ROOT / "notebooks" / f"{name}.ipynb")
     tags = re.findall(r"<img\b[^>]*>", page)
     bare = [t[:80] for t in tags if not re.search(r'\salt="[^"]+"', t) or build_site.NBCONVERT_PLACEHOLDER_ALT in t]
     assert not bare, f"{name}: images without alt text: {bare}"
+    assert web_assets.outside_urls(page) == [], f"{name} loads from the network"
     if "widgets" in nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4).metadata:
-        assert "'_static/html-manager/dist/embed-amd.js'" in page, "the widget manager must load from _static/"
+        assert "'@jupyter-widgets/html-manager/dist/embed-amd.js'" in page, "the widget manager must load locally"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 import pytest
-from e2e_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, shutdown_lab, start_lab
+from e2e_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REPO, shutdown_lab, start_lab
 
 INSTALL_HINT = "install it with `apt-get install chromium` (Debian's package; .ci/run does this)"
 _browser_skips: list[str] = []
@@ -58,6 +59,19 @@ def browser(chromium_path):
             browser.close()
     finally:
         pw.stop()
+
+
+@pytest.fixture(scope="session")
+def web_assets(chromium_path):
+    """The pinned browser assets of the site and the decks (tools/web, installed by `make setup` with npm)."""
+    sys.path.insert(0, str(REPO / "tools"))
+    import web_assets
+
+    try:
+        web_assets.check_installed()
+    except web_assets.MissingAssets as err:
+        _skip_or_fail(f"browser test skipped: {err}")
+    return web_assets
 
 
 @pytest.fixture(scope="session")

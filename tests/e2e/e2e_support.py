@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO / "notebooks"
@@ -330,23 +331,23 @@ def shutdown_lab(server: LabServer) -> None:
     stop_group(server.proc)
 
 
-def offline_widget_bundle(folder: Path, widget_js: dict) -> Path:
-    """The offline widget bundle the static builds serve from disk: html-manager's dist and require.js."""
-    (folder / "html-manager").mkdir(parents=True, exist_ok=True)
-    shutil.copytree(widget_js["dist"], folder / "html-manager" / "dist")
-    shutil.copy2(widget_js["require"], folder / "require.js")
-    return folder
+def is_local(url: str) -> bool:
+    """file://, data:, blob: and about: URLs and the loopback interface: everything a page may load."""
+    parts = urlsplit(url)
+    if parts.scheme in ("file", "data", "blob", "about"):
+        return True
+    host = parts.hostname or ""
+    return parts.scheme in ("http", "https", "ws", "wss") and (
+        host in ("localhost", "::1") or host.startswith("127."))
 
 
 def offline_page(browser, outside: list[str], errors: list[str], viewport: dict | None = None):
-    """A page whose every request to http(s) is aborted and recorded in ``outside``; page errors go to ``errors``."""
+    """A page whose every request outside file:// and loopback is aborted and recorded in ``outside`` (the
+    test then fails on it); page errors go to ``errors``."""
     context = browser.new_context(viewport=viewport or {"width": 1200, "height": 900})
 
-    def refuse(route):
-        outside.append(route.request.url)
-        route.abort()
-
-    context.route(lambda url: url.startswith(("http://", "https://")), refuse)
+    context.route(lambda url: not is_local(url), lambda route: route.abort())
     page = context.new_page()
+    page.on("request", lambda req: None if is_local(req.url) else outside.append(req.url))
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     return context, page

@@ -1,28 +1,25 @@
 """A course notebook exported to HTML (nbconvert, committed outputs, no kernel) still shows its explorers.
 
-`make regen` stores the widget state in the notebook metadata; nbconvert embeds it in the HTML together
-with a <script> that loads @jupyter-widgets/html-manager (and require.js) from a CDN. No CDN is reachable
-here, so the browser test fetches those two packages from the npm registry with `npm pack` (npm's cache
-makes later runs offline) and has Playwright answer the CDN URLs from them: the exported HTML is tested
-byte for byte as nbconvert wrote it. Every other outside request is aborted.
+`make regen` stores the widget state in the notebook metadata; nbconvert embeds it in the HTML. The
+course's exporter (tools/build_site.py, the one `make site` uses) points the page at require.js, the
+widget manager and KaTeX copied beside it from the pinned assets that `make setup` installs
+(tools/web_assets.py): in the browser every explorer renders from file:// and any request outside it
+fails the test.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
-import tarfile
-from pathlib import Path
+import sys
 
 import pytest
-from e2e_support import WIDGET_STATE, WIDGET_VIEW, discover_notebooks, explorer_cells
+from e2e_support import REPO, WIDGET_STATE, WIDGET_VIEW, discover_notebooks, explorer_cells, offline_page
 from nbconvert import HTMLExporter
 
-# The html-manager that goes with ipywidgets 8.1 (the notebook's widget state is version 2 / 8.x).
-HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.15"
-REQUIREJS = "requirejs@2.3.8"
+sys.path.insert(0, str(REPO / "tools"))
+import build_site  # noqa: E402
+
 CASES = [c for c in discover_notebooks() if explorer_cells(c.load())]
 IDS = [c.id for c in CASES]
 
@@ -88,49 +85,9 @@ def test_saved_widget_state_is_embedded_in_the_html(case):
 
 
 # ------------------------------------------------------------------------------------------ in a browser
-@pytest.fixture(scope="session")
-def widget_js(tmp_path_factory) -> dict[str, Path]:
-    """The html-manager's dist/ folder and require.js, unpacked from the npm registry's tarballs."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("rendering exported HTML needs npm (to fetch @jupyter-widgets/html-manager); "
-                    "install it with `apt-get install npm`")
-    dest = tmp_path_factory.mktemp("widget-js")
-    try:
-        res = subprocess.run([npm, "pack", "--silent", "--pack-destination", str(dest), HTML_MANAGER, REQUIREJS],
-                             capture_output=True, text=True, timeout=300, cwd=dest)
-    except subprocess.TimeoutExpired:
-        pytest.skip(f"`npm pack {HTML_MANAGER}` took more than 300 s (npm registry unreachable?)")
-    if res.returncode != 0:
-        pytest.skip(f"`npm pack {HTML_MANAGER} {REQUIREJS}` failed: {res.stderr.strip()[-500:]}")
-    out = {}
-    for tgz in dest.glob("*.tgz"):
-        target = dest / tgz.stem
-        with tarfile.open(tgz) as tar:
-            tar.extractall(target, filter="data")
-        out[tgz.stem.split("-")[0] if tgz.stem.startswith("requirejs") else "html-manager"] = target / "package"
-    return {"dist": out["html-manager"] / "dist", "require": out["requirejs"] / "require.js"}
-
-
-def serve_cdn_locally(context, widget_js: dict[str, Path], log: list[str]) -> None:
-    manager = re.compile(r"/@jupyter-widgets/html-manager@[^/]+/dist/([^?#]+)")
-
-    def handle(route):
-        url = route.request.url
-        found = manager.search(url)
-        if found and (widget_js["dist"] / found.group(1)).is_file():
-            return route.fulfill(path=widget_js["dist"] / found.group(1))
-        if re.search(r"/require(\.min)?\.js$", url):
-            return route.fulfill(path=widget_js["require"])
-        log.append(url)
-        return route.abort()
-
-    context.route(re.compile(r"^https?://"), handle)
-
-
 @pytest.mark.browser
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_exported_html_shows_explorers_without_a_kernel(browser, widget_js, artifacts, tmp_path, case):
+def test_exported_html_shows_explorers_without_a_kernel(browser, web_assets, artifacts, tmp_path, case):
     nb = case.load()
     saved = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE)
     if not saved:
@@ -138,15 +95,13 @@ def test_exported_html_shows_explorers_without_a_kernel(browser, widget_js, arti
                     f"(authors: `make regen NB={case.path.name}` re-executes the notebook in place and replaces "
                     "all its stored outputs)", pytrace=False)
     state = saved["state"]
+    web_assets.copy_assets(tmp_path)
     html = tmp_path / f"{case.stem}.html"
-    html.write_text(export(case), encoding="utf-8")
+    html.write_text(build_site.export(case.path), encoding="utf-8")
 
-    aborted, errors = [], []
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    outside, errors = [], []
+    context, page = offline_page(browser, outside, errors)
     try:
-        serve_cdn_locally(context, widget_js, aborted)
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(html.as_uri(), wait_until="load", timeout=60_000)
         views = explorer_views(nb)
         page.locator(".jp-Cell .jupyter-widgets").first.wait_for(state="visible", timeout=30_000)
@@ -170,7 +125,7 @@ def test_exported_html_shows_explorers_without_a_kernel(browser, widget_js, arti
             assert shown.count() >= images, f"cell {index}: {shown.count()} of the {images} saved plots shown"
             target.screenshot(path=artifacts / f"{case.stem}--cell{index}--exported-html.png")
         page.screenshot(path=artifacts / f"{case.stem}--exported-html.png", full_page=True)
+        assert not outside, f"requests outside file:// and loopback: {sorted(set(outside))}"
         assert not errors, f"JavaScript errors in the exported page: {errors}"
     finally:
         context.close()
-    print(f"outside requests aborted (not needed to show widgets): {sorted(set(aborted))}")
