@@ -357,41 +357,53 @@ def check_predict_fix(predict: Callable) -> None:
 
 
 _SUPPORT_CASES = (
-    # (a_values, b_values, higher_is_better, the mistake a wrong answer reveals)
-    ([0.80, 0.90, 0.85], [0.79, 0.89, 0.84], True,
-     "a wins on every seed, although each method's seed-to-seed spread is much larger than the gain: pair the "
-     "seeds (subtract seed by seed) instead of comparing the two groups' spreads"),
-    ([0.95, 0.88, 0.90], [0.85, 0.90, 0.91], True,
-     "a loses on 2 seeds and its mean gain is smaller than the spread of the per-seed gains: a higher mean "
-     "alone is not evidence"),
-    ([0.30, 0.32, 0.29], [0.35, 0.36, 0.37], False,
-     "for a loss, lower is better: orient the per-seed differences with higher_is_better"),
-    ([0.30, 0.32, 0.29], [0.35, 0.36, 0.37], True,
+    # (a_values, b_values, higher_is_better, the mistake a wrong answer reveals). Values are multiples of 1/64, so
+    # every sum of gains is exact in floating point and "reaches the observed mean" has no rounding ambiguity.
+    ([0.75, 0.875, 0.8125, 0.875, 0.8125, 0.8125], [0.734375, 0.859375, 0.796875, 0.859375, 0.796875, 0.796875], True,
+     "a wins on all 6 seeds by 1/64, although each method's seed-to-seed spread is much larger: pair the seeds "
+     "(subtract seed by seed) instead of comparing the two groups; only 1 of the 64 sign patterns reaches the mean"),
+    ([0.75, 0.625, 0.875, 0.75, 0.4375], [0.5, 0.5, 0.5, 0.5, 0.5], True,
+     "4 wins and one small loss on 5 seeds: flipping the loss to a win also reaches the observed mean, so "
+     "p = 2/32 = 0.0625, not below 0.05 (with 5 seeds only 5 wins of 5 support a claim)"),
+    ([0.75, 0.625, 0.875, 0.75, 0.6875, 0.4375], [0.5] * 6, True,
+     "5 wins and one small loss on 6 seeds: only 2 of the 64 sign patterns reach the observed mean, p = 0.031 < "
+     "0.05, so this is supported: count sign patterns, don't require every seed to win"),
+    ([0.75] * 5 + [-0.5], [0.5] * 6, True,
+     "5 wins of 6, but the loss is large: many of the 64 sign patterns reach the observed mean (p is far above "
+     "0.05); counting wins is not the rule"),
+    ([0.75, 0.625, 0.875, 0.75], [0.5, 0.5, 0.5, 0.5], True,
+     "4 wins of 4: even the best case has p = 1/16 > 0.05; with fewer than 5 seeds nothing is supported"),
+    ([0.5, 0.75, 1.0, 0.75, 0.625], [0.5, 0.5, 0.5, 0.5, 0.5], True,
+     "a tie is not a win: flipping the sign of a 0 gain leaves the mean unchanged, so that pattern reaches the "
+     "observed mean too (p = 2/32)"),
+    ([1.0] * 5 + [0.0], [0.5] * 6, True,
+     "a pattern whose mean *equals* the observed one counts (\">= observed\"): here 7 of the 64 patterns reach it, "
+     "p = 0.11"),
+    ([0.25] * 5, [0.5] * 5, False,
+     "for a loss, lower is better: orient the per-seed gains with higher_is_better"),
+    ([0.25] * 5, [0.5] * 5, True,
      "for an accuracy, higher is better: here a is lower on every seed"),
-    ([0.91, 0.93, 0.92, 0.90], [0.90, 0.92, 0.93, 0.88], True,
-     "a wins on 3 of 4 seeds and its mean gain is below the spread of the gains: neither every seed nor "
-     "mean > spread"),
-    ([0.93, 0.93, 0.895], [0.90, 0.90, 0.90], True,
-     "a wins on 2 of 3 seeds and its mean gain is below the spread of the gains, measured as the sample "
-     "standard deviation (ddof=1)"),
-    ([0.91, 0.94, 0.928, 0.90], [0.90, 0.92, 0.93, 0.88], True,
-     "a wins on 3 of 4 seeds, and the mean gain exceeds the spread of the gains (their standard deviation, "
-     "ddof=1): that counts as support"),
+    ([0.75] * 6 + [0.4375, 0.4375], [0.5] * 8, True,
+     "6 wins and two small losses on 8 seeds: 4 of the 256 sign patterns reach the observed mean, p = 0.016, "
+     "supported"),
 )
 
 
 def check_supports(supports: Callable) -> None:
     """Exercise 2.5: ``supports(a_values, b_values, higher_is_better) -> bool`` implements the course's rule
-    for "a beats b" on paired seeds (all per-seed gains positive, or mean gain > their standard deviation)."""
+    for "a beats b" on paired seeds: a one-sided sign-flip test on the per-seed gains, supported if at least 5
+    seeds and p < 0.05, where p is the fraction of the 2**n sign patterns whose mean gain is at least the
+    observed one (the rule of :mod:`course_utils.paired`, which gives the expected answers)."""
     for a_values, b_values, higher, mistake in _SUPPORT_CASES:
         seeds = list(range(len(a_values)))
         expected = paired("a", a_values, "b", b_values, seeds, higher_is_better=higher).supports()
         answer = call_learner(supports, list(a_values), list(b_values), higher, name="supports")
         require(isinstance(answer, bool | np.bool_),
                 f"supports must return True or False, got {type(answer).__name__}.")
-        require(bool(answer) == expected, f"supports({a_values}, {b_values}, higher_is_better={higher}) is wrong: "
-                                          f"{mistake}.")
-    ok("you apply the paired-seed rule: every seed agrees, or the mean gain exceeds the spread of the gains.")
+        require(bool(answer) == expected, f"supports({a_values}, {b_values}, higher_is_better={higher}) should be "
+                                          f"{expected}: {mistake}.")
+    ok("you apply the course's paired rule: count the sign patterns of the per-seed gains that reach the observed "
+       "mean; supported when they are under 5% of all 2**n (so at least 5 seeds).")
 
 
 def check_chosen_p(p, grid, n_train: int, tolerance: float = 0.005) -> None:
