@@ -567,7 +567,9 @@ sample_stats = batch_stats  # the same four numbers; the name reads better for L
 
 
 @torch.no_grad()
-def batch_dependence(model: nn.Module, X: torch.Tensor, n_keep: int = 8, seed: int = 0, train_mode: bool = True) -> float:
+def batch_dependence(
+    model: nn.Module, X: torch.Tensor, n_keep: int = 8, seed: int = 0, train_mode: bool = True
+) -> float:
     """Largest change of the first ``n_keep`` outputs when the rest of the batch is replaced by other
     examples, with dropout off. In TRAIN mode (``train_mode=True``, the default) BatchNorm uses the batch's
     statistics, so its outputs depend on the batch-mates (> 0) while LayerNorm's do not (0). In EVAL mode

@@ -85,7 +85,8 @@ def plot_lr_sweeps(sweeps: Mapping[str, SweepResult], title: str | None = None) 
         ax.plot(lrs[ok], shown[ok], "o", color=color, ms=5)
         ax.plot(lrs[~ok], shown[~ok], "o", mfc="white", color=color, ms=5)
         if zero.any():
-            ax.plot(lrs[zero], shown[zero], "v", color=color, ms=7, label=f"{label}: loss exactly 0 (drawn at {floor:.0e})")
+            ax.plot(lrs[zero], shown[zero], "v", color=color, ms=7,
+                    label=f"{label}: loss exactly 0 (drawn at {floor:.0e})")
         if np.any(~np.isfinite(loss)):
             top = np.nanmax(shown) if np.any(np.isfinite(shown)) else 1.0
             ax.plot(lrs[~np.isfinite(loss)], np.full((~np.isfinite(loss)).sum(), top), "x", color=color, ms=7)
