@@ -206,7 +206,8 @@ def small_grid(monkeypatch):
     real = E.train_config
     monkeypatch.setattr(E, "SEEDS", (0, 1, 2, 3, 4))
     monkeypatch.setattr(E, "TARGET_ACC", 0.5)   # LN reaches it within 40 steps, none does not: they differ
-    monkeypatch.setattr(E, "train_config", lambda name, n_train=E.FULL_N, seed=0: real(name, n_train, seed, 40, (16, 16)))
+    monkeypatch.setattr(E, "train_config",
+                        lambda name, n_train=E.FULL_N, seed=0: real(name, n_train, seed, 40, (16, 16)))
     for name in ("LN", "none", "LN+dropout"):   # warm the cache (the notebook's grid is trained before the exercise)
         for seed in range(6):
             E.train_config(name, E.FULL_N, seed)
