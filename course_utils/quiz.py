@@ -96,7 +96,8 @@ QUESTIONS: tuple[Question, ...] = (
         ("They saturate at +-1.", False, "Saturation is a tanh/sigmoid effect with large inputs; ReLU has no "
          "upper limit and these inputs are small."),
         ("They keep the same scale in every layer.", False,
-         "Only Kaiming's scale (gain 1 for ReLU) preserves the variance through depth."),
+         "Only Kaiming's full std sqrt(2/fan_in) keeps the variance through depth for ReLU (torch writes it as "
+         "calculate_gain('relu') = sqrt(2) times sqrt(1/fan_in)); half of it loses a factor ~2 per layer."),
     ),
     _q(
         "dropout_p", "02",
@@ -166,15 +167,18 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     _q(
         "small_batch", "03",
-        "You can only fit 2 images per GPU. Which normalization keeps its accuracy (Wu & He 2018)?",
-        ("GroupNorm (or LayerNorm): statistics per sample, independent of the batch size.", True,
-         "ResNet-50 error with BN rose from 23.6% at 32 images/GPU to 34.7% at 2; GroupNorm stayed ~24.1%."),
+        "You can only fit 2 images per GPU for a ResNet. Which normalization kept its accuracy in Wu & He's "
+        "(2018) ImageNet measurements?",
+        ("GroupNorm: its statistics are per sample (over groups of channels), so its error stayed ~24.1% from 32 "
+         "down to 2 images per GPU.", True,
+         "BatchNorm's error rose from 23.6% (32 per GPU) to 34.7% (2 per GPU); GroupNorm's stayed 24.0-24.2%."),
+        ("LayerNorm: it is per sample too, and it was the best layer in their comparison.", False,
+         "LayerNorm is batch-independent, but at 32 images per GPU it was worse than BatchNorm (25.3% vs 23.6%) and "
+         "than GroupNorm (24.1%) on their ResNet-50."),
         ("BatchNorm with a larger momentum.", False,
          "The training-time normalization still uses 2 examples' statistics, which are mostly noise."),
         ("BatchNorm, because 2 examples are enough to estimate a mean.", False,
          "A mean and a variance from 2 numbers are very noisy, and the error rises sharply at batch 2."),
-        ("Dropout instead of normalization.", False, "Dropout regularizes; it does not stabilize training as a "
-         "normalization does."),
     ),
     _q(
         "ln_axes", "04",
@@ -218,15 +222,19 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     _q(
         "block", "05",
-        "Which is the usual order of the block in an MLP or CNN?",
-        ("Linear/Conv -> BatchNorm -> ReLU -> Dropout", True,
-         "Normalize the pre-activations, then the nonlinearity, then drop."),
-        ("Linear -> Dropout -> BatchNorm -> ReLU", False,
-         "Dropout right before BatchNorm shifts the variance between training and inference (Li et al. 2019)."),
-        ("Linear -> ReLU -> Dropout -> BatchNorm", False,
-         "Dropout feeds the BatchNorm again, and the norm after the activation is not the usual placement."),
-        ("BatchNorm -> Linear -> Dropout (no activation)", False,
-         "Without a nonlinearity, stacked blocks collapse into one linear map."),
+        "Stack two of the blocks Linear -> BatchNorm -> ReLU -> Dropout. What does block 1's Dropout feed, and what "
+        "did notebook 05 measure about it?",
+        ("Block 2's Linear and then its BatchNorm: Dropout -> Linear -> BN, exactly the variance-shift situation. "
+         "The BN's inference variance was ~0.8 of its running_var, and BN+dropout did not beat BN alone in the grid.",
+         True,
+         "Dropout last in a block means dropout before the next block's BN. That is why the course says: put "
+         "dropout only after the last BN, or recompute the BN statistics with dropout off."),
+        ("Nothing that normalizes: dropout sits after the normalization, so no BatchNorm ever sees its noise.", False,
+         "Within one block that is true, but in a stack the next block's BatchNorm sees it (through a Linear)."),
+        ("Block 2's ReLU, which removes the dropout noise.", False,
+         "Block 2 starts with its Linear and BatchNorm; the ReLU comes after them."),
+        ("The output layer only, so dropout cannot interact with BatchNorm.", False,
+         "Only the last block's Dropout feeds the output layer; every other one feeds a BatchNorm."),
     ),
     _q(
         "variance_shift", "05",
@@ -250,14 +258,47 @@ QUESTIONS: tuple[Question, ...] = (
     ),
     _q(
         "overfit", "05",
-        "An MLP reaches 100% training accuracy on 200 examples while validation lags. Which layer of this course "
-        "targets exactly that?",
-        ("Dropout: a regularizer; it narrowed the train-validation gap on the small subset.", True,
-         "In notebook 05, dropout narrowed the gap on 200 digits on every seed."),
-        ("LayerNorm, because it is independent of the batch.", False,
-         "Batch independence helps small or variable batches, not overfitting."),
-        ("A larger batch size.", False, "That changes the gradient noise, not the amount of data."),
-        ("Removing all normalization.", False, "Normalization speeds training up; removing it does not regularize."),
+        "An MLP *with BatchNorm* reaches 100% training accuracy on 200 digits while validation lags. What did "
+        "notebook 05's grid measure about adding Dropout(0.5) to it?",
+        ("On top of BatchNorm, dropout did not narrow the gap further at our scale, and on all digits it did not "
+         "raise the accuracy either.", True,
+         "Measure before you stack regularizers: each was under a point on every set of seeds the course ran (on "
+         "some, BN alone even ended higher)."),
+        ("It narrowed the gap on every seed, as dropout always does.", False,
+         "Even without normalization dropout's effect on the gap was small and not supported on every set of "
+         "seeds; on top of BN it did not narrow the gap by even a point."),
+        ("It made training faster.", False,
+         "Dropout did not reach 90% validation accuracy sooner in the grid; BatchNorm and LayerNorm did."),
+        ("Removing BatchNorm would regularize more.", False,
+         "Without normalization the 200-digit gap was larger on average, not smaller."),
+    ),
+    _q(
+        "paired_read", "05",
+        "Method A beats method B on 4 of 5 paired seeds; the loss on the fifth seed is small. What does the course's "
+        "rule (one-sided sign-flip test, p < 0.05) conclude?",
+        ("Not supported: with 5 seeds only 5 wins out of 5 give p = 1/32 < 0.05; run more seeds if the effect "
+         "matters.", True,
+         "4 wins and a small loss give p = 2/32 = 0.0625: of the 32 sign patterns, two reach the observed mean."),
+        ("Supported: 4 of 5 is a clear majority.", False,
+         "Under no effect, 4 or more wins of 5 happen by chance 6 times in 32 (19%)."),
+        ("Supported if A's mean is higher than B's.", False,
+         "A higher mean on 5 seeds happens by chance about half the time under no effect."),
+        ("B is better, because it won on one seed.", False,
+         "One win of 5 is evidence for nothing; reversing the question needs 5 wins for B."),
+    ),
+    _q(
+        "paired_why", "05",
+        "Two methods' validation accuracies vary by 1 point from seed to seed, but their per-seed difference is "
+        "+0.3 points on each of 6 paired seeds. Is that evidence?",
+        ("Yes: pairing cancels the luck both runs share (same subset, batches, initialization), so 6 wins of 6 "
+         "give p = 1/64.", True,
+         "What matters is the spread of the per-seed gains, not the spread of each method alone."),
+        ("No: the gain is smaller than the seed-to-seed spread, so it is noise.", False,
+         "That reasoning fits two unpaired samples; with paired seeds the shared luck cancels."),
+        ("No: 0.3 points is one validation digit, which cannot be measured.", False,
+         "One digit per seed on six seeds in a row is measurable; whether it matters is another question."),
+        ("Yes, but only if each method was run on different seeds.", False,
+         "Different seeds would mix the method's effect with the luck of each run; pairing is what makes it work."),
     ),
 )
 

@@ -1,5 +1,7 @@
 """Exercise checks of notebook 02 pass the reference solutions and name each usual mistake."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -337,9 +339,12 @@ def test_predict_failures_are_wrapped(bad):
 
 
 def supports_ok(a_values, b_values, higher_is_better=True):
-    gains = np.asarray(a_values) - np.asarray(b_values)
+    gains = np.asarray(a_values, dtype=float) - np.asarray(b_values, dtype=float)
     gains = gains if higher_is_better else -gains
-    return bool(np.all(gains > 0) or (gains.mean() > 0 and gains.mean() > gains.std(ddof=1)))
+    if len(gains) < 5 or gains.mean() <= 0:
+        return False
+    flipped = np.array([np.dot(signs, gains) for signs in itertools.product((1, -1), repeat=len(gains))])
+    return bool(np.mean(flipped >= gains.sum() - 1e-12) < 0.05)
 
 
 def test_supports_reference(capsys):
@@ -347,17 +352,28 @@ def test_supports_reference(capsys):
     assert capsys.readouterr().out.startswith("Correct:")
 
 
+def _strict(a, b, h=True):  # counts only patterns strictly above the observed mean
+    g = (np.asarray(a, dtype=float) - b) * (1 if h else -1)
+    flipped = np.array([np.dot(s, g) for s in itertools.product((1, -1), repeat=len(g))])
+    return bool(len(g) >= 5 and g.mean() > 0 and np.mean(flipped > g.sum()) < 0.05)
+
+
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [
-        (lambda a, b, h=True: bool(np.mean(a) > np.mean(b)) if h else bool(np.mean(a) < np.mean(b)), "mean alone"),
+        (lambda a, b, h=True: bool(np.mean(a) > np.mean(b)) if h else bool(np.mean(a) < np.mean(b)), "should be"),
         (lambda a, b, h=True: bool(np.mean(a) - np.mean(b) > np.std(a) + np.std(b)) if h
          else bool(np.mean(b) - np.mean(a) > np.std(a) + np.std(b)), "pairing: compare seed by seed"),
         (lambda a, b, h=True: supports_ok(a, b, True), "lower is better"),
         (lambda a, b, h=True: bool(np.all(np.asarray(a) > np.asarray(b))) if h
          else bool(np.all(np.asarray(a) < np.asarray(b))), "look again at"),
-        (lambda a, b, h=True: (lambda g: bool(np.all(g > 0) or g.mean() > g.std(ddof=0)))(
-            (np.asarray(a) - b) * (1 if h else -1)), "sample standard deviation|neither every seed"),
+        (lambda a, b, h=True: bool(len(a) >= 5 and np.all(np.asarray(a) > np.asarray(b))) if h
+         else bool(len(a) >= 5 and np.all(np.asarray(a) < np.asarray(b))), "look again at"),
+        (lambda a, b, h=True: (lambda g: bool(len(g) >= 5 and (g > 0).sum() >= len(g) - 1))(
+            (np.asarray(a) - b) * (1 if h else -1)), "look again at"),
+        (lambda a, b, h=True: (lambda g: bool(g.mean() > 0 and g.mean() > g.std(ddof=1) or np.all(g > 0)))(
+            (np.asarray(a) - b) * (1 if h else -1)), "look again at"),
+        (_strict, "look again at"),  # ">" instead of ">=": the observed pattern itself is not counted
         (lambda a, b, h=True: "yes", "True or False"),
     ],
 )

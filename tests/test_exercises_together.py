@@ -153,7 +153,8 @@ def chooser(answers):
 def test_choices_reference(capsys):
     X.check_choices(chooser(RIGHT))
     X.check_choices(chooser({**RIGHT, "two_per_gpu": ("layer", "batch_independent")}))
-    assert capsys.readouterr().out.count("Correct") == 2
+    X.check_choices(chooser({**RIGHT, "overfitting": ("batch", "regularizes")}))   # BN narrowed the gap too (05 grid)
+    assert capsys.readouterr().out.count("Correct") == 3
 
 
 def test_choices_not_done_yet():
@@ -192,3 +193,64 @@ def test_every_wrong_method_has_a_diagnosis():
 def test_choices_bad_answers(answer, match):
     with pytest.raises(ExerciseError, match=match):
         X.check_choices(answer)
+
+
+# ------------------------------------------------------------------------------------------ exercise 4
+
+
+@pytest.fixture
+def small_grid(monkeypatch):
+    """The exercise on a tiny grid: 5 seeds, 40 steps, 16 units (the real one trains the notebook's runs)."""
+    from course_utils.experiments import together as E
+
+    real = E.train_config
+    monkeypatch.setattr(E, "SEEDS", (0, 1, 2, 3, 4))
+    monkeypatch.setattr(E, "TARGET_ACC", 0.5)   # LN reaches it within 40 steps, none does not: they differ
+    monkeypatch.setattr(E, "train_config",
+                        lambda name, n_train=E.FULL_N, seed=0: real(name, n_train, seed, 40, (16, 16)))
+    for name in ("LN", "none", "LN+dropout"):   # warm the cache (the notebook's grid is trained before the exercise)
+        for seed in range(6):
+            E.train_config(name, E.FULL_N, seed)
+    return E
+
+
+def ablation(E, order=("LN", "none"), higher=False, seeds=None):
+    from course_utils.paired import paired
+
+    def my_ablation(train_steps):
+        seeds_ = seeds or E.SEEDS
+        steps = {n: [train_steps(E.train_config(n, E.FULL_N, s)) for s in seeds_] for n in ("LN", "none", "LN+dropout")}
+        a, b = order
+        return (paired(a, steps[a], b, steps[b], seeds_, higher_is_better=higher),
+                paired("LN", steps["LN"], "LN+dropout", steps["LN+dropout"], seeds_, higher_is_better=higher))
+
+    return my_ablation
+
+
+def test_paired_ablation_reference(small_grid, capsys):
+    X.check_paired_ablation(ablation(small_grid))
+    out = capsys.readouterr().out
+    assert out.startswith("Correct:") and "LN vs none:" in out and "rule: p < 0.05" in out
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"higher": True}, "higher_is_better=False"),       # planted: accuracy orientation for a step count
+        ({"order": ("none", "LN")}, "wrong way round"),      # planted: a and b swapped
+        ({"seeds": (0, 1, 2)}, "E.SEEDS"),                   # planted: too few seeds
+    ],
+)
+def test_paired_ablation_mistakes(small_grid, kwargs, match):
+    with pytest.raises(ExerciseError, match=match):
+        X.check_paired_ablation(ablation(small_grid, **kwargs))
+
+
+def test_paired_ablation_wrong_runs(small_grid):
+    def shifted(train_steps):   # planted: steps of the wrong seeds
+        return ablation(small_grid, seeds=(1, 2, 3, 4, 5))(train_steps)
+
+    with pytest.raises(ExerciseError, match="E.SEEDS"):
+        X.check_paired_ablation(shifted)
+    with pytest.raises(ExerciseError, match="two results"):
+        X.check_paired_ablation(lambda train_steps: None)

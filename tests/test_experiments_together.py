@@ -82,9 +82,15 @@ def test_variance_shift_and_both_fixes():
 
 def test_fixes_table_small():
     out = E.fixes_table(seeds=(0,), hidden=(16, 16), steps=40)
-    assert set(out) == {"dropout before BN", "fix 1: dropout after the last BN", "fix 2: BN statistics recomputed"}
-    assert out["dropout before BN"]["ratio"][0] < 0.9
-    assert abs(out["fix 2: BN statistics recomputed"]["ratio"][0] - 1) < 0.03
+    assert tuple(out) == E.FIXES and len(E.FIXES) == 4
+    shifted, fix2 = out["dropout before BN"]["ratio"][0], out["fix 2: BN statistics recomputed"]["ratio"][0]
+    assert shifted < 0.9 and abs(fix2 - 1) < abs(shifted - 1)
+    # measured on validation digits, which fix 2 was not recalibrated on: not 1 by construction
+    assert fix2 != pytest.approx(E.bn_variance_ratios(E.recalibrate_bn(
+        E.train_config("dropout before BN", E.FULL_N, 0, 40, (16, 16)).model, E._digits().tensors("train")[0]),
+        E._digits().tensors("train")[0])[1], abs=1e-6)
+    plain = E.train_config("BN", E.FULL_N, 0, 40, (16, 16)).model
+    assert out["BN, no dropout"]["ratio"][0] == E.bn_variance_ratios(plain, E._digits().tensors("val")[0])[1]
 
 
 def test_shift_vs_width_small():
@@ -116,7 +122,8 @@ def test_batch_dependence():
     bn_model, ln_model = E.build_model("BN", hidden=(16,)), E.build_model("LN+dropout", hidden=(16,))
     running = bn_model[1].running_mean.clone()
     assert E.batch_dependence(bn_model, X) > 1e-3
-    assert E.batch_dependence(ln_model, X) < 1e-6
+    assert E.batch_dependence(bn_model, X, train_mode=False) < 1e-6   # eval mode: running statistics, no batch-mates
+    assert E.batch_dependence(ln_model, X) < 1e-6 and E.batch_dependence(ln_model, X, train_mode=False) < 1e-6
     assert torch.equal(bn_model[1].running_mean, running)     # the caller's model is not touched
     with pytest.raises(ValueError, match="X needs at least"):
         E.batch_dependence(bn_model, X[:5])
@@ -157,6 +164,7 @@ def test_conv_block_and_timing():
         (lambda: E.bn_variance_ratios(nn.BatchNorm1d(2), [[0.0]]), TypeError, "X must be"),
         (lambda: E.recalibrate_bn(nn.Linear(2, 2), torch.zeros(4, 2)), ValueError, "no BatchNorm"),
         (lambda: E.conv_block_net(channels=0), ValueError, "channels"),
+        (lambda: E.batch_dependence(nn.BatchNorm1d(2), torch.zeros(20, 2), train_mode="yes"), TypeError, "train_mode"),
     ],
 )
 def test_bad_input_is_named(call, error, match):

@@ -76,3 +76,17 @@ def test_lr_sweep_series_never_share_a_colour():
     ax = plot_lr_sweeps(sweeps).axes[0]
     labelled = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
     assert len({line.get_color() for line in labelled}) == len(labelled) == 2
+
+
+def test_lr_sweep_plot_shows_runs_whose_loss_is_exactly_zero():
+    # A separable problem at a huge learning rate ends with loss exactly 0 in float32: on a log axis that point
+    # (and the "largest stable" star on it) would vanish. It is drawn at a floor below the smallest positive loss.
+    from course_utils.experiments.scales import SweepResult
+
+    sweep = SweepResult(lrs=(0.1, 1.0, 10.0), final_loss=(0.5, 1e-3, 0.0), baseline=1.0, stall_fraction=0.9,
+                        stable=(True, True, True))
+    fig = plot_lr_sweeps({"standardized": sweep})
+    star = [line for line in fig.axes[0].lines if line.get_marker() == "*"]
+    assert len(star) == 1 and star[0].get_xdata()[0] == 10.0
+    assert 0 < star[0].get_ydata()[0] < 1e-3          # visible, below every positive loss
+    assert any(line.get_marker() == "v" for line in fig.axes[0].lines)   # marked as "exactly 0"

@@ -432,21 +432,23 @@ def _check_predict_fix_body(predict: Callable) -> str:
 
 _SUPPORT_CASES = (
     # (a_values, b_values, higher_is_better, which part of the rule a wrong answer gets wrong). The hint names
-    # the part of the rule, never the case's numbers or its answer.
-    ([0.80, 0.90, 0.85], [0.79, 0.89, 0.84], True, "pairing: compare seed by seed, not the two groups' spreads"),
-    ([0.95, 0.88, 0.90], [0.85, 0.90, 0.91], True, "a higher mean alone (it is not evidence)"),
-    ([0.30, 0.32, 0.29], [0.35, 0.36, 0.37], False, "the direction: with higher_is_better=False, lower is better"),
-    ([0.30, 0.32, 0.29], [0.35, 0.36, 0.37], True, "the direction: with higher_is_better=True, higher is better"),
-    ([0.91, 0.93, 0.92, 0.90], [0.90, 0.92, 0.93, 0.88], True, "the 'mean gain above its spread' branch"),
-    ([0.93, 0.93, 0.895], [0.90, 0.90, 0.90], True,
-     "the spread: the sample standard deviation of the gains (ddof=1)"),
-    ([0.91, 0.94, 0.928, 0.90], [0.90, 0.92, 0.93, 0.88], True, "the 'mean gain above its spread' branch"),
-    ([0.901, 1.0, 0.901], [0.90, 0.90, 0.90], True,
-     "the 'every seed' branch: it counts on its own, whatever the spread"),
-    ([0.35, 0.34, 0.36, 0.30], [0.40, 0.44, 0.37, 0.31], False,
-     "the 'every seed' branch with higher_is_better=False"),
-    ([0.90, 0.901, 1.0], [0.90, 0.90, 0.90], True, "ties: an equal result on a seed is not a win"),
-    ([0.90, 0.90, 0.90], [0.90, 0.90, 0.90], True, "ties: an equal result on a seed is not a win"),
+    # the part of the rule, never the case's numbers or its answer. Values are multiples of 1/64, so every sum
+    # of gains is exact in floating point and "reaches the observed mean" has no rounding ambiguity.
+    ([0.75, 0.875, 0.8125, 0.875, 0.8125, 0.8125], [0.734375, 0.859375, 0.796875, 0.859375, 0.796875, 0.796875], True,
+     "pairing: compare seed by seed (per-seed gains), not the two groups' spreads"),
+    ([0.75, 0.625, 0.875, 0.75, 0.4375], [0.5, 0.5, 0.5, 0.5, 0.5], True,
+     "the p-value: count every sign pattern whose mean gain reaches the observed one, then compare with 0.05"),
+    ([0.75, 0.625, 0.875, 0.75, 0.6875, 0.4375], [0.5] * 6, True,
+     "the p-value: a small loss can be outweighed; count sign patterns rather than requiring every seed to win"),
+    ([0.75] * 5 + [-0.5], [0.5] * 6, True, "the p-value: counting wins is not the rule, the size of a loss matters"),
+    ([0.75, 0.625, 0.875, 0.75], [0.5, 0.5, 0.5, 0.5], True,
+     "the number of seeds: the smallest p with n seeds is 1/2**n"),
+    ([0.5, 0.75, 1.0, 0.75, 0.625], [0.5, 0.5, 0.5, 0.5, 0.5], True,
+     "ties: flipping the sign of a zero gain leaves the mean unchanged"),
+    ([1.0] * 5 + [0.0], [0.5] * 6, True, "'reaches' means at least the observed mean gain (>=), equal ones count"),
+    ([0.25] * 5, [0.5] * 5, False, "the direction: with higher_is_better=False, lower is better"),
+    ([0.25] * 5, [0.5] * 5, True, "the direction: with higher_is_better=True, higher is better"),
+    ([0.75] * 6 + [0.4375, 0.4375], [0.5] * 8, True, "the p-value over all 2**n sign patterns (here n = 8)"),
 )
 
 
@@ -458,12 +460,15 @@ def _check_supports_body(supports: Callable) -> str:
         require(isinstance(answer, bool | np.bool_),
                 f"supports must return True or False, got {type(answer).__name__}.")
         require(bool(answer) == expected, f"supports does not follow the rule yet; look again at {part}.")
-    return "you apply the paired-seed rule: every seed agrees, or the mean gain exceeds the spread of the gains."
+    return ("you apply the course's paired rule: count the sign patterns of the per-seed gains that reach the "
+            "observed mean; supported when they are under 5% of all 2**n (so at least 5 seeds).")
 
 
 def check_supports(supports: Callable) -> None:
     """Exercise 2.5: ``supports(a_values, b_values, higher_is_better) -> bool`` implements the course's rule
-    for "a beats b" on paired seeds (all per-seed gains positive, or mean gain > their standard deviation)."""
+    for "a beats b" on paired seeds: a one-sided sign-flip test on the per-seed gains, supported if p < 0.05,
+    where p is the fraction of the 2**n sign patterns whose mean gain is at least the observed one (the rule
+    of :mod:`course_utils.paired`, which gives the expected answers)."""
     ok(run_check(_check_supports_body, supports, name="supports"))
 
 

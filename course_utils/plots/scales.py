@@ -68,6 +68,13 @@ def plot_lr_sweeps(sweeps: Mapping[str, SweepResult], title: str | None = None) 
         lrs = np.array(sweep.lrs)
         loss = np.array(sweep.final_loss, dtype=float)
         shown = np.where(np.isfinite(loss), loss, np.nan)
+        # A loss of exactly 0 (float32 underflow of a separable problem) has no place on a log axis: draw it at a
+        # floor below the smallest positive loss, as a downward triangle, so those runs (and their star) stay visible.
+        zero = np.isfinite(loss) & (loss <= 0)
+        if zero.any():
+            positive = loss[np.isfinite(loss) & (loss > 0)]
+            floor = (positive.min() if positive.size else 1.0) / 10
+            shown = np.where(zero, floor, shown)
         color = _color(label)
         linestyle = "-"
         if color is None or color in used:  # two series never share a colour (and differ in line style too)
@@ -77,12 +84,15 @@ def plot_lr_sweeps(sweeps: Mapping[str, SweepResult], title: str | None = None) 
         ok = np.array(sweep.stable)
         ax.plot(lrs[ok], shown[ok], "o", color=color, ms=5)
         ax.plot(lrs[~ok], shown[~ok], "o", mfc="white", color=color, ms=5)
+        if zero.any():
+            ax.plot(lrs[zero], shown[zero], "v", color=color, ms=7,
+                    label=f"{label}: loss exactly 0 (drawn at {floor:.0e})")
         if np.any(~np.isfinite(loss)):
             top = np.nanmax(shown) if np.any(np.isfinite(shown)) else 1.0
             ax.plot(lrs[~np.isfinite(loss)], np.full((~np.isfinite(loss)).sum(), top), "x", color=color, ms=7)
         best = sweep.largest_stable_lr
         if best is not None:
-            ax.plot([best], [sweep.final_loss_at(best)], "*", color=color, ms=14, mec="black")
+            ax.plot([best], [shown[list(lrs).index(best)]], "*", color=color, ms=14, mec="black")
     baseline = next(iter(sweeps.values())).baseline
     ax.axhline(baseline, color="black", ls=":", lw=1)
     ax.text(max(next(iter(sweeps.values())).lrs), baseline * 1.3, "ignore the inputs (baseline)", fontsize=8,

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from . import COLORS, new_figure, style_for
+from . import COLORS, OKABE_ITO, new_figure, style_for
 
 __all__ = ["plot_ablation", "plot_ablation_curves", "plot_variance_shift"]
 
@@ -17,6 +17,25 @@ _METRIC_LABELS = {
     "gap": "train - validation accuracy",
     "steps_to_target": "steps to the target accuracy",
 }
+
+
+# The grid's six configurations in six clearly different colour-blind-safe colours (the shared palette gives
+# BatchNorm and BatchNorm+dropout two oranges that are hard to tell apart side by side).
+_GRID_COLORS = {
+    "none": OKABE_ITO["black"],
+    "dropout": OKABE_ITO["blue"],
+    "BN": OKABE_ITO["orange"],
+    "LN": OKABE_ITO["reddish_purple"],
+    "BN+dropout": OKABE_ITO["sky_blue"],
+    "LN+dropout": OKABE_ITO["bluish_green"],
+}
+
+
+def _grid_style(name: str, index: int) -> dict:
+    style = style_for(name, index)
+    if name in _GRID_COLORS:
+        style["color"] = _GRID_COLORS[name]
+    return style
 
 
 def _seed_points(ax, x: float, values: Sequence[float], color: str, marker: str, label: str | None) -> None:
@@ -37,7 +56,7 @@ def plot_ablation(grid, metrics: Sequence[str] = ("val_acc", "gap", "steps_to_ta
     offsets = np.linspace(-0.18, 0.18, len(grid.sizes)) if len(grid.sizes) > 1 else [0.0]
     for ax, metric in zip(axes, metrics, strict=True):
         for i, name in enumerate(grid.names):
-            style = style_for(name, i)
+            style = _grid_style(name, i)
             for j, (n, dx) in enumerate(zip(grid.sizes, offsets, strict=True)):
                 label = f"n = {n}" if (i == 0 and ax is axes[0]) else None
                 values = grid.values(name, n, metric)
@@ -51,6 +70,8 @@ def plot_ablation(grid, metrics: Sequence[str] = ("val_acc", "gap", "steps_to_ta
         if metric == "steps_to_target":
             ax.set_ylabel(f"steps to {grid.target:.0%} validation accuracy")
             ax.axhline(grid.steps, color="0.5", ls=":", lw=1)
+            ax.text(len(grid.names) - 0.5, grid.steps, f"{grid.steps} = never reached", ha="right", va="bottom",
+                    fontsize=7, color="0.35")
     axes[0].legend(frameon=False, fontsize=8, title="squares: small subset", title_fontsize=8)
     fig.suptitle(f"{len(grid.seeds)} paired seeds per configuration (dots), mean (large marker), min..max (line)")
     return fig
@@ -62,7 +83,7 @@ def plot_ablation_curves(grid, n_train: int, names: Sequence[str] | None = None,
     fig, ax = new_figure(width=6.4, height=3.6)
     for i, name in enumerate(names):
         steps, values = grid.curves(name, n_train, metric)
-        style = style_for(name, i)
+        style = _grid_style(name, i)
         ax.plot(steps, values.mean(0), color=style["color"], linestyle=style["linestyle"], lw=1.6, label=name)
         ax.fill_between(steps, values.min(0), values.max(0), color=style["color"], alpha=0.15, lw=0)
     if metric == "val_acc":
@@ -98,7 +119,7 @@ def plot_variance_shift(
     axes[0].set_ylim(0, 1.1)
     axes[0].legend(frameon=False, fontsize=8, loc="lower right")
     names = list(fixes)
-    palette = [COLORS["batchnorm+dropout"], COLORS["batchnorm"], COLORS["standardized"]]
+    palette = [COLORS["batchnorm+dropout"], COLORS["batchnorm"], COLORS["standardized"], OKABE_ITO["grey"]]
     for i, name in enumerate(names):
         values = np.asarray(fixes[name]["ratio"], dtype=float)
         axes[1].bar(i, values.mean(), color=palette[i % len(palette)], alpha=0.7)
