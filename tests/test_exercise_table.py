@@ -11,7 +11,6 @@ import json
 import math
 import os
 import re
-import statistics
 from pathlib import Path
 
 import numpy as np
@@ -326,22 +325,28 @@ def _p_zero_keep(model, X):
 # --------------------------------------------------------------------------------------------- 2.5 supports
 
 @row(ex2.check_supports)
-def supports_statistics(a_values, b_values, higher_is_better=True):
+def supports_by_enumeration(a_values, b_values, higher_is_better=True):
+    # Right, written differently from the solution: every sign pattern spelled out with itertools.
+    import itertools
+
     sign = 1 if higher_is_better else -1
     gains = [sign * (a - b) for a, b in zip(a_values, b_values, strict=True)]
-    return min(gains) > 0 or statistics.mean(gains) > statistics.stdev(gains)
+    observed = sum(gains)
+    patterns = list(itertools.product((1, -1), repeat=len(gains)))
+    reach = sum(sum(s * g for s, g in zip(signs, gains, strict=True)) >= observed - 1e-12 for signs in patterns)
+    return len(gains) >= 5 and observed > 0 and reach / len(patterns) < 0.05
 
 
-@row(ex2.check_supports, "'every seed' branch")
+@row(ex2.check_supports, "look again at")
+def supports_every_seed_only(a_values, b_values, higher_is_better=True):
+    g = (np.asarray(a_values) - np.asarray(b_values)) * (1 if higher_is_better else -1)
+    return bool(len(g) >= 5 and np.all(g > 0))  # counting wins is not the rule
+
+
+@row(ex2.check_supports, "look again at")
 def supports_mean_over_std_only(a_values, b_values, higher_is_better=True):
     g = (np.asarray(a_values) - np.asarray(b_values)) * (1 if higher_is_better else -1)
-    return bool(g.mean() > 0 and g.mean() > g.std(ddof=1))
-
-
-@row(ex2.check_supports, "ties")
-def supports_ties_win(a_values, b_values, higher_is_better=True):
-    g = (np.asarray(a_values) - np.asarray(b_values)) * (1 if higher_is_better else -1)
-    return bool(np.all(g >= 0) or (g.mean() > 0 and g.mean() > g.std(ddof=1)))
+    return bool(g.mean() > 0 and g.mean() > g.std(ddof=1))  # the course's former rule
 
 
 # ---------------------------------------------------------------------------------------- 3.1 BatchNorm fwd

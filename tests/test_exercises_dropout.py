@@ -361,7 +361,7 @@ def _strict(a, b, h=True):  # counts only patterns strictly above the observed m
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [
-        (lambda a, b, h=True: bool(np.mean(a) > np.mean(b)) if h else bool(np.mean(a) < np.mean(b)), "should be"),
+        (lambda a, b, h=True: bool(np.mean(a) > np.mean(b)) if h else bool(np.mean(a) < np.mean(b)), "look again at"),
         (lambda a, b, h=True: bool(np.mean(a) - np.mean(b) > np.std(a) + np.std(b)) if h
          else bool(np.mean(b) - np.mean(a) > np.std(a) + np.std(b)), "pairing: compare seed by seed"),
         (lambda a, b, h=True: supports_ok(a, b, True), "lower is better"),
