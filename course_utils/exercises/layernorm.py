@@ -355,7 +355,11 @@ def check_invariance_predictions(predictions) -> None:
 def check_invariance_count(predictions) -> None:
     """Like :func:`check_invariance_predictions`, but the feedback only says HOW MANY of the 12
     predictions agree with the computed table, never which: the learner cannot find the answers by
-    flipping one entry at a time and reading which line disappears."""
+    flipping one entry at a time and reading which line disappears. Runs in a child process like every check."""
+    ok(run_check(_check_invariance_count_body, predictions, name="predict_invariances"))
+
+
+def _check_invariance_count_body(predictions) -> str:
     if callable(predictions):
         predictions = call_learner(predictions, name=getattr(predictions, "__name__", "your function"))
     require(isinstance(predictions, dict), f"predictions must be a dict, got {type(predictions).__name__}.")
@@ -376,7 +380,7 @@ def check_invariance_count(predictions) -> None:
         "add or multiply the SAME number for all entries that share one mean/variance (one feature across the "
         "batch for BatchNorm, one sample for LayerNorm)? Then it cancels. Then read the table below.",
     )
-    ok("all 12 predictions agree with the computed table (and with Ba et al.'s Table 1).")
+    return "all 12 predictions agree with the computed table (and with Ba et al.'s Table 1)."
 
 
 # ------------------------------------------------------------------------------------ Pre-LN from Post-LN
@@ -415,7 +419,12 @@ def check_pre_ln_block(pre_ln_forward) -> None:
     """``pre_ln_forward(block, x)`` computes the Pre-LN version of a Transformer layer from the parts of
     ``block`` (a :class:`course_utils.experiments.layernorm.TransformerBlock`): ``block.ln1``,
     ``block.attention``, ``block.ln2``, ``block.feed_forward``. Compared with the course's Pre-LN block
-    with the same weights, on two random blocks and inputs; a recognized mistake is named."""
+    with the same weights, on two random blocks and inputs; a recognized mistake is named. Runs in a
+    child process like every check."""
+    ok(run_check(_check_pre_ln_block_body, pre_ln_forward, name="pre_ln_forward"))
+
+
+def _check_pre_ln_block_body(pre_ln_forward) -> str:
     from ..env import torch_generator
     from ..experiments.layernorm import TF_LEN, TF_WIDTH, TransformerBlock
 
@@ -441,4 +450,4 @@ def check_pre_ln_block(pre_ln_forward) -> None:
                         raise ExerciseError(hint)
                 raise ExerciseError("pre_ln_forward differs from x = x + attention(ln1(x)); "
                                     "x = x + feed_forward(ln2(x)).")
-    ok("your Pre-LN forward matches the course's Pre-LN block on two random blocks.")
+    return "your Pre-LN forward matches the course's Pre-LN block on two random blocks."
