@@ -140,19 +140,22 @@ def test_main_writes_the_json_and_prints_the_table(tmp_path, monkeypatch, capsys
     assert "2.00x" in capsys.readouterr().out
 
 
-def test_time_notebook_reports_seconds_budget_and_peak_rss(tmp_path):
+def test_time_notebook_reports_seconds_budget_peak_rss_and_cpu_time(tmp_path):
     import nbformat
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["normcourse"] = {"budget_seconds": 99}
-    nb.cells = [nbformat.v4.new_code_cell("x = bytearray(50 * 2**20)")]
+    # 50 MB held, and about 0.3 s of CPU spent in the kernel (a busy loop, not a sleep: sleeping is not CPU)
+    nb.cells = [nbformat.v4.new_code_cell("x = bytearray(50 * 2**20)\nimport time\nt = time.process_time()\n"
+                                          "while time.process_time() - t < 0.3:\n    pass")]
     (tmp_path / "notebooks").mkdir()
     path = tmp_path / "notebooks" / "tiny.ipynb"
     nbformat.write(nb, path)
     row = bench.bench_notebooks([path])
     assert row["tiny.ipynb"]["budget_s"] == 99
     assert row["tiny.ipynb"]["peak_rss_mb"] > 50
+    assert 0.3 <= row["tiny.ipynb"]["cpu_s"] < row["tiny.ipynb"]["seconds"] + 5
     assert row["total_s"] == row["tiny.ipynb"]["seconds"] > 0
 
 

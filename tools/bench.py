@@ -59,7 +59,10 @@ def summary(samples: Sequence[float]) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------------------- notebooks
-RSS_PROBE = "import resource as _r; print('__peak_rss_kb__', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+# Peak RSS and the CPU seconds the kernel (and the checks' forked children) used: CPU time says what a
+# notebook costs even when other jobs share the machine, where wall time only says what it took today.
+RSS_PROBE = ("import resource as _r; _s, _c = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN); "
+             "print('__peak_rss_kb__', _s.ru_maxrss, '__cpu_s__', _s.ru_utime + _s.ru_stime + _c.ru_utime + _c.ru_stime)")
 
 
 def time_notebook(path: Path) -> dict[str, Any]:
@@ -82,8 +85,10 @@ def time_notebook(path: Path) -> dict[str, Any]:
         seconds = time.perf_counter() - start
     text = "".join(out.get("text", "") for out in nb.cells[-1].outputs)
     match = re.search(r"__peak_rss_kb__ (\d+)", text)
+    cpu = re.search(r"__cpu_s__ ([\d.]+)", text)
     return {
         "seconds": round(seconds, 2),
+        "cpu_s": round(float(cpu.group(1)), 2) if cpu else None,
         "budget_s": budget,
         "peak_rss_mb": round(int(match.group(1)) / 1024, 1) if match else None,
     }
@@ -527,6 +532,8 @@ def table(result: dict[str, Any]) -> list[str]:
         budget = r["budget_s"]
         ok = budget is None or r["seconds"] <= budget
         rss = "" if r["peak_rss_mb"] is None else f"{r['peak_rss_mb']:.0f} MB peak"
+        if r.get("cpu_s") is not None:
+            rss += f", {r['cpu_s']:.1f} s CPU"
         rows.append((f"notebook {name}", f"{r['seconds']:.1f} s", rss, "-" if budget is None else f"{budget:.0f} s",
                      "ok" if ok else "OVER"))
     if notebooks:
