@@ -165,6 +165,18 @@ def test_what_the_learner_changes_stays_in_the_child():
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
+def test_the_child_shows_no_progress_bars(monkeypatch):
+    # A tqdm widget made in the forked child would go to the front end from a fork: ipykernel refuses it and
+    # logs the whole message, once per update. Training in a check therefore runs without bars.
+    from course_utils.train import progress_enabled
+
+    monkeypatch.delenv("NORMCOURSE_NO_PROGRESS", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    assert progress_enabled()
+    assert run_check(_call_body, progress_enabled) is False
+    assert progress_enabled() and "NORMCOURSE_NO_PROGRESS" not in os.environ   # the parent is unchanged
+
+
 def test_torch_works_in_the_child_after_the_parent_used_two_threads():
     # Forking after torch's thread pool ran can deadlock; the child is set to one thread. Here the pool ran.
     threads = torch.get_num_threads()

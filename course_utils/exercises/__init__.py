@@ -279,6 +279,9 @@ def _child(read_end: int, write_end: int, body: Callable, args: tuple, name: str
         signal.setitimer(signal.ITIMER_REAL, 0)  # an outer timer of the parent is not ours
         if "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(1)  # a thread pool inherited through fork can deadlock
+        # No progress bars: a widget made here would be sent to the front end from a forked kernel, which
+        # ipykernel refuses with a full-message warning per update in the Jupyter server's log.
+        os.environ["NORMCOURSE_NO_PROGRESS"] = "1"
         out, err = io.StringIO(), io.StringIO()
         sys.stdout, sys.stderr = out, err
         outcome = _body_outcome(body, args, name)
