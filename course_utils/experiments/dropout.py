@@ -90,12 +90,16 @@ DEFAULT_P_VALUES = (0.0, 0.2, 0.5, 0.8)
 SMALL_N = 200
 DEFAULT_SIZES = (100, SMALL_N, 1079)  # 1079 = the whole digits training split
 DEFAULT_SEEDS = experiment_seeds(6)  # the paired rule needs >= 5 seeds; 6 lets one small loss or tie be outweighed
-DEFAULT_HIDDEN = (256, 256)
+DEFAULT_HIDDEN = (128, 128)
+"""Two hidden layers of 128: wide enough to memorize 200 digits and overfit. (256 overfit the same way and
+cost twice the time: under the pinned numeric path, matrix products dominate a step.)"""
 DEFAULT_STEPS = 300
 LONG_STEPS = 1200
 """Section 3's longer training: 4x the sweep's steps, long enough for the baseline to overfit."""
-PAIRED_SEEDS = experiment_seeds(6)
-"""Seeds of section 3's paired comparison (same data subset, init and minibatch order for both arms)."""
+PAIRED_SEEDS = experiment_seeds(8)
+"""Seeds of section 3's paired comparison (same data subset, init and minibatch order for both arms). Eight,
+not six: at 6 seeds one seed where dropout loses a little leaves the sign-flip test at p ~ 0.05-0.08, and the
+central claim of the lesson then stands or falls with the seeds drawn."""
 LR = 0.05
 MOMENTUM = 0.9
 BATCH_SIZE = 64
