@@ -98,9 +98,31 @@ def test_grid_bad_arguments():
 
 
 def test_train_run_is_deterministic():
-    a = E._cached_run.__wrapped__(50, 0.5, 0.0, 0, 10, (16,))
-    b = E._cached_run.__wrapped__(50, 0.5, 0.0, 0, 10, (16,))
-    assert a.history.val_loss == b.history.val_loss
+    a = E._train((50, 0.5, 0.0, 0, 10, (16,)))
+    torch.rand(7)  # whatever ran before, a run draws only from generators seeded by its key
+    b = E._train((50, 0.5, 0.0, 0, 10, (16,)))
+    assert a.history.val_loss == b.history.val_loss and a.history.step_loss == b.history.step_loss
+
+
+def test_runs_trained_in_worker_processes_are_the_runs_trained_here(monkeypatch):
+    # The grid, the paired runs and input-vs-hidden train on every core; the numbers must not depend on it.
+    keys = [(50, p, ip, s, 12, (16,)) for p, ip in ((0.0, 0.0), (0.5, 0.2)) for s in (0, 1)]
+    here = [E._train(k) for k in keys]
+    monkeypatch.setattr(E, "_RUNS", {})
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "2")
+    there = E._train_all(keys)
+    for a, b in zip(here, there, strict=True):
+        assert a.history.step_loss == b.history.step_loss and a.history.val_loss == b.history.val_loss
+        for (name, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
+            assert torch.equal(x, y), name
+    assert E._train_all(keys)[0] is there[0]  # cached: asked again, the same Run object
+
+
+def test_bad_arguments_are_refused_before_any_training():
+    with pytest.raises(ValueError, match="n_train"):
+        E.long_runs(n_train=5, seeds=(0, 1))
+    with pytest.raises(ValueError, match="hidden"):
+        E.input_vs_hidden(hidden=(0,))
 
 
 def test_features_and_activations(grid):

@@ -2,8 +2,8 @@
 inference (weight scaling vs Monte-Carlo averaging) and placement.
 
 Every function returns plain numbers/arrays so the notebook can print them rounded and assert them.
-Training runs are cached per configuration (``functools.lru_cache``): the sweep grid is computed once
-and the notebook's other sections and the explorer reuse the very same runs.
+Training runs are cached per configuration (one dict per kernel, trained on every core): the sweep grid is
+computed once and the notebook's other sections and the explorer reuse the very same runs.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torch import nn
 from ..data import Split, load_digits
 from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
+from ..parallel import map_in_processes
 from ..train import History, evaluate, train
 from ..validation import check_choice, check_float_array, check_int, check_number, check_probability
 
@@ -221,8 +222,15 @@ class Run:
     seed: int
 
 
-@functools.lru_cache(maxsize=256)
-def _cached_run(n_train: int, p: float, input_p: float, seed: int, steps: int, hidden: tuple[int, ...]) -> Run:
+RunKey = tuple  # (n_train, p, input_p, seed, steps, hidden)
+_RUNS: dict[RunKey, Run] = {}
+"""Every run trained in this kernel, by its arguments: the notebook's sections and the explorer share them."""
+
+
+def _train(key: RunKey) -> Run:
+    """Train the run ``key`` names. Its random numbers (initial weights, subset, batches, masks) come only
+    from generators seeded by ``key``, so it is the same run in any process and in any order."""
+    n_train, p, input_p, seed, steps, hidden = key
     split = _digits()
     if n_train < len(split.X_train):
         split = split.subset_train(n_train, seed=seed)
@@ -235,6 +243,15 @@ def _cached_run(n_train: int, p: float, input_p: float, seed: int, steps: int, h
         )  # fmt: skip
     model.eval()
     return Run(model, history, n_train, p, input_p, seed)
+
+
+def _train_all(keys, desc: str | None = None) -> list[Run]:
+    """The runs ``keys`` name, in order; those not trained yet are trained on every core (they do not
+    depend on each other: ``course_utils.parallel``) and kept in :data:`_RUNS`."""
+    keys = [tuple(k) for k in keys]
+    missing = [k for k in dict.fromkeys(keys) if k not in _RUNS]
+    _RUNS.update(zip(missing, map_in_processes(_train, missing, desc=desc), strict=True))
+    return [_RUNS[k] for k in keys]
 
 
 def train_run(
@@ -250,13 +267,18 @@ def train_run(
     ``p`` is the hidden-layer drop probability, ``input_p`` the input drop probability. SGD with
     momentum 0.9, lr 0.05, batch 64; evaluated every 25 steps.
     """
+    return _train_all([run_key(n_train, p, input_p, seed, steps, hidden)])[0]
+
+
+def run_key(n_train: int, p: float, input_p: float, seed: int, steps: int, hidden) -> RunKey:
+    """The checked arguments of :func:`train_run`, as the key its run is cached under."""
     n_train = check_int("n_train", n_train, minimum=10, maximum=len(_digits().X_train))
     p = check_probability("p", p)
     input_p = check_probability("input_p", input_p)
     seed = check_int("seed", seed, minimum=0)
     steps = check_int("steps", steps, minimum=1)
     hidden = tuple(check_int("hidden", h, minimum=1) for h in hidden)
-    return _cached_run(n_train, p, input_p, seed, steps, hidden)
+    return (n_train, p, input_p, seed, steps, hidden)
 
 
 @dataclass(frozen=True)
@@ -302,15 +324,13 @@ class DropoutGrid:
 
 @functools.lru_cache(maxsize=8)
 def _cached_grid(p_values, sizes, seeds, steps, hidden) -> DropoutGrid:
-    from tqdm.auto import tqdm
 
-    from ..train import progress_enabled
 
     keys = [(p, n, s) for n in sizes for p in p_values for s in seeds]
-    # Trained once per kernel (~15 s for the notebook's grid): a cell run out of order shows a progress bar.
-    bar = tqdm(keys, desc="training the dropout grid (once per kernel)", disable=not progress_enabled(), leave=False)
-    runs = {(p, n, s): _cached_run(n, p, 0.0, s, steps, hidden) for p, n, s in bar}
-    return DropoutGrid(p_values, sizes, seeds, steps, hidden, runs)
+    # Trained once per kernel, on every core (a cell run out of order shows a progress bar).
+    runs = _train_all([(n, p, 0.0, s, steps, hidden) for p, n, s in keys],
+                      desc="training the dropout grid (once per kernel)")
+    return DropoutGrid(p_values, sizes, seeds, steps, hidden, dict(zip(keys, runs, strict=True)))
 
 
 def sweep_grid(
@@ -320,7 +340,7 @@ def sweep_grid(
     steps: int = DEFAULT_STEPS,
     hidden=DEFAULT_HIDDEN,
 ) -> DropoutGrid:
-    """Train every (p, training-set size, seed) once and cache the result (``functools.lru_cache``).
+    """Train every (p, training-set size, seed) once, on every core, and cache the result.
 
     The notebook's overfitting, sweep and feature sections and the dropout explorer all call this with
     the same arguments, so the grid is trained once per kernel. Tests pass a small grid.
@@ -359,6 +379,7 @@ def input_vs_hidden(
     n_train: int = SMALL_N, seeds=DEFAULT_SEEDS, steps: int = DEFAULT_STEPS, hidden=DEFAULT_HIDDEN
 ) -> dict[str, dict[str, float]]:
     """Seed-averaged final val loss/accuracy for no dropout, input-only, hidden-only and both."""
+    _train_all([run_key(n_train, p, ip, s, steps, hidden) for p, ip in INPUT_HIDDEN_CONFIGS.values() for s in seeds])
     out = {}
     for label, (p, ip) in INPUT_HIDDEN_CONFIGS.items():
         runs = [train_run(n_train, p, ip, s, steps, tuple(hidden)) for s in seeds]
@@ -613,10 +634,10 @@ def long_runs(
     """
     p = check_probability("p", p)
     seeds = tuple(check_int("seeds", s, minimum=0) for s in seeds)
-    return {
-        label: [train_run(n_train, q, 0.0, s, steps, tuple(hidden)) for s in seeds]
-        for label, q in (("no dropout", 0.0), (f"dropout p={p:g}", p))
-    }
+    arms = (("no dropout", 0.0), (f"dropout p={p:g}", p))
+    keys = {label: [run_key(n_train, q, 0.0, s, steps, hidden) for s in seeds] for label, q in arms}
+    _train_all([k for arm in keys.values() for k in arm])  # both arms at once, on every core
+    return {label: _train_all(arm) for label, arm in keys.items()}
 
 
 def train_mode_loss(run: Run, last: int = 100) -> float:
