@@ -324,8 +324,6 @@ class DropoutGrid:
 
 @functools.lru_cache(maxsize=8)
 def _cached_grid(p_values, sizes, seeds, steps, hidden) -> DropoutGrid:
-
-
     keys = [(p, n, s) for n in sizes for p in p_values for s in seeds]
     # Trained once per kernel, on every core (a cell run out of order shows a progress bar).
     runs = _train_all([(n, p, 0.0, s, steps, hidden) for p, n, s in keys],
