@@ -95,8 +95,9 @@ $(STAMP): $(LEARNER_STAMP) requirements-dev.txt
 	echo "make setup-dev: authors' and CI tools installed in $$(( $$(date +%s) - start )) s"
 
 # The printed link opens the first lesson itself (default_url), also where no browser opens by itself.
+# tools/lab.py relays JupyterLab's output and repeats the workspace's messages (course updates) below the link.
 lab: workspace
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
+	$(BIN)/python tools/lab.py --messages build/learner-messages.txt -- $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/$(LEARNER_DIR)/$(START) $(ROOT_ARGS) $(LAB_ARGS)
 
 lab-authors: $(LEARNER_STAMP)
@@ -104,7 +105,7 @@ lab-authors: $(LEARNER_STAMP)
 		--LabApp.default_url=/lab/tree/notebooks/$(START) $(ROOT_ARGS) $(LAB_ARGS)
 
 workspace: student
-	$(BIN)/python tools/learner.py build/student $(LEARNER_DIR)
+	$(BIN)/python tools/learner.py build/student $(LEARNER_DIR) --messages-file build/learner-messages.txt
 
 student: $(LEARNER_STAMP)
 	$(BIN)/python tools/student.py --out build/student

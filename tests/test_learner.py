@@ -226,3 +226,42 @@ def test_workspace_sits_next_to_notebooks_so_image_links_resolve():
         text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
         for ref in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text) + re.findall(r'<img[^>]*src="([^"]+)"', text):
             assert (workspace / ref).resolve().is_file(), f"{path.name}: {ref} would not resolve from my-notebooks/"
+
+
+# ----------------------------------------------------------------- the messages after JupyterLab's link
+def test_the_update_message_is_repeated_below_jupyterlabs_link(course, tmp_path):
+    # `make lab`: learner.py writes its messages to a file, tools/lab.py relays the server's log and repeats
+    # them right after the token link, where a learner looks (before, ~25 log lines scrolled them away).
+    ws, msgs = tmp_path / "my-notebooks", tmp_path / "build" / "learner-messages.txt"
+    learner.main([str(course), str(ws)])
+    edit(ws / "00_start_here.ipynb", "my_answer = 42")
+    (course / "00_start_here.ipynb").write_text(lesson("# 00 v2"))
+    assert learner.main([str(course), str(ws), "--messages-file", str(msgs)]) == 0
+    assert "00_start_here.ipynb changed" in msgs.read_text()
+    fake_server = ("import sys\nprint('[I ServerApp] starting', flush=True)\n"
+                   "print('    http://localhost:8888/lab?token=abc', flush=True)\n"
+                   "print('    http://127.0.0.1:8888/lab?token=abc', flush=True)\n"
+                   "print('[I ServerApp] later log line', flush=True)\nsys.exit(3)\n")
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "lab.py"), "--messages", str(msgs), "--",
+                          sys.executable, "-c", fake_server], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 3, run.stderr                         # the server's exit code
+    lines = run.stdout.splitlines()
+    link = next(i for i, line in enumerate(lines) if "127.0.0.1:8888" in line)
+    said = next(i for i, line in enumerate(lines) if "00_start_here.ipynb changed" in line)
+    assert said > link and "later log line" in lines[-1] and run.stdout.count("changed since") == 1
+
+
+def test_no_messages_no_frame(course, tmp_path):
+    ws, msgs = tmp_path / "my-notebooks", tmp_path / "msgs.txt"
+    learner.main([str(course), str(ws)])
+    learner.main([str(course), str(ws), "--messages-file", str(msgs)])   # nothing new: an empty file
+    assert msgs.read_text() == ""
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "lab.py"), "--messages", str(msgs), "--",
+                          sys.executable, "-c", "print('http://127.0.0.1:1/lab?token=x')"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.strip() == "http://127.0.0.1:1/lab?token=x"
+
+
+def test_lab_wrapper_needs_a_command():
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "lab.py")], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "give the server command after --" in run.stderr

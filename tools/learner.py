@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("workspace", type=Path, help="the learner's workspace, e.g. my-notebooks")
     parser.add_argument("--reset", metavar="LESSON", help="start this lesson afresh (e.g. 03): your copy is "
                         "moved to backups/, the course's version copied in")
+    parser.add_argument("--messages-file", type=Path, metavar="PATH", help="also write the messages there, one "
+                        "per line (tools/lab.py repeats them below JupyterLab's link)")
     args = parser.parse_args(argv)
     try:
         if args.reset is not None:
@@ -172,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(err))
     for line in messages:
         print(line)
+    if args.messages_file is not None:
+        args.messages_file.parent.mkdir(parents=True, exist_ok=True)
+        args.messages_file.write_text("".join(f"{line}\n" for line in messages), encoding="utf-8")
     return 0
 
 
