@@ -474,6 +474,64 @@ def bn_predict_none(model, X):
     model.eval()
 
 
+@row(ex3.check_bn_predict, "left the model in evaluation mode")
+def bn_predict_eval_for_good(model, X):
+    model.eval()
+    with torch.no_grad():
+        return model(X).argmax(1)
+
+
+@row(ex3.check_bn_predict)
+def bn_predict_restores_each_module(model, X):
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    with torch.no_grad():
+        classes = torch.argmax(model(X), dim=-1)
+    for m, mode in modes.items():
+        m.training = mode
+    return classes
+
+
+# ------------------------------------------------------------------------------ 3.0 staged backward (graph)
+
+def _staged(dout, x, gamma, eps, *, skip_var_path=False):
+    n = x.shape[0]
+    mu = np.mean(x, axis=0)
+    centered = x - mu
+    var = np.mean(centered * centered, axis=0)
+    inv_std = 1 / np.sqrt(var + eps)
+    x_hat = centered * inv_std
+    d = dict(beta=np.einsum("nd->d", dout), gamma=np.einsum("nd,nd->d", dout, x_hat))
+    d["x_hat"] = dout * gamma[None, :]
+    d["inv_std"] = np.einsum("nd,nd->d", d["x_hat"], centered)
+    d["var"] = -d["inv_std"] / (2 * (var + eps) * np.sqrt(var + eps))
+    d["centered"] = d["x_hat"] * inv_std + (0 if skip_var_path else 2 * centered * d["var"] / n)
+    d["mu"] = -np.einsum("nd->d", d["centered"])
+    d["x"] = d["centered"] + np.broadcast_to(d["mu"] / n, x.shape)
+    return d
+
+
+@row(ex3.check_staged_backward)
+def staged_einsum(dout, x, gamma, eps):
+    return _staged(dout, x, gamma, eps)
+
+
+@row(ex3.check_staged_backward, "two nodes, x_hat and var")
+def staged_forgets_var_path(dout, x, gamma, eps):
+    return _staged(dout, x, gamma, eps, skip_var_path=True)
+
+
+@row(ex3.check_staged_backward, "Return the dict")
+def staged_tuple(dout, x, gamma, eps):
+    d = _staged(dout, x, gamma, eps)
+    return d["x"], d["gamma"], d["beta"]
+
+
+@row(ex3.check_staged_backward, "is None")
+def staged_none_entry(dout, x, gamma, eps):
+    return {**_staged(dout, x, gamma, eps), "mu": None}
+
+
 # -------------------------------------------------------------------------------------------- 4.1 LayerNorm
 
 def _ln(x, normalized_shape, gamma, beta, eps=1e-5, *, detach=False, last_only=False):
@@ -696,7 +754,8 @@ ALL_CHECKS = [ex0.check_standardize_feature, ex0.check_mlp_parameters, ex0.check
               ex1.check_saturating_init, ex1.check_largest_stable_lr, ex1.check_activation_hook,
               ex2.check_dropout_forward, ex2.check_inverted_dropout, ex2.check_dropout_module,
               ex2.check_predict_fix, ex2.check_supports, ex3.check_batchnorm_forward, ex3.check_batchnorm_backward,
-              ex3.check_bn_predict, ex4.check_layernorm, ex4.check_invariance_predictions, ex4.check_invariance_count,
+              ex3.check_bn_predict, ex3.check_fold_batchnorm, ex3.check_masked_stats, ex3.check_staged_backward,
+              ex4.check_layernorm, ex4.check_invariance_predictions, ex4.check_invariance_count,
               ex4.check_pre_ln_block, ex5.check_block,
               ex5.check_recalibration, ex5.check_choices]
 

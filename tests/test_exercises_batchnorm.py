@@ -123,9 +123,12 @@ def test_backward_wrong_dx_caught_by_gradcheck():
 
 
 def good_predict(model, X):
+    mode = model.training
     model.eval()
     with torch.no_grad():
-        return model(X).argmax(1)
+        classes = model(X).argmax(1)
+    model.train(mode)
+    return classes
 
 
 def test_predict_right_answer_passes(capsys):
@@ -140,6 +143,30 @@ def test_predict_in_train_mode_under_no_grad():
 
     with pytest.raises(ExerciseError, match="changed the running statistics"):
         ex.check_bn_predict(bad)
+
+
+def test_predict_that_leaves_the_model_in_eval_mode_is_named():
+    # The notebook's promise: "the model is left as it was found". A predict that switches to eval mode for
+    # good would turn the rest of a training loop into eval-mode training.
+    def stays_in_eval(model, X):
+        model.eval()
+        with torch.no_grad():
+            return model(X).argmax(1)
+
+    with pytest.raises(ExerciseError, match="left the model in evaluation mode"):
+        ex.check_bn_predict(stays_in_eval)
+
+
+def test_predict_that_always_returns_to_train_mode_is_named():
+    def always_train(model, X):
+        model.eval()
+        with torch.no_grad():
+            classes = model(X).argmax(1)
+        model.train()
+        return classes
+
+    with pytest.raises(ExerciseError, match="was in evaluation mode to training mode"):
+        ex.check_bn_predict(always_train)
 
 
 def test_predict_batch_statistics_without_updates():
@@ -241,3 +268,101 @@ def test_masked_stats_right_answer_passes(capsys):
 def test_masked_stats_mistakes_are_named(mistake, hint):
     with pytest.raises(ExerciseError, match=hint):
         ex.check_masked_stats(make_masked_stats(mistake))
+
+
+# -------------------------------------------------- exercise 1: the backward pass through the graph, stage by stage
+
+
+def make_staged(mistake=None):
+    """A staged backward (written unlike the notebook's solution) with one configurable mistake."""
+
+    def staged(dout, x, gamma, eps):
+        n = x.shape[0]
+        mu = x.mean(axis=0)
+        centered = x - mu
+        var = (centered**2).mean(axis=0)
+        inv_std = (var + eps) ** -0.5
+        x_hat = centered * inv_std
+        g = {"beta": np.sum(dout, axis=0), "gamma": np.sum(x_hat * dout, axis=0)}
+        if mistake == "beta_mean":
+            g["beta"] = dout.mean(axis=0)
+        if mistake == "gamma_is_beta":
+            g["gamma"] = dout.sum(axis=0)
+        g["x_hat"] = dout if mistake == "x_hat_no_gamma" else gamma * dout
+        g["inv_std"] = np.sum(g["x_hat"] * (x_hat if mistake == "inv_std_x_hat" else centered), axis=0)
+        if mistake == "inv_std_not_summed":
+            g["inv_std"] = g["x_hat"] * centered
+        power = {"var_power": -0.5}.get(mistake, -1.5)
+        sign = 0.5 if mistake == "var_sign" else -0.5
+        shift = 0.0 if mistake == "var_no_eps" else eps
+        g["var"] = sign * (var + shift) ** power * g["inv_std"]
+        through_var = {"centered_no_var_path": 0.0, "centered_no_mean": 2.0}.get(mistake, 2.0 / n)
+        g["centered"] = g["x_hat"] * inv_std + through_var * centered * g["var"]
+        g["mu"] = (1 if mistake == "mu_sign" else -1) * g["centered"].sum(axis=0)
+        g["x"] = g["centered"] + (0.0 if mistake == "x_no_mean_path" else g["mu"] / n)
+        if mistake == "x_mu_not_divided":
+            g["x"] = g["centered"] + g["mu"]
+        if mistake == "missing_key":
+            del g["var"]
+        if mistake == "list":
+            g["x"] = g["x"].tolist()   # a nested list is accepted as an array
+        return g
+
+    return staged
+
+
+@pytest.mark.parametrize("variant", [None, "list"])
+def test_staged_right_answers_pass(variant, capsys):
+    ex.check_staged_backward(make_staged(variant))
+    assert "every stage agrees with autograd" in capsys.readouterr().out
+
+
+def test_autograd_reference_is_the_compact_formula():
+    # The reference itself: x's gradient from autograd equals the closed form of section 1.
+    from course_utils.numpy_layers import batchnorm_backward, batchnorm_forward
+
+    rng = np.random.default_rng(0)
+    x, gamma, dout = rng.normal(2, 3, (6, 4)), rng.normal(size=4), rng.normal(size=(6, 4))
+    grads = ex.autograd_stage_gradients(dout, x, gamma, 1e-5)
+    _, cache = batchnorm_forward(x, gamma, np.zeros(4), np.zeros(4), np.ones(4), training=True)
+    dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+    assert np.allclose(grads["x"], dx) and np.allclose(grads["gamma"], dgamma) and np.allclose(grads["beta"], dbeta)
+    assert set(grads) == set(ex.STAGES)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "hint"),
+    [("beta_mean", r"grads\['beta'\].*not the mean"), ("gamma_is_beta", r"grads\['gamma'\].*beta's gradient"),
+     ("x_hat_no_gamma", r"grads\['x_hat'\].*scaled by gamma"), ("inv_std_x_hat", r"grads\['inv_std'\].*centered"),
+     ("inv_std_not_summed", r"grads\['inv_std'\] has shape \(8, 4\).*one number per feature"),
+     ("var_sign", r"grads\['var'\]: Sign"), ("var_power", r"grads\['var'\]: The power rule"),
+     ("var_no_eps", r"grads\['var'\]: eps"),
+     ("centered_no_var_path", r"grads\['centered'\].*two nodes"),
+     ("centered_no_mean", r"grads\['centered'\].*factor 1/N"), ("mu_sign", r"grads\['mu'\]: Sign"),
+     ("x_no_mean_path", r"grads\['x'\].*two nodes"), ("x_mu_not_divided", r"grads\['x'\].*1/N of mu"),
+     ("missing_key", "no entry for var")],
+)  # fmt: skip
+def test_staged_mistakes_are_named_at_their_stage(mistake, hint):
+    with pytest.raises(ExerciseError, match=hint) as info:
+        ex.check_staged_backward(make_staged(mistake))
+    # Words, never the solution's code.
+    for fragment in ("np.", "sum(axis", "** -", "dout *", "grads["):
+        assert fragment not in str(info.value).split(":", 1)[1], str(info.value)
+
+
+def test_staged_unknown_mistake_still_names_the_stage():
+    def off(dout, x, gamma, eps):
+        g = make_staged()(dout, x, gamma, eps)
+        g["mu"] = g["mu"] * 1.5
+        return g
+
+    with pytest.raises(ExerciseError, match=r"grads\['mu'\] disagrees with autograd.*stages before it are right"):
+        ex.check_staged_backward(off)
+
+
+def test_staged_not_done_yet():
+    def staged(dout, x, gamma, eps):
+        raise NotImplementedError
+
+    with pytest.raises(NotDoneYet):
+        ex.check_staged_backward(staged)

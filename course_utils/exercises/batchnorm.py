@@ -1,5 +1,7 @@
-"""Checks for notebook 03's exercises: BatchNorm forward with running statistics (torch), its backward
-pass (numpy, gradient-checked), and a BatchNorm model that was evaluated in train mode.
+"""Checks for notebook 03's exercises: the backward pass through the computational graph, stage by stage
+(numpy, every node against torch's autograd), BatchNorm forward with running statistics (torch), the compact
+backward pass (numpy, gradient-checked), a BatchNorm model that was evaluated in train mode, folding
+BatchNorm into the Linear before it, and masked statistics for padded sequences.
 
 Every check calls the learner's function through :func:`call_learner` and names the usual mistake it
 recognizes (wrong axis, biased running variance, missing eps, running statistics not updated or
@@ -23,6 +25,9 @@ __all__ = [
     "check_bn_predict",
     "check_fold_batchnorm",
     "check_masked_stats",
+    "check_staged_backward",
+    "autograd_stage_gradients",
+    "STAGES",
 ]
 
 
@@ -320,6 +325,11 @@ def _check_bn_predict_body(predict) -> str:
         "torch.no_grad(). Switch the model to evaluation mode before the forward pass.",
     )
     require(full.shape == (64,), f"Return one class per example, shape (64,), got {tuple(full.shape)}.")
+    require(
+        all(m.training for m in model.modules()),
+        "predict left the model in evaluation mode: put it back in the mode it was in (here training mode), "
+        "so that a training loop which calls predict goes on training with batch statistics.",
+    )
     part = _classes(call_learner(predict, model, X[:8], name="predict", copy_inputs=False), 8)
     require(
         torch.equal(part, full[:8]),
@@ -328,6 +338,13 @@ def _check_bn_predict_body(predict) -> str:
     )
     single = _classes(call_learner(predict, model, X[:1], name="predict", copy_inputs=False), 1)
     require(torch.equal(single.reshape(-1), full[:1]), "Predicting one example alone must give the same class.")
+    model.eval()
+    call_learner(predict, model, X[:8], name="predict", copy_inputs=False)
+    require(
+        not any(m.training for m in model.modules()),
+        "predict switched a model that was in evaluation mode to training mode: put it back in the mode it was "
+        "in, whichever that was.",
+    )
     reference = _bn_model().eval()
     with torch.no_grad():
         expected = reference(X).argmax(1)
@@ -358,6 +375,10 @@ def _fold_problem():
 def check_fold_batchnorm(fold) -> None:
     """``fold(linear, bn) -> nn.Linear`` equal to ``bn(linear(x))`` with ``bn`` in eval mode, leaving both alone."""
     require(callable(fold), "Pass the function itself: check_fold_batchnorm(my_fold).")
+    ok(run_check(_check_fold_body, fold, name="my_fold"))
+
+
+def _check_fold_body(fold) -> str:
     linear, bn, x = _fold_problem()
     saved = [t.clone() for t in (linear.weight, linear.bias, bn.weight, bn.bias, bn.running_mean, bn.running_var)]
     folded = call_learner(fold, linear, bn, name="my_fold", copy_inputs=False)
@@ -373,28 +394,29 @@ def check_fold_batchnorm(fold) -> None:
     with torch.no_grad():
         expected = bn(linear(x))
         got = folded.double()(x)
-        g = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        g = bn.weight / (bn.running_var + bn.eps).sqrt()
         if not torch.allclose(got, expected, atol=1e-8):
-            no_eps = bn.weight / torch.sqrt(bn.running_var)
+            no_eps = bn.weight / bn.running_var.sqrt()
             require(
                 not torch.allclose(folded.weight, linear.weight * no_eps[:, None], atol=1e-8),
-                "Missing eps: g = gamma / sqrt(running_var + eps).",
+                "Missing eps: it goes into the square root with the running variance.",
             )
             require(
                 torch.allclose(folded.weight, linear.weight * g[:, None], atol=1e-8),
-                "The weight: scale row j of W (output unit j) by g_j = gamma_j / sqrt(running_var_j + eps), "
-                "i.e. W * g[:, None].",
+                "The weight: row j of W belongs to output unit j, so the whole row is scaled by unit j's factor "
+                "(its gamma over its running standard deviation, eps included).",
             )
             require(
                 not torch.allclose(folded.bias, (linear.bias - bn.running_mean) * g, atol=1e-8),
-                "The bias forgets beta: b' = (b - running_mean) * g + beta.",
+                "The bias forgets beta, which BatchNorm adds after scaling.",
             )
             require(
                 not torch.allclose(folded.bias, linear.bias * g + bn.bias, atol=1e-8),
-                "The bias forgets the running mean: b' = (b - running_mean) * g + beta.",
+                "The bias forgets the running mean, which BatchNorm subtracts before scaling.",
             )
-            require(False, "The folded bias is wrong: b' = (b - running_mean) * g + beta.")
-    ok("one Linear computes BatchNorm(Linear(x)) in eval mode: W' = g W, b' = g (b - running_mean) + beta.")
+            require(False, "The folded bias is wrong: follow the Linear's bias through BatchNorm's eval-mode "
+                           "steps (subtract, scale, shift).")
+    return "one Linear computes BatchNorm(Linear(x)) in eval mode: W' = g W, b' = g (b - running_mean) + beta."
 
 
 def _masked_problem():
@@ -412,6 +434,10 @@ def check_masked_stats(fn) -> None:
     """``fn(x, mask) -> (mean, var)`` for padded sequences x (N, C, L) and a boolean mask (N, L) (True at real
     steps): per-channel mean and biased variance over the real positions only, each of shape (C,)."""
     require(callable(fn), "Pass the function itself: check_masked_stats(masked_stats).")
+    ok(run_check(_check_masked_stats_body, fn, name="masked_stats"))
+
+
+def _check_masked_stats_body(fn) -> str:
     x, mask = _masked_problem()
     result = call_learner(fn, x, mask, name="masked_stats")
     require(isinstance(result, tuple | list) and len(result) == 2, "Return two tensors: (mean, var).")
@@ -434,4 +460,162 @@ def check_masked_stats(fn) -> None:
         torch.allclose(var, real.var(1, unbiased=False)),
         "var: the mean of (x - mean)^2 over the real positions only (padding excluded from sum and count).",
     )
-    ok("statistics over the real positions only: padding no longer pulls the mean toward 0.")
+    return "statistics over the real positions only: padding no longer pulls the mean toward 0."
+
+
+# ------------------------------------------------------ the backward pass through the graph, stage by stage
+
+STAGES = ("beta", "gamma", "x_hat", "inv_std", "var", "centered", "mu", "x")
+"""The nodes of BatchNorm's forward graph, from the output back to the input: the order the gradients flow.
+
+Forward (training mode, x of shape (N, D))::
+
+    mu = mean of x over the batch          (D,)
+    centered = x - mu                      (N, D)
+    var = mean of centered**2 over batch   (D,)
+    inv_std = 1 / sqrt(var + eps)          (D,)
+    x_hat = centered * inv_std             (N, D)
+    out = gamma * x_hat + beta             (N, D)
+"""
+_PER_FEATURE = {"beta", "gamma", "inv_std", "var", "mu"}
+
+# (seed, batch, features, eps): a typical batch, few examples with a large eps, the smallest batch, many features.
+_STAGED_CASES = ((0, 8, 4, 1e-5), (1, 3, 5, 0.5), (2, 2, 3, 1e-3), (3, 32, 6, 1e-5))
+
+
+def _staged_problem(seed: int, n: int, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    gen = torch.Generator().manual_seed(100 + seed)
+    # Features with different means and scales, so that a gradient summed over the wrong axis shows.
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64) * torch.arange(1, d + 1) + 2.0 * torch.arange(d)
+    gamma = 0.5 + torch.rand(d, generator=gen, dtype=torch.float64)
+    dout = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    return x.numpy(), gamma.numpy(), dout.numpy()
+
+
+def autograd_stage_gradients(dout: np.ndarray, x: np.ndarray, gamma: np.ndarray, eps: float) -> dict:
+    """The gradient of ``sum(dout * out)`` with respect to every node of :data:`STAGES`, by torch's autograd
+    (float64): the reference the staged backward is checked against."""
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    gt = torch.tensor(gamma, dtype=torch.float64, requires_grad=True)
+    bt = torch.zeros_like(gt, requires_grad=True)
+    mu = xt.mean(0)
+    centered = xt - mu
+    var = (centered * centered).mean(0)
+    inv_std = (var + eps).rsqrt()
+    x_hat = centered * inv_std
+    nodes = {"mu": mu, "centered": centered, "var": var, "inv_std": inv_std, "x_hat": x_hat}
+    for node in nodes.values():
+        node.retain_grad()
+    (torch.tensor(dout) * (gt * x_hat + bt)).sum().backward()
+    nodes.update(x=xt, gamma=gt, beta=bt)
+    return {name: nodes[name].grad.numpy().copy() for name in STAGES}
+
+
+def _stage_mistakes(stage: str, got: dict, x: np.ndarray, gamma: np.ndarray, eps: float, dout: np.ndarray):
+    """Named wrong variants of one stage's gradient, computed from the learner's own (already right) upstream
+    gradients, so that a mistake is named where it is made."""
+    n = x.shape[0]
+    mu = x.mean(0)
+    centered = x - mu
+    var = (centered**2).mean(0)
+    inv_std = 1 / np.sqrt(var + eps)
+    x_hat = centered * inv_std
+    up = {k: np.asarray(v, dtype=np.float64) for k, v in got.items() if k in STAGES}
+    if stage == "beta":
+        return ((dout.mean(0), "beta is added to every example's output: its gradient sums dout over the batch "
+                               "(not the mean)."),)
+    if stage == "gamma":
+        return ((dout.sum(0), "That is beta's gradient: gamma multiplies x_hat, so each example's dout is "
+                              "weighted by its x_hat before summing over the batch."),
+                ((dout * centered).sum(0), "gamma multiplies x_hat (the normalized value), not centered."))
+    if stage == "x_hat":
+        return ((dout, "x_hat reaches the output multiplied by gamma: its gradient is dout scaled by gamma."),
+                (dout * x_hat, "x_hat is multiplied by gamma in the output, so gamma (not x_hat) scales dout."))
+    if stage == "inv_std":
+        dx_hat = up["x_hat"]
+        return (((dx_hat * x_hat).sum(0), "In x_hat = centered * inv_std the factor next to inv_std is centered "
+                                          "(not x_hat)."),
+                ((dx_hat * centered).mean(0), "inv_std is shared by all N examples of its feature: add up (not "
+                                              "average) the contributions of the examples."))
+    if stage == "var":
+        dinv = up["inv_std"]
+        return ((0.5 * (var + eps) ** -1.5 * dinv, "Sign: inv_std shrinks as var grows, so the derivative of "
+                                                   "inv_std with respect to var is negative."),
+                (-0.5 * var**-1.5 * dinv, "eps is part of the function: keep it in the derivative."),
+                (-0.5 * (var + eps) ** -0.5 * dinv, "The power rule: differentiating (var + eps) to the power -1/2 "
+                                                    "lowers the power by one, to -3/2."),
+                (-(var + eps) ** -1.5 * dinv, "The power rule brings down the exponent -1/2 as a factor."),
+                (dinv / (2 * np.sqrt(var + eps)), "You differentiated the square root, but inv_std is one over the "
+                                                  "square root: use the power -1/2."))
+    if stage == "centered":
+        direct = up["x_hat"] * inv_std
+        dvar = up["var"]
+        return ((direct, "centered feeds two nodes, x_hat and var: add the gradient that comes back through var."),
+                (direct + 2 * centered * dvar, "var is the mean of centered squared over the N examples: the path "
+                                              "through var carries a factor 1/N."),
+                (direct + centered * dvar / n, "The derivative of a square brings a factor 2."),
+                (up["x_hat"] * inv_std + 2.0 / n * x_hat * dvar, "var is computed from centered (not from x_hat): "
+                                                                  "the path through var uses centered's values."))
+    if stage == "mu":
+        dc = up["centered"]
+        return ((dc.sum(0), "Sign: centered = x - mu, so mu enters with a minus sign."),
+                (-dc.mean(0), "mu is shared by all N examples of its feature: add up (not average) the "
+                              "contributions of the examples."),
+                (-(up["x_hat"] * inv_std).sum(0), "Use centered's whole gradient (both of its paths) when you go on "
+                                                  "to mu."))
+    if stage == "x":
+        dc, dmu = up["centered"], up["mu"]
+        return ((dc, "x feeds two nodes, centered and mu: add the gradient that comes back through the mean."),
+                (dc + dmu, "mu is the mean of N examples: each example receives 1/N of mu's gradient."),
+                (dc - dmu / n, "Sign: mu is x's mean, so x receives mu's gradient with a plus sign (the minus was "
+                               "already used on the way from centered to mu)."))
+    return ()
+
+
+def _as_stage_array(value, stage: str, shape: tuple[int, ...]) -> np.ndarray:
+    require(value is not None, f"grads['{stage}'] is None: store the gradient of {stage} there (a numpy array).")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ExerciseError(f"grads['{stage}'] must be a numpy array, got {type(value).__name__}.") from None
+    if arr.shape != shape:
+        if stage in _PER_FEATURE and arr.ndim == 2 and arr.shape[1:] == shape:
+            raise ExerciseError(
+                f"grads['{stage}'] has shape {arr.shape}, but {stage} is one number per feature, shared by the whole "
+                f"column: add up the contributions of all N examples (its gradient has shape {shape})."
+            )
+        raise ExerciseError(f"grads['{stage}'] must have the shape of {stage}, {shape}; got {arr.shape}.")
+    return arr
+
+
+def _check_staged_body(fn) -> str:
+    worst = 0.0
+    for seed, n, d, eps in _STAGED_CASES:
+        x, gamma, dout = _staged_problem(seed, n, d)
+        expected = autograd_stage_gradients(dout, x, gamma, eps)
+        got = call_learner(fn, dout, x, gamma, eps, name="staged_backward")
+        require(isinstance(got, dict), f"Return the dict of gradients (grads), got {type(got).__name__}.")
+        missing = [s for s in STAGES if s not in got]
+        require(not missing, f"grads has no entry for {', '.join(missing)}: store the gradient of every node "
+                             f"({', '.join(STAGES)}).")
+        for stage in STAGES:
+            shape = (d,) if stage in _PER_FEATURE else (n, d)
+            arr = _as_stage_array(got[stage], stage, shape)
+            err = rel_error(arr, expected[stage])
+            if err > 1e-7:
+                for wrong, hint in _stage_mistakes(stage, got, x, gamma, eps, dout):
+                    require(rel_error(arr, np.broadcast_to(wrong, shape)) > 1e-7, f"grads['{stage}']: {hint}")
+                require(False, f"grads['{stage}'] disagrees with autograd (relative error {err:.1e}) with batch {n}, "
+                               f"{d} features, eps {eps:g}; the stages before it are right. Write down what "
+                               f"{stage} feeds in the forward pass and add up the gradient of each path.")
+            worst = max(worst, err)
+    return (f"every stage agrees with autograd on {len(_STAGED_CASES)} batches (N = 2 to 32; largest relative "
+            f"error {worst:.0e}).")
+
+
+def check_staged_backward(fn) -> None:
+    """``fn(dout, x, gamma, eps) -> grads``: the gradient of every node of BatchNorm's training-mode forward
+    graph (:data:`STAGES`), each compared with torch's autograd on several batches; the first wrong stage
+    is named, with the mistake when it is a usual one."""
+    require(callable(fn), "Pass the function itself: check_staged_backward(staged_backward).")
+    ok(run_check(_check_staged_body, fn, name="staged_backward"))
