@@ -1,6 +1,7 @@
 """Experiments of notebook 04: the axes, the invariance table, batch-size sweep, sequences, Transformers."""
 
 import math
+import unittest.mock
 
 import numpy as np
 import pytest
@@ -191,6 +192,10 @@ def test_recalibrate_batchnorm_sets_the_exact_statistics_and_keeps_momentum():
 
 
 def test_sequence_conditions_switch_one_factor_at_a_time():
+    assert E.SEQ_CONDITIONS["full length"] == (E.SEQ_MAX_LEN, (1.0, 1.0))
+    for condition in ("varying lengths", "scales"):  # each differs from "full length" in one entry only
+        assert sum(a != b for a, b in zip(E.SEQ_CONDITIONS[condition], E.SEQ_CONDITIONS["full length"],
+                                          strict=True)) == 1
     x1, m1, y1 = E.make_sequences(40, seed=0, min_len=E.SEQ_MAX_LEN, scales=(1.0, 1.0))
     x2, m2, y2 = E.make_sequences(40, seed=0)
     assert torch.all(m1 == 1) and not torch.all(m2 == 1)  # no padding vs padding
@@ -207,11 +212,28 @@ def test_sequence_conditions_switch_one_factor_at_a_time():
 
 
 def test_short_sequence_comparison_has_every_condition_and_norm():
-    seq = E.sequence_comparison(seeds=(0, 1), steps=3, conditions=("neither", "scales only"))
-    assert set(seq.accuracy) == {(c, n) for c in ("neither", "scales only") for n in ("BatchNorm", "LayerNorm")}
-    assert seq.by_scale[("scales only", "LayerNorm")].shape == (len(E.SEQ_SCALE_BINS) - 1,)
+    seq = E.sequence_comparison(seeds=(0, 1), steps=3)
+    # the masked BatchNorm differs from the plain one only where there is padding: it runs only there
+    assert set(seq.accuracy) == ({(c, n) for c in E.SEQ_CONDITIONS for n in ("BatchNorm", "LayerNorm")}
+                                 | {("varying lengths", "masked BatchNorm")})
+    assert seq.by_scale[("scales", "LayerNorm")].shape == (len(E.SEQ_SCALE_BINS) - 1,)
     with pytest.raises(ValueError, match="conditions"):
         E.sequence_comparison(conditions=("everything",))
+
+
+def test_masked_batchnorm_leaves_padding_out_of_the_statistics():
+    # Same valid values, padded to 32 or to 64: the masked BatchNorm gives the same output on the valid
+    # positions (the padding is not in its statistics); plain BatchNorm does not.
+    x, mask, _ = E.make_sequences(8, seed=0)
+    longer_x, longer_mask = torch.nn.functional.pad(x, (0, 32)), torch.nn.functional.pad(mask, (0, 32))
+    changes = {}
+    for norm in ("batch", "masked"):
+        net = E.SequenceNet(norm, seed=0)
+        with torch.no_grad():
+            a = net.features(x, mask)
+            b = net.features(longer_x, longer_mask)[..., :32]
+        changes[norm] = float((a - b).abs().max())
+    assert changes["masked"] < 1e-5 < 1e-2 < changes["batch"]
 
 
 def test_normalize_by_groups_takes_plain_lists():
@@ -219,3 +241,25 @@ def test_normalize_by_groups_takes_plain_lists():
     x_hat, stats = E.normalize_by_groups([1.0, 3.0, 5.0, 9.0], [0, 0, 1, 1])
     np.testing.assert_allclose(x_hat, [-1, 1, -1, 1], atol=1e-5)
     assert stats == {0: (2.0, 1.0, 2), 1: (7.0, 4.0, 2)}
+
+
+def test_qk_norm_normalizes_each_heads_queries_and_keys_and_keeps_the_other_weights():
+    a, b = E.TinyTransformer(2, "pre", seed=0), E.TinyTransformer(2, "pre", seed=0, qk_norm=True)
+    for name, p in a.named_parameters():  # the same seed gives the same weights with and without QK-norm
+        assert torch.equal(p, dict(b.named_parameters())[name]), name
+    block = b.blocks[0]
+    seen = {}
+    real = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(q, k, v, *args, **kwargs):
+        seen["q"], seen["k"] = q, k
+        return real(q, k, v, *args, **kwargs)
+
+    x = torch.randn(3, 8, 32) * 50  # large inputs: without QK-norm the queries would be large too
+    with unittest.mock.patch.object(E.F, "scaled_dot_product_attention", spy), torch.no_grad():
+        block.attention(x)
+    head_dim = 32 // 2
+    for t in (seen["q"], seen["k"]):  # (batch, heads, positions, head_dim): unit RMS per head and position
+        assert t.shape[-1] == head_dim
+        assert torch.allclose(t.pow(2).mean(-1), torch.ones(t.shape[:-1]), atol=1e-3)
+    assert not E.TransformerBlock("pre").qk_norm

@@ -111,8 +111,10 @@ def test_grad_norm_panel_reused_renders_like_a_fresh_one_with_one_y_axis_for_all
 
 
 def test_sequence_figure_shows_every_condition_and_the_scale_panel():
-    seq = E.sequence_comparison(seeds=(0, 1), steps=3, conditions=("neither", "both"))
+    seq = E.sequence_comparison(seeds=(0, 1), steps=3)
     fig = P.plot_sequence_results(seq)
     _labelled(fig)
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["neither", "both"]
-    assert len(fig.axes[1].get_lines()) == 1 + 2  # chance line + one line per norm
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["full length", "varying lengths", "scales"]
+    # dots: BatchNorm and LayerNorm under 3 conditions, the masked BatchNorm only where there is padding
+    assert len(fig.axes[0].collections) == 3 + 3 + 1
+    assert len(fig.axes[1].get_lines()) == 1 + 2  # chance line + one line per norm run on scaled sequences

@@ -62,7 +62,8 @@ def summary(samples: Sequence[float]) -> dict[str, float]:
 # Peak RSS and the CPU seconds the kernel (and the checks' forked children) used: CPU time says what a
 # notebook costs even when other jobs share the machine, where wall time only says what it took today.
 RSS_PROBE = ("import resource as _r; _s, _c = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN); "
-             "print('__peak_rss_kb__', _s.ru_maxrss, '__cpu_s__', _s.ru_utime + _s.ru_stime + _c.ru_utime + _c.ru_stime)")
+             "print('__peak_rss_kb__', _s.ru_maxrss, '__cpu_s__', "
+             "_s.ru_utime + _s.ru_stime + _c.ru_utime + _c.ru_stime)")
 
 
 def time_notebook(path: Path) -> dict[str, Any]:

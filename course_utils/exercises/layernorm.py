@@ -19,7 +19,7 @@ from ..experiments.layernorm import TRANSFORMS, invariance_table
 from ..gradcheck import numeric_gradient, rel_error
 from . import ExerciseError, call_learner, forbidden, gradients, ok, require, run_check
 
-__all__ = ["check_layernorm", "check_rmsnorm", "check_invariance_predictions", "check_invariance_count",
+__all__ = ["check_layernorm", "check_rmsnorm", "check_invariance_predictions",
            "check_pre_ln_block", "LAYERNORM_MISTAKES", "RMSNORM_MISTAKES"]
 
 
@@ -347,40 +347,6 @@ def check_invariance_predictions(predictions) -> None:
     are wrong."""
     computed = invariance_table()
     ok(run_check(_check_invariances_body, predictions, computed, name="predict_invariances"))
-
-
-# ------------------------------------------------------------------------------ invariances, count only
-
-
-def check_invariance_count(predictions) -> None:
-    """Like :func:`check_invariance_predictions`, but the feedback only says HOW MANY of the 12
-    predictions agree with the computed table, never which: the learner cannot find the answers by
-    flipping one entry at a time and reading which line disappears. Runs in a child process like every check."""
-    ok(run_check(_check_invariance_count_body, predictions, name="predict_invariances"))
-
-
-def _check_invariance_count_body(predictions) -> str:
-    if callable(predictions):
-        predictions = call_learner(predictions, name=getattr(predictions, "__name__", "your function"))
-    require(isinstance(predictions, dict), f"predictions must be a dict, got {type(predictions).__name__}.")
-    missing = [t for t in TRANSFORMS if t not in predictions]
-    require(not missing, f"predictions has no row for: {missing}. Fill in one row per transformation.")
-    computed = invariance_table()
-    right = 0
-    for transform in TRANSFORMS:
-        row = predictions[transform]
-        require(isinstance(row, dict) and set(row) >= {"BatchNorm", "LayerNorm"},
-                f"predictions[{transform!r}] must be a dict with keys 'BatchNorm' and 'LayerNorm'.")
-        for norm in ("BatchNorm", "LayerNorm"):
-            require(row[norm] in (True, False), f"predictions[{transform!r}][{norm!r}] must be True or False.")
-            right += bool(row[norm]) == computed[transform][norm]
-    require(
-        right == 12,
-        f"{right} of 12 predictions agree with the computed table. Re-check each with the rule: does the change "
-        "add or multiply the SAME number for all entries that share one mean/variance (one feature across the "
-        "batch for BatchNorm, one sample for LayerNorm)? Then it cancels. Then read the table below.",
-    )
-    return "all 12 predictions agree with the computed table (and with Ba et al.'s Table 1)."
 
 
 # ------------------------------------------------------------------------------------ Pre-LN from Post-LN

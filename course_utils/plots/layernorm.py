@@ -263,9 +263,10 @@ def plot_batch_size_sweep(sweep, paper: dict) -> Figure:
     return fig
 
 
-def plot_sequence_results(results, condition: str = "both") -> Figure:
+def plot_sequence_results(results, condition: str = "scales") -> Figure:
     """Left: test accuracy of each norm under each condition of the sequence task (dots: seeds, bar:
-    mean). Right: accuracy by the decade of a test sequence's RMS under ``condition`` (mean of seeds)."""
+    mean; a norm not run under a condition is left out there). Right: accuracy by the decade of a test
+    sequence's RMS under ``condition`` (mean of seeds)."""
     from ..experiments.layernorm import SEQ_SCALE_BINS
 
     conditions = list(dict.fromkeys(c for c, _ in results.accuracy))
@@ -274,12 +275,16 @@ def plot_sequence_results(results, condition: str = "both") -> Figure:
     width = 0.8 / len(norms)
     for index, name in enumerate(norms):
         style = style_for(name, index)
-        for ci, condition in enumerate(conditions):
-            accs = results.accuracy[(condition, name)]
+        labelled = False
+        for ci, cond in enumerate(conditions):
+            if (cond, name) not in results.accuracy:
+                continue
+            accs = results.accuracy[(cond, name)]
             x = ci + (index - (len(norms) - 1) / 2) * width
             ax.scatter([x] * len(accs), accs, color=style["color"], marker=style["marker"], s=14, zorder=3,
-                       label=name if ci == 0 else None)
+                       label=None if labelled else name)
             ax.plot([x - width / 3, x + width / 3], [np.mean(accs)] * 2, color=style["color"], lw=2)
+            labelled = True
         if (condition, name) in results.by_scale:
             ax_scale.plot(range(len(SEQ_SCALE_BINS) - 1), results.by_scale[(condition, name)], label=name, lw=1.6,
                           **style)
