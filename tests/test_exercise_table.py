@@ -712,7 +712,8 @@ def test_every_check_runs_the_learners_code_in_a_child_process(check, tmp_path, 
         from course_utils.experiments import together as E
 
         real = E.train_config
-        monkeypatch.setattr(E, "train_config", lambda name, n_train=E.FULL_N, seed=0: real(name, n_train, seed, 5, (8,)))
+        monkeypatch.setattr(E, "train_config",
+                            lambda name, n_train=E.FULL_N, seed=0: real(name, n_train, seed, 5, (8,)))
 
     where = tmp_path / "pid"
 
