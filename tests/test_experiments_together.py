@@ -170,3 +170,75 @@ def test_conv_block_and_timing():
 def test_bad_input_is_named(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_grid_loop_follows_train_bit_for_bit():
+    # The grid's own loop must give the trajectory of course_utils.train.train with the grid's settings; it only
+    # skips the training-set evaluations before the last step.
+    from course_utils.env import manual_seed
+    from course_utils.train import train
+
+    split = E._split(200, 2)
+    for name in ("BN+dropout", "LN"):
+        ours = E.build_model(name, (8, 8), seed=2)
+        theirs = E.build_model(name, (8, 8), seed=2)
+        with torch.random.fork_rng(devices=[]):
+            manual_seed(2)
+            h1 = E._train_grid_run(ours, split, 30, 2)
+        with torch.random.fork_rng(devices=[]):
+            manual_seed(2)
+            h2 = train(theirs, split, steps=30, lr=E.LR, momentum=E.MOMENTUM, batch_size=E.BATCH_SIZE,
+                       eval_every=E.EVAL_EVERY, seed=2, progress=False)  # fmt: skip
+        assert h1.step_loss == h2.step_loss and h1.val_acc == h2.val_acc and h1.steps == h2.steps
+        assert h1.final() == h2.final()
+        assert all(np.isnan(h1.train_acc[:-1]))   # training metrics only at the end
+
+
+def test_fine_steps_follow_the_grid_trajectory():
+    # Evaluated after every step, the first step at the target is exactly what course_utils.train.train finds with
+    # eval_every=1 from the same initialization, batches and masks, and it can only be earlier than the grid's
+    # 10-step tick, by less than one tick.
+    from course_utils.env import manual_seed
+    from course_utils.train import train
+
+    for name in ("none", "BN"):
+        for seed in (0, 1):
+            coarse = E._steps_to_target(E.train_config(name, E.FULL_N, seed, steps=40).history, 0.5, 40)
+            fine = E.fine_steps_to_target(name, seed, steps=40, target=0.5)
+            with torch.random.fork_rng(devices=[]):
+                manual_seed(seed)
+                every_step = train(E.build_model(name, seed=seed), E._digits(), steps=40, lr=E.LR, momentum=E.MOMENTUM,
+                                   batch_size=E.BATCH_SIZE, eval_every=1, seed=seed, progress=False)  # fmt: skip
+            assert fine == every_step.steps_to("val_acc", 0.5)
+            assert coarse - E.EVAL_EVERY < fine <= coarse, (name, seed, fine, coarse)
+
+
+def test_lr_sweep_tunes_each_seed_on_the_others():
+    # seed 0 alone prefers lr 0.1; the other seeds prefer lr 1.0: seed 0 must get 1.0 (never tuned on itself).
+    table = np.array([[0.0, 30.0, 30.0], [40.0, 25.0, 25.0]])
+    sweep = E.LrSweep(("BN",), (0.1, 1.0), (0, 1, 2), 80, {"BN": table})
+    assert sweep.tuned_lrs("BN")[0] == 1.0
+    assert sweep.tuned("BN")[0] == 40.0
+    table = np.array([[10.0, 12.0, 80.0], [80.0, 20.0, 80.0]])
+    sweep = E.LrSweep(("BN",), (0.1, 1.0), (0, 1, 2), 80, {"BN": table})
+    assert sweep.largest_working_lr("BN") == (0.1, 1.0, 0.0)
+
+
+def test_lr_sweep_stops_going_up_after_a_failure(monkeypatch):
+    calls = []
+
+    def fake(name, seed, lr, standardize, steps):
+        calls.append(lr)
+        return float(steps) if lr in (0.01, 1.0) else 10.0   # fails at the smallest lr, works, then fails
+
+    monkeypatch.setattr(E, "fine_steps_to_target", fake)
+    sweep = E.lr_sweep(arms=("none",), lrs=(0.01, 0.1, 1.0, 3.0), seeds=(0, 1, 2), steps=80)
+    assert sorted(set(calls)) == [0.01, 0.1, 1.0]          # 3.0 is counted as failed without a run
+    assert sweep.steps["none"][:, 0].tolist() == [80.0, 10.0, 80.0, 80.0]
+
+
+def test_li_figure1_measure_is_at_least_one_and_shows_the_shift():
+    fig1 = E.li_figure1_measure(seeds=(0,))
+    for key in ("dropout before BN", "BN, no dropout"):
+        assert fig1[key].shape == (1, 2) and (fig1[key] >= 1).all()
+    assert fig1["dropout before BN"][0, 1] > fig1["BN, no dropout"][0, 1]

@@ -38,3 +38,11 @@ def test_plot_variance_shift():
     fixes = {"a": {"ratio": (0.8, 0.81)}, "b: fix": {"ratio": (1.0, 0.99)}}
     fig = P.plot_variance_shift(width, theory, fixes)
     assert len(fig.axes) == 2 and labelled(fig)
+
+
+def test_plot_lr_sweep():
+    table = {arm: np.array([[30.0, 40.0, 35.0], [12.0, 15.0, 11.0], [80.0, 80.0, 80.0]]) for arm in E.SWEEP_ARMS}
+    sweep = E.LrSweep(tuple(E.SWEEP_ARMS), (0.1, 0.3, 1.0), (0, 1, 2), 80, table)
+    fig = P.plot_lr_sweep(sweep)
+    assert isinstance(fig, Figure) and labelled(fig)
+    assert len(fig.axes[0].get_lines()) == len(E.SWEEP_ARMS) + 1  # one line per arm and the budget line

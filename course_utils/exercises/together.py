@@ -359,27 +359,34 @@ def check_paired_ablation(my_ablation) -> None:
     """``my_ablation(train_steps) -> (ln_vs_none, ln_vs_ln_dropout)``: two :class:`course_utils.paired.Paired`
     results on steps to 90% (lower is better) over ``E.SEEDS``, LN first in both. Prints what they support."""
     from ..experiments import together as E
+
+    # The reference steps come from the grid's cached runs, trained here in the kernel (once) so that the child
+    # process sees them through the fork and the learner's calls to E.train_config return at once.
+    expected = {name: [_steps_to_target(E.train_config(name, E.FULL_N, s)) for s in E.SEEDS]
+                for name in ("LN", "none", "LN+dropout")}  # fmt: skip
+    ok(run_check(_check_paired_ablation_body, my_ablation, expected, tuple(E.SEEDS), name="my_ablation"))
+
+
+def _check_paired_ablation_body(my_ablation, expected: dict, seeds: tuple) -> str:
     from ..paired import Paired
 
-    # The grid's runs are cached, so a right answer returns at once; a generous limit for a first, uncached call.
-    result = call_learner(my_ablation, _steps_to_target, name="my_ablation", time_limit=180)
+    result = call_learner(my_ablation, _steps_to_target, name="my_ablation")
     require(isinstance(result, tuple | list) and len(result) == 2,
             f"my_ablation must return two results (ln_vs_none, ln_vs_ln_dropout), got {type(result).__name__}.")
     wanted = (("LN", "none"), ("LN", "LN+dropout"))
     for got, (a, b) in zip(result, wanted, strict=True):
         require(isinstance(got, Paired),
                 f"Build each result with paired(...) from course_utils.paired, got {type(got).__name__}.")
-        require(tuple(got.seeds) == tuple(E.SEEDS), f"Use the seeds E.SEEDS = {E.SEEDS}, got {got.seeds}.")
+        require(tuple(got.seeds) == seeds, f"Use the seeds E.SEEDS = {seeds}, got {got.seeds}.")
         require(not got.higher_is_better,
                 "Fewer steps to 90% is better: pass higher_is_better=False, or the verdict reads the wrong way.")
-        runs = {name: [_steps_to_target(E.train_config(name, E.FULL_N, s)) for s in E.SEEDS] for name in (a, b)}
-        if list(got.a_values) == runs[a] and list(got.b_values) == runs[b]:
+        if list(got.a_values) == expected[a] and list(got.b_values) == expected[b]:
             continue
-        require(not (list(got.a_values) == runs[b] and list(got.b_values) == runs[a]),
+        require(not (list(got.a_values) == expected[b] and list(got.b_values) == expected[a]),
                 f"The comparison {a} vs {b} is the wrong way round: put {a} first (a = {a}).")
         raise ExerciseError(f"The per-seed steps of {a} vs {b} differ from the grid's: train each name with "
                             "E.train_config(name, E.FULL_N, seed) for every seed in E.SEEDS, same order, and pass "
                             "train_steps(run).")
     first, second = result
-    ok(f"two paired comparisons on {len(E.SEEDS)} seeds. LN vs none: {first.verdict()} "
-       f"LN vs LN+dropout: {second.verdict()}")
+    return (f"two paired comparisons on {len(seeds)} seeds. LN vs none: {first.verdict()} "
+            f"LN vs LN+dropout: {second.verdict()}")

@@ -26,7 +26,7 @@ from ..data import Split, load_digits
 from ..env import experiment_seeds, manual_seed, torch_generator
 from ..models import DEFAULT_BLOCK, make_mlp
 from ..paired import Paired, paired
-from ..train import History, batchnorm_layers, recalibrate_batchnorm, train
+from ..train import History, batchnorm_layers, evaluate, recalibrate_batchnorm, train
 from ..validation import check_bool, check_choice, check_int, check_number, check_positive, check_probability
 
 __all__ = [
@@ -64,6 +64,14 @@ __all__ = [
     "conventions_checks",
     "CONVENTIONS",
     "SUMMARY",
+    "SWEEP_ARMS",
+    "SWEEP_LRS",
+    "SWEEP_STEPS",
+    "SWEEP_SEEDS",
+    "fine_steps_to_target",
+    "LrSweep",
+    "lr_sweep",
+    "li_figure1_measure",
 ]
 
 P_DROP = 0.5
@@ -221,10 +229,43 @@ def _cached_run(config: Config, n_train: int, seed: int, steps: int, hidden: tup
     model = build_model(config, hidden, seed)
     with torch.random.fork_rng(devices=[]):  # dropout masks come from torch's global generator
         manual_seed(seed)
-        history = train(model, _split(n_train, seed), steps=steps, lr=LR, momentum=MOMENTUM,
-                        batch_size=BATCH_SIZE, eval_every=EVAL_EVERY, seed=seed, progress=False)  # fmt: skip
+        history = _train_grid_run(model, _split(n_train, seed), steps, seed)
     model.eval()
     return Run(config, n_train, seed, model, history)
+
+
+def _train_grid_run(model: nn.Module, split: Split, steps: int, seed: int) -> History:
+    # The loop of course_utils.train.train with its settings (same minibatch order, optimizer and dropout masks:
+    # the same trajectory, bit for bit; tested), except that the TRAINING metrics are evaluated only at the last
+    # step (NaN before): the grid reads them only there (the gap), and evaluating all 1,079 training digits every
+    # 10 steps cost about 8 s of CPU per notebook run. Validation metrics every EVAL_EVERY steps, as before.
+    X, y = split.tensors("train")
+    Xv, yv = split.tensors("val")
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    batches = _batch_order(len(X), BATCH_SIZE, torch_generator(seed))
+    history = History()
+    model.train()
+    for step in range(1, steps + 1):
+        idx = next(batches)
+        loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        history.step_loss.append(loss.item())
+        history.diverged = not math.isfinite(history.step_loss[-1])
+        last = step == steps or history.diverged
+        if step % EVAL_EVERY == 0 or last:
+            train_loss, train_acc = evaluate(model, X, y) if last else (math.nan, math.nan)
+            val_loss, val_acc = evaluate(model, Xv, yv)
+            history.steps.append(step)
+            history.train_loss.append(train_loss)
+            history.train_acc.append(train_acc)
+            history.val_loss.append(val_loss)
+            history.val_acc.append(val_acc)
+        if history.diverged:
+            break
+    model.train()
+    return history
 
 
 def train_config(
@@ -688,3 +729,189 @@ SUMMARY = {
     },
 }
 """The course's summary table (its columns as rows of a dict per method)."""
+
+
+# ------------------------------------------- learning-rate sweep on a fine grid, standardized-input control
+
+SWEEP_ARMS: dict[str, tuple[str, bool]] = {
+    "none": ("none", False),
+    "none, standardized inputs": ("none", True),
+    "BN": ("BN", False),
+    "BN, standardized inputs": ("BN", True),
+}
+"""Arms of the learning-rate sweep: (configuration of CONFIGS, inputs standardized?). "none" on the raw pixels
+(in [0, 1]) is the grid's "none"; "none, standardized inputs" is the fair control for BN, whose first BatchNorm
+normalizes the first layer's output whatever the input scale."""
+
+SWEEP_LRS = (0.03, 0.1, 0.3, 1.0)
+"""Learning rates of the sweep (SGD, momentum 0.9), a factor ~3 apart."""
+
+SWEEP_STEPS = 80
+"""Step budget of a sweep run: a run that has not reached the target by then counts as SWEEP_STEPS (censored)."""
+
+SWEEP_SEEDS = SEEDS[:5]
+"""The sweep's paired seeds (the first 5 of the grid's): its effects are several times their seed spread, and 5
+seeds keep the sweep inside the notebook's time budget (with 5, only 5 wins of 5 support a claim)."""
+
+
+def _batch_order(n: int, batch_size: int, gen: torch.Generator):
+    # The minibatch order of course_utils.train.train (a fresh permutation per epoch, the short batch dropped),
+    # so that a sweep run at the grid's lr follows the grid run's trajectory step for step.
+    while True:
+        perm = torch.randperm(n, generator=gen)
+        for start in range(0, n - batch_size + 1, batch_size):
+            yield perm[start : start + batch_size]
+
+
+@functools.lru_cache(maxsize=1024)
+def _fine_steps(name: str, standardize: bool, seed: int, lr: float, steps: int, target: float) -> float:
+    split = _digits().standardized() if standardize else _digits()
+    X, y = split.tensors("train")
+    Xv, yv = split.tensors("val")
+    model = build_model(name, HIDDEN, seed)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
+    batches = _batch_order(len(X), BATCH_SIZE, torch_generator(seed))
+    with torch.random.fork_rng(devices=[]):  # dropout masks, as in the grid's runs
+        manual_seed(seed)
+        for step in range(1, steps + 1):
+            model.train()
+            idx = next(batches)
+            loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
+            if not torch.isfinite(loss):
+                return float(steps)  # diverged: never reaches the target
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            model.eval()
+            with torch.no_grad():  # validation accuracy after EVERY step: the fine evaluation grid
+                if float((model(Xv).argmax(1) == yv).float().mean()) >= target:
+                    return float(step)
+    return float(steps)
+
+
+def fine_steps_to_target(
+    name: str, seed: int, lr: float = LR, standardize: bool = False, steps: int = SWEEP_STEPS,
+    target: float = TARGET_ACC,
+) -> float:  # fmt: skip
+    """Steps until the validation accuracy first reaches ``target``, evaluated after every step (the grid
+    evaluates every 10), on all training digits; ``steps`` if never reached within ``steps`` (or diverged).
+
+    Same initialization, minibatch order and dropout masks as the grid's run of ``name`` with this ``seed``;
+    training stops at the target (cached per argument set). ``standardize`` feeds inputs standardized with the
+    training digits' mean and std per pixel.
+    """
+    name = check_choice("name", name, list(CONFIGS) + list(PLACEMENTS))
+    seed = check_int("seed", seed, minimum=0)
+    lr = check_positive("lr", lr)
+    standardize = check_bool("standardize", standardize)
+    steps = check_int("steps", steps, minimum=1)
+    target = check_number("target", target)
+    if not 0 < target <= 1:
+        raise ValueError(f"target must be an accuracy in (0, 1], got {target}.")
+    return _fine_steps(name, standardize, seed, float(lr), steps, float(target))
+
+
+@dataclass(frozen=True)
+class LrSweep:
+    """Steps to the target for every (arm, lr, seed) of the sweep, evaluated after every step.
+
+    ``steps[arm]`` is an array of shape (n_lrs, n_seeds). Each arm's lr is tuned without the seed it is judged
+    on: for seed s, the lr with the fewest mean steps over the *other* seeds (leave-one-seed-out), so no arm
+    gets an lr picked on the very runs it is compared with.
+    """
+
+    arms: tuple[str, ...]
+    lrs: tuple[float, ...]
+    seeds: tuple[int, ...]
+    max_steps: int
+    steps: dict
+
+    def tuned_lrs(self, arm: str) -> tuple[float, ...]:
+        """Per seed: the lr with the fewest mean steps over the other seeds (ties: the smaller lr)."""
+        table = self.steps[check_choice("arm", arm, self.arms)]
+        out = []
+        for j in range(len(self.seeds)):
+            others = np.delete(table, j, axis=1).mean(axis=1)
+            out.append(self.lrs[int(np.argmin(others))])
+        return tuple(out)
+
+    def tuned(self, arm: str) -> tuple[float, ...]:
+        """Per seed: the steps at that seed's tuned lr."""
+        table = self.steps[check_choice("arm", arm, self.arms)]
+        return tuple(float(table[self.lrs.index(lr), j]) for j, lr in enumerate(self.tuned_lrs(arm)))
+
+    def largest_working_lr(self, arm: str) -> tuple[float, ...]:
+        """Per seed: the largest lr of the sweep that reached the target within the budget (0 if none did)."""
+        table = self.steps[check_choice("arm", arm, self.arms)]
+        out = []
+        for j in range(len(self.seeds)):
+            ok = [lr for i, lr in enumerate(self.lrs) if table[i, j] < self.max_steps]
+            out.append(max(ok) if ok else 0.0)
+        return tuple(out)
+
+    def compare_tuned(self, a: str, b: str) -> Paired:
+        """"a reaches the target in fewer steps than b", each at its own tuned lr (paired seeds)."""
+        return paired(a, self.tuned(a), b, self.tuned(b), self.seeds, metric="steps to 90%, tuned lr",
+                      higher_is_better=False)  # fmt: skip
+
+    def compare_largest_lr(self, a: str, b: str) -> Paired:
+        """"a still reaches the target at a larger lr than b" (log10 of the largest working lr, paired seeds)."""
+        log_lr = {arm: [math.log10(v) if v > 0 else math.log10(min(self.lrs)) - 1 for v in self.largest_working_lr(arm)]
+                  for arm in (a, b)}  # fmt: skip
+        return paired(a, log_lr[a], b, log_lr[b], self.seeds, metric="log10 largest lr reaching 90%")
+
+
+def lr_sweep(
+    arms: Sequence[str] = tuple(SWEEP_ARMS), lrs: Sequence[float] = SWEEP_LRS, seeds: Sequence[int] = SWEEP_SEEDS,
+    steps: int = SWEEP_STEPS,
+) -> LrSweep:  # fmt: skip
+    """Run :func:`fine_steps_to_target` for every arm of :data:`SWEEP_ARMS`, lr and seed (cached runs).
+
+    For each arm and seed the lrs are tried in increasing order; once a run fails after a smaller lr worked,
+    the larger lrs are counted as failed (``steps``) without being run."""
+    arms = tuple(check_choice("arms", a, list(SWEEP_ARMS)) for a in arms)
+    lrs = tuple(float(check_positive("lrs", lr)) for lr in lrs)
+    seeds = tuple(check_int("seeds", s, minimum=0) for s in seeds)
+    if len(seeds) < 3 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds needs >= 3 distinct seeds (one is left out to tune the lr), got {seeds}.")
+    if not lrs or list(lrs) != sorted(set(lrs)):
+        raise ValueError(f"lrs must be increasing and distinct, got {lrs}.")
+    steps = check_int("steps", steps, minimum=1)
+    table = {}
+    for arm in arms:
+        name, standardize = SWEEP_ARMS[arm]
+        table[arm] = np.array([_ascending_lrs(name, standardize, seed, lrs, steps) for seed in seeds]).T
+    return LrSweep(arms, lrs, seeds, steps, table)
+
+
+def _ascending_lrs(name: str, standardize: bool, seed: int, lrs: tuple[float, ...], steps: int) -> list[float]:
+    # Up the lr grid until a run fails AFTER a smaller lr has worked: every larger lr is then counted as failed
+    # too, without running it (above the stable range a larger step does not bring training back; measured
+    # while building the sweep, it saves the most expensive runs: failures run the whole budget).
+    out: list[float] = []
+    worked = False
+    for lr in lrs:
+        if worked and out[-1] >= steps:
+            out.append(float(steps))
+            continue
+        out.append(fine_steps_to_target(name, seed, lr, standardize, steps))
+        worked = worked or out[-1] < steps
+    return out
+
+
+def li_figure1_measure(seeds: Sequence[int] = SEEDS) -> dict:
+    """Li et al. 2019's Figure 1 measure, max(real_var / moving_var, moving_var / real_var) per BatchNorm layer,
+    on our width-128 MLPs: "real_var" = the variance of the BN's input in eval mode on the *training* digits (their
+    figure computes both curves on training data), "moving_var" = its ``running_var`` (averaged over features).
+    1 = no shift. For the grid's ``BN+dropout`` (dropout before the second BN) and ``BN`` (no dropout) runs.
+
+    Returns ``{"seeds", "dropout before BN": array (n_seeds, 2), "BN, no dropout": array (n_seeds, 2)}``; column
+    k is BatchNorm k+1 (the first BN of both models has no dropout before it).
+    """
+    seeds = tuple(check_int("seeds", s, minimum=0) for s in seeds)
+    X = _digits().tensors("train")[0]
+    out: dict = {"seeds": seeds}
+    for key, name in (("dropout before BN", "BN+dropout"), ("BN, no dropout", "BN")):
+        ratios = np.array([bn_variance_ratios(train_config(name, FULL_N, s).model, X) for s in seeds])
+        out[key] = np.maximum(ratios, 1 / ratios)
+    return out

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from . import COLORS, OKABE_ITO, new_figure, style_for
 
-__all__ = ["plot_ablation", "plot_ablation_curves", "plot_variance_shift"]
+__all__ = ["plot_ablation", "plot_ablation_curves", "plot_variance_shift", "plot_lr_sweep"]
 
 _METRIC_LABELS = {
     "val_acc": "final validation accuracy",
@@ -130,4 +130,37 @@ def plot_variance_shift(
     axes[1].set_ylabel("inference variance / running_var")
     axes[1].set_xlabel("placement (bars = mean, dots = seeds)")
     axes[1].set_ylim(0, 1.1)
+    return fig
+
+
+_SWEEP_COLORS = {
+    "none": OKABE_ITO["black"],
+    "none, standardized inputs": OKABE_ITO["blue"],
+    "BN": OKABE_ITO["orange"],
+    "BN, standardized inputs": OKABE_ITO["vermillion"],
+}
+
+
+def plot_lr_sweep(sweep) -> Figure:
+    """Steps to the target vs learning rate, one line per arm (mean of the seeds; small dots = seeds); the dotted
+    line is the step budget ("not reached"); dashed arms had standardized inputs."""
+    fig, ax = new_figure(width=6.4, height=3.6)
+    lrs = np.asarray(sweep.lrs, dtype=float)
+    for i, arm in enumerate(sweep.arms):
+        color = _SWEEP_COLORS.get(arm, style_for(arm, i)["color"])
+        table = np.asarray(sweep.steps[arm], dtype=float)
+        ls = "--" if "standardized" in arm else "-"
+        ax.plot(lrs, table.mean(1), ls, marker="o", color=color, lw=1.6, label=arm)
+        jitter = 1 + 0.04 * (i - (len(sweep.arms) - 1) / 2)
+        for j in range(table.shape[1]):
+            ax.scatter(lrs * jitter, table[:, j], s=8, color=color, alpha=0.5)
+    ax.axhline(sweep.max_steps, color="0.5", ls=":", lw=1)
+    ax.text(lrs[0], sweep.max_steps, f"{sweep.max_steps} = not reached (or diverged)", va="bottom", fontsize=7,
+            color="0.35")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (SGD, momentum 0.9)")
+    ax.set_ylabel("steps to 90% validation accuracy")
+    ax.set_ylim(0, sweep.max_steps * 1.12)
+    ax.set_title(f"evaluated after every step; mean of {len(sweep.seeds)} paired seeds (dots: seeds)", fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
     return fig
