@@ -1,5 +1,7 @@
 """course_utils.experiments.dropout: the claims notebook 02 makes, on small, fast configurations."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -228,6 +230,14 @@ def test_long_runs_are_paired_and_paired_metric_orients_losses(grid):
     acc = E.grid_paired(grid, 50, 0.5, "val_acc")
     assert acc.higher_is_better and acc.seeds == grid.seeds
     assert E.train_mode_loss(runs["no dropout"][0], last=5) > 0
+    best = E.paired_metric(runs, "best_val_loss")   # the lowest validation loss of any evaluation, not the last
+    for arm, values in ((best.a, best.a_values), (best.b, best.b_values)):
+        assert list(values) == [min(r.history.val_loss) for r in runs[arm]]
+    assert best.higher_is_better is False
+    # an overfitting history: the best is the middle evaluation, not the last
+    bumpy = {arm: [E.Run(r.model, dataclasses.replace(r.history, val_loss=[1.0, 0.5, 0.8]), r.n_train, r.p,
+                         r.input_p, r.seed) for r in arm_runs] for arm, arm_runs in runs.items()}
+    assert E.paired_metric(bumpy, "best_val_loss").a_values == (0.5, 0.5)
 
 
 def test_uncertainty_by_seed_shapes(grid):

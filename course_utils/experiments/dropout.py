@@ -644,18 +644,25 @@ def train_mode_loss(run: Run, last: int = 100) -> float:
     return float(np.mean(run.history.step_loss[-last:]))
 
 
+def _run_metric(run: Run, metric: str) -> float:
+    if metric == "best_val_loss":  # the lowest validation loss of any evaluation: the model early stopping keeps
+        return float(min(run.history.val_loss))
+    return run.history.final()[metric]
+
+
 def paired_metric(runs: dict[str, list[Run]], metric: str = "val_loss", a: str | None = None, b: str = "no dropout"):
     """:func:`course_utils.paired.paired` on the final ``metric`` of two arms of :func:`long_runs`
-    (``a`` defaults to the dropout arm). Lower is better for losses, higher for accuracies."""
+    (``a`` defaults to the dropout arm), or on ``"best_val_loss"``, the lowest validation loss reached
+    during training. Lower is better for losses, higher for accuracies."""
     from ..paired import paired
 
-    check_choice("metric", metric, ("train_loss", "val_loss", "train_acc", "val_acc"))
+    check_choice("metric", metric, ("train_loss", "val_loss", "train_acc", "val_acc", "best_val_loss"))
     a = a or next(k for k in runs if k != b)
     seeds = [r.seed for r in runs[a]]
     if seeds != [r.seed for r in runs[b]]:
         raise ValueError("the two arms must hold runs with the same seeds, in the same order.")
     return paired(
-        a, [r.history.final()[metric] for r in runs[a]], b, [r.history.final()[metric] for r in runs[b]], seeds,
+        a, [_run_metric(r, metric) for r in runs[a]], b, [_run_metric(r, metric) for r in runs[b]], seeds,
         metric=metric, higher_is_better=metric.endswith("acc"),
     )
 
