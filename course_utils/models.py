@@ -12,11 +12,13 @@ import math
 import torch
 from torch import nn
 
+from . import norms
 from .env import manual_seed
 from .validation import check_bool, check_choice, check_int, check_positive, check_probability
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
-NORMS = (None, "batch", "layer", "group", "rms")
+NORMS = (None, *norms.mlp_norms())
+"""``norm=`` values: None, then every registered layer that make_mlp builds (course_utils.norms)."""
 BLOCK_PARTS = ("norm", "activation", "dropout")
 DEFAULT_BLOCK = BLOCK_PARTS
 """What follows each hidden Linear, in order: the course's block Linear -> norm -> activation -> dropout."""
@@ -90,7 +92,7 @@ def make_mlp(
     if norm is None and norm_kwargs:
         raise ValueError(
             f"norm_kwargs={norm_kwargs!r} would be ignored: there is no norm layer (norm=None). "
-            "Pass norm='batch', 'layer', 'group' or 'rms', or drop norm_kwargs."
+            f"Pass norm={_one_of(NORMS[1:])}, or drop norm_kwargs."
         )
     check_probability("dropout", dropout)
     check_probability("input_dropout", input_dropout)
@@ -122,13 +124,20 @@ def make_mlp(
         width = h
     layers.append(nn.Linear(width, out_features))
     if fast:
+        from .nn_fast import has_fast_path
+
         for layer in layers:
-            if hasattr(type(layer), "fast"):
+            if has_fast_path(layer):  # exactly the classes with a fast path, never a subclass
                 layer.fast = True
     model = nn.Sequential(*layers)
     if init != "default" or gain != 1.0:
         initialize(model, init=init, gain=gain, std=std)
     return model
+
+
+def _one_of(options) -> str:
+    quoted = [repr(option) for option in options]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 def _check_hidden(hidden) -> list[int]:
@@ -153,13 +162,8 @@ def _check_block(block) -> tuple[str, ...]:
 
 
 def _norm_layer(layers_mod, norm: str, width: int, groups: int, kwargs: dict) -> nn.Module:
-    if norm == "batch":
-        return layers_mod.BatchNorm1d(width, **kwargs)
-    if norm == "layer":
-        return layers_mod.LayerNorm(width, **kwargs)
-    if norm == "group":
-        return layers_mod.GroupNorm(groups, width, **kwargs)
-    return layers_mod.RMSNorm(width, **kwargs)
+    entry = norms.mlp_norms()[norm]
+    return getattr(layers_mod, entry.name)(*entry.mlp_args(width, groups), **kwargs)
 
 
 def _layer_module(reference_layers: bool):

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import nn as cnn
+from .. import norms
 from ..data import Split, load_digits
 from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
@@ -90,7 +91,7 @@ WU_HE = {
     "InstanceNorm": {32: 28.4},
 }
 
-METHODS = ("batch", "layer", "instance", "group")
+METHODS = tuple(norms.axes_methods())  # ("batch", "layer", "instance", "group"), from the registry
 """The four normalizations of Wu & He's Fig. 2, by the axes their statistics are taken over."""
 
 
@@ -204,12 +205,7 @@ def axes_parity(shape: tuple[int, int, int, int] = (3, 4, 2, 3), groups: int = 2
     GroupNorm (all from :mod:`course_utils.nn`)."""
     x = numpy_rng(check_int("seed", seed, minimum=0)).normal(2.0, 3.0, size=shape)
     c, h, w = shape[1:]
-    layers = {
-        "batch": cnn.BatchNorm2d(c, affine=False, dtype=torch.float64),
-        "layer": cnn.LayerNorm((c, h, w), elementwise_affine=False, dtype=torch.float64),
-        "instance": cnn.InstanceNorm2d(c, dtype=torch.float64),
-        "group": cnn.GroupNorm(groups, c, affine=False, dtype=torch.float64),
-    }
+    layers = {method: entry.image_layer(c, h, w, groups) for method, entry in norms.axes_methods().items()}
     out = {}
     with torch.no_grad():
         for method, layer in layers.items():
@@ -305,7 +301,7 @@ def invariance_table(seed: int = 0, n: int = 16, d: int = 10, h: int = 6, tol: f
 # ------------------------------------------------------------------------------- 4. batch-size independence
 
 BATCH_SIZES = (32, 8, 2)
-NORMS = {"none": None, "BatchNorm": "batch", "LayerNorm": "layer", "GroupNorm": "group", "RMSNorm": "rms"}
+NORMS = {"none": None, **{entry.label: key for key, entry in norms.mlp_norms().items()}}
 SWEEP_HIDDEN = (64, 64)
 SWEEP_EPOCHS = 2
 SWEEP_LR_AT_32 = 0.1  # scaled linearly with the batch size (Goyal et al. 2017; Wu & He do the same)

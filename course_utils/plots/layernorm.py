@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from .. import norms
 from ..validation import check_choice, check_int
 from . import OKABE_ITO, Panel, color_for, new_figure, style_for
 
@@ -23,7 +24,7 @@ __all__ = [
     "plot_warmup",
 ]
 
-METHOD_NAMES = {"batch": "BatchNorm", "layer": "LayerNorm", "instance": "InstanceNorm", "group": "GroupNorm"}
+METHOD_NAMES = {method: entry.label for method, entry in norms.axes_methods().items()}
 
 
 def _cube(ax, highlighted: np.ndarray, color: str, depth: float = 0.55) -> None:
