@@ -280,3 +280,88 @@ def test_recalibrate_batchnorm_shuffles_with_its_own_generator():
     assert torch.equal(results[0], results[1])
     different = recalibrate_batchnorm(nn.Sequential(nn.BatchNorm1d(2)), X, batch_size=16, seed=4)
     assert not torch.equal(different[0].running_var, results[0])
+
+
+# ------------------------------------------------------------------ the one loop: schedules and callbacks
+
+
+def test_every_callback_runs_after_every_evaluation_in_order(wine):
+    calls = []
+    hist = train.train(
+        models.make_mlp(13, [8], 3, seed=0), wine, steps=30, eval_every=10, seed=0,
+        callback=lambda step, model, h: calls.append(("callback", step, len(h.steps))),
+        callbacks=[lambda step, model, h: calls.append(("first", step, len(h.steps))),
+                   lambda step, model, h: calls.append(("second", step, len(h.steps)))],
+    )  # fmt: skip
+    assert hist.steps == [10, 20, 30]
+    expected = [(name, step, i + 1) for i, step in enumerate(hist.steps) for name in ("first", "second", "callback")]
+    assert calls == expected
+
+
+def test_lr_schedule_multiplies_lr_at_every_step(wine):
+    def run(schedule):
+        model = models.make_mlp(13, [8], 3, seed=0)
+        before = [p.detach().clone() for p in model.parameters()]
+        hist = train.train(model, wine, steps=20, eval_every=20, seed=0, lr=0.1, lr_schedule=schedule)
+        return hist, before, list(model.parameters())
+
+    plain, _, _ = run(None)
+    ones, _, _ = run(lambda step: 1.0)
+    assert ones.step_loss == plain.step_loss  # a multiplier of 1 changes nothing, to the last bit
+    frozen, before, after = run(lambda step: 0.0)
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))  # lr 0: no step moves a weight
+    seen = []
+    run(lambda step: seen.append(step) or 1.0)
+    assert seen == list(range(1, 21))
+
+
+def test_train_steps_stops_when_a_callback_says_so_and_runs_before_update():
+    model = torch.nn.Linear(3, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(8, 3, generator=torch.Generator().manual_seed(0))
+    before = [p.detach().clone() for p in model.parameters()]
+
+    def zero_grads():  # e.g. a data-parallel all-reduce: changes the gradients before the update
+        for p in model.parameters():
+            p.grad.zero_()
+
+    losses = train.train_steps(model, opt, lambda step: model(x).pow(2).mean(), 10, before_update=zero_grads,
+                               after_step=[lambda step, loss: step == 4], progress=False)  # fmt: skip
+    assert len(losses) == 4 and losses == [losses[0]] * 4
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"callbacks": lambda s, m, h: None}, "callbacks must be a list"), ({"callbacks": [1]}, r"callbacks\[0\]"),
+     ({"lr_schedule": 0.5}, "lr_schedule must be a function")],
+)  # fmt: skip
+def test_bad_callbacks_and_schedules_name_the_argument(wine, kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        train.train(models.make_mlp(13, [4], 3, seed=0), wine, steps=2, **kwargs)
+
+
+def test_batchnorm_layers_lists_every_batchnorm_and_no_instancenorm():
+    from course_utils import nn as cnn
+
+    model = torch.nn.Sequential(torch.nn.BatchNorm1d(2), cnn.BatchNorm1d(2), cnn.SyncBatchNorm(2),
+                                cnn.InstanceNorm1d(2), torch.nn.InstanceNorm1d(2), cnn.LayerNorm(2))  # fmt: skip
+    assert train.batchnorm_layers(model) == [model[0], model[1], model[2]]
+
+
+def test_seeded_run_is_the_same_run_whatever_ran_before_and_leaves_the_generator_alone(wine):
+    from course_utils.experiments.runner import seeded_run
+
+    def run():
+        return seeded_run(lambda: models.make_mlp(13, [8], 3, dropout=0.5, seed=2), wine, seed=2, n_train=60,
+                          steps=10, eval_every=10)  # fmt: skip
+
+    torch.manual_seed(123)
+    model_a, hist_a = run()
+    after_a = torch.rand(2)
+    torch.manual_seed(123)
+    torch.rand(5)  # something else drew first: the run must not change
+    model_b, hist_b = run()
+    assert hist_a.step_loss == hist_b.step_loss and not model_a.training
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(2), after_a)  # the caller's generator as if the run never happened
