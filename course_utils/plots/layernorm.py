@@ -15,7 +15,6 @@ from . import OKABE_ITO, Panel, color_for, new_figure, style_for
 __all__ = [
     "METHOD_NAMES",
     "plot_axes_cubes",
-    "plot_stat_groups",
     "StatGroupsPanel",
     "GradNormPanel",
     "plot_batch_size_sweep",
@@ -228,12 +227,6 @@ class StatGroupsPanel(Panel):
         self.note.set_text(note)
         self.title.set_text(title)
         return self.figure
-
-
-def plot_stat_groups(x: np.ndarray, labels: np.ndarray, stats: dict, title: str = "", note: str = "") -> Figure:
-    """The axes explorer's picture on a fresh :class:`StatGroupsPanel` (see there); the explorer itself
-    updates one panel in place."""
-    return StatGroupsPanel(x).update(labels, stats, title, note)
 
 
 def plot_batch_size_sweep(sweep, paper: dict) -> Figure:
