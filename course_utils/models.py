@@ -79,31 +79,13 @@ def make_mlp(
     check_choice("init", init, INITS)
     block = _check_block(block)
     linear_bias = check_bool("linear_bias", linear_bias)
-    groups = check_int("groups", groups, minimum=1)
-    if norm == "group":
-        for i, width in enumerate(hidden):
-            if width % groups:
-                raise ValueError(
-                    f"groups={groups} must divide every hidden width, but hidden[{i}]={width}: "
-                    "choose groups from the common divisors of the widths."
-                )
-    if norm_kwargs is not None and not isinstance(norm_kwargs, dict):
-        raise TypeError(f"norm_kwargs must be a dict of constructor arguments or None, got {norm_kwargs!r}.")
-    if norm is None and norm_kwargs:
-        raise ValueError(
-            f"norm_kwargs={norm_kwargs!r} would be ignored: there is no norm layer (norm=None). "
-            f"Pass norm={_one_of(NORMS[1:])}, or drop norm_kwargs."
-        )
+    groups = _check_norm_options(norm, hidden, groups, norm_kwargs)
     check_probability("dropout", dropout)
     check_probability("input_dropout", input_dropout)
     check_positive("gain", gain)
     check_positive("std", std)
     reference_layers = check_bool("reference_layers", reference_layers)
-    if check_bool("fast", fast) and not reference_layers:
-        raise ValueError(
-            "fast=True only applies to the course's own layers: pass reference_layers=True as well "
-            "(torch.nn's layers are already fast)."
-        )
+    fast = _check_fast(fast, reference_layers)
     if seed is not None:
         manual_seed(check_int("seed", seed, minimum=0))
 
@@ -124,15 +106,47 @@ def make_mlp(
         width = h
     layers.append(nn.Linear(width, out_features))
     if fast:
-        from .nn_fast import has_fast_path
-
-        for layer in layers:
-            if has_fast_path(layer):  # exactly the classes with a fast path, never a subclass
-                layer.fast = True
+        _pin_fast_path(layers)
     model = nn.Sequential(*layers)
     if init != "default" or gain != 1.0:
         initialize(model, init=init, gain=gain, std=std)
     return model
+
+
+def _check_norm_options(norm: str | None, hidden: list[int], groups, norm_kwargs) -> int:
+    groups = check_int("groups", groups, minimum=1)
+    if norm == "group":
+        for i, width in enumerate(hidden):
+            if width % groups:
+                raise ValueError(
+                    f"groups={groups} must divide every hidden width, but hidden[{i}]={width}: "
+                    "choose groups from the common divisors of the widths."
+                )
+    if norm_kwargs is not None and not isinstance(norm_kwargs, dict):
+        raise TypeError(f"norm_kwargs must be a dict of constructor arguments or None, got {norm_kwargs!r}.")
+    if norm is None and norm_kwargs:
+        raise ValueError(
+            f"norm_kwargs={norm_kwargs!r} would be ignored: there is no norm layer (norm=None). "
+            f"Pass norm={_one_of(NORMS[1:])}, or drop norm_kwargs."
+        )
+    return groups
+
+
+def _check_fast(fast, reference_layers: bool) -> bool:
+    if check_bool("fast", fast) and not reference_layers:
+        raise ValueError(
+            "fast=True only applies to the course's own layers: pass reference_layers=True as well "
+            "(torch.nn's layers are already fast)."
+        )
+    return fast
+
+
+def _pin_fast_path(layers: list[nn.Module]) -> None:
+    from .nn_fast import has_fast_path
+
+    for layer in layers:
+        if has_fast_path(layer):  # exactly the classes with a fast path, never a subclass
+            layer.fast = True
 
 
 def _one_of(options) -> str:

@@ -759,7 +759,8 @@ class _InstanceNorm(_NormBase):
             num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
         )
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _check_forward(self, input: Tensor) -> bool:
+        """Every check of the input, in one call; returns whether it is unbatched (no N dimension)."""
         _check_float_tensor("input", input)
         name = type(self).__name__
         batched = self._spatial_dims + 2
@@ -770,8 +771,7 @@ class _InstanceNorm(_NormBase):
                 "InstanceNorm class for your input's rank."
             )
         if input.dim() == batched - 1:
-            # Unbatched input: torch treats it as a batch of one.
-            return self.forward(input.unsqueeze(0)).squeeze(0)
+            return True  # checked again as a batch of one
         if input.shape[1] != self.num_features:
             if self.affine or self.track_running_stats:
                 # torch raises too (a ValueError for affine, a RuntimeError deep in the kernel for the stats).
@@ -787,9 +787,15 @@ class _InstanceNorm(_NormBase):
             warnings.warn(
                 f"input's size at dim=1 does not match num_features ({self.num_features}) of {name}; "
                 "it is not used because affine=False.",
-                stacklevel=2,
+                stacklevel=3,
             )
         _check_same_dtype("input", input, self)
+        return False
+
+    def forward(self, input: Tensor) -> Tensor:
+        if self._check_forward(input):
+            # Unbatched input: torch treats it as a batch of one.
+            return self.forward(input.unsqueeze(0)).squeeze(0)
         n, c = input.shape[0], input.shape[1]
         dtype = _compute_dtype(input)  # float32 for half/bfloat16 (see _compute_dtype); a no-op otherwise
         x = input.to(dtype)

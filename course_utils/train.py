@@ -262,6 +262,40 @@ def train(
     layer statistics). ``lr_schedule(step)`` multiplies ``lr`` at each step (e.g. a warm-up); see
     :func:`train_steps`, the loop this runs.
     """
+    steps, lr, batch_size, eval_every, momentum, weight_decay = _check_hyperparameters(
+        steps, lr, batch_size, eval_every, optimizer, loss, momentum, weight_decay, progress
+    )
+    _check_model(model)
+    if not isinstance(split, Split):
+        raise TypeError(f"split must be a course_utils.data.Split, got {type(split).__name__}.")
+    callbacks = _check_hooks(callback, callbacks, lr_schedule)
+    seed = check_int("seed", seed, minimum=0)
+    X, y, Xv, yv = _training_data(model, split, loss)
+    loss_fn = _loss_fn(loss)
+    opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
+    batches = _batches(len(X), batch_size, torch_generator(seed))
+    history = History()
+
+    def next_loss(step: int) -> torch.Tensor:
+        idx = next(batches)
+        return loss_fn(model(X[idx]), y[idx])
+
+    def evaluate_now(step: int, value: float) -> bool:
+        history.step_loss.append(value)
+        if not np.isfinite(value):
+            history.diverged = True
+        if step % eval_every == 0 or step == steps or history.diverged:
+            _record(history, step, model, (X, y), (Xv, yv), loss)
+            for after_evaluation in callbacks:
+                after_evaluation(step, model, history)
+        return history.diverged
+
+    train_steps(model, opt, next_loss, steps, lr_schedule=lr_schedule, after_step=[evaluate_now], progress=progress)
+    model.train()
+    return history
+
+
+def _check_hyperparameters(steps, lr, batch_size, eval_every, optimizer, loss, momentum, weight_decay, progress):
     steps = check_int("steps", steps, minimum=1)
     lr = check_positive("lr", lr)
     if lr > 1e6:
@@ -287,9 +321,11 @@ def train(
         raise ValueError(f"weight_decay must be <= 1e6, got {weight_decay!r}. Typical values are 0 to 1e-2.")
     if progress is not None:
         check_bool("progress", progress)
-    _check_model(model)
-    if not isinstance(split, Split):
-        raise TypeError(f"split must be a course_utils.data.Split, got {type(split).__name__}.")
+    return steps, lr, batch_size, eval_every, momentum, weight_decay
+
+
+def _check_hooks(callback, callbacks, lr_schedule) -> list:
+    """The after-evaluation callbacks (``callbacks``, then ``callback``), checked; and ``lr_schedule`` checked."""
     if callback is not None and not callable(callback):
         raise TypeError(
             f"callback must be a function callback(step, model, history) or None, got {type(callback).__name__}. "
@@ -301,8 +337,11 @@ def train(
             f"lr_schedule must be a function of the step (1, 2, ...) returning a multiplier of lr, or None, "
             f"got {type(lr_schedule).__name__}."
         )
-    seed = check_int("seed", seed, minimum=0)
+    return callbacks
 
+
+def _training_data(model: nn.Module, split: Split, loss: str):
+    """The training and validation tensors of ``split``, checked against each other, the loss and the model."""
     X, y = split.tensors("train")
     Xv, yv = split.tensors("val")
     if len(Xv) == 0:
@@ -317,28 +356,7 @@ def train(
             f"split has {len(X)} training example, but the model has BatchNorm layers, which need at least 2 "
             "examples per batch in training: use a split with more training examples (or a model without BatchNorm)."
         )
-    loss_fn = _loss_fn(loss)
-    opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
-    batches = _batches(len(X), batch_size, torch_generator(seed))
-    history = History()
-
-    def next_loss(step: int) -> torch.Tensor:
-        idx = next(batches)
-        return loss_fn(model(X[idx]), y[idx])
-
-    def evaluate_now(step: int, value: float) -> bool:
-        history.step_loss.append(value)
-        if not np.isfinite(value):
-            history.diverged = True
-        if step % eval_every == 0 or step == steps or history.diverged:
-            _record(history, step, model, (X, y), (Xv, yv), loss)
-            for after_evaluation in callbacks:
-                after_evaluation(step, model, history)
-        return history.diverged
-
-    train_steps(model, opt, next_loss, steps, lr_schedule=lr_schedule, after_step=[evaluate_now], progress=progress)
-    model.train()
-    return history
+    return X, y, Xv, yv
 
 
 def _check_callbacks(callbacks) -> list:
