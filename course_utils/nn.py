@@ -13,7 +13,8 @@ Speed
 -----
 BatchNorm1d/2d and LayerNorm also have a *fast path* (same numbers, hand-written backward) for notebooks
 that train many models: ``with course_utils.nn.fast_path(): ...`` or ``layer.fast = True``. It lives in
-:mod:`course_utils.nn_fast`, which also says how it is switched; nothing in this file depends on it.
+:mod:`course_utils.nn_fast`, which also says how it is switched: the forwards below never mention it
+and the last lines of this file install it.
 """
 
 from __future__ import annotations
@@ -443,7 +444,7 @@ class BatchNorm1d(_BatchNorm):
         bias: (keyword only, as in torch 2.13) learn beta when ``affine``. Default True.
 
     Speed: ``layer.fast = True`` (or ``with course_utils.nn.fast_path():``) switches to the same
-    computation with a hand-written backward, close to torch's speed; see the module docstring.
+    computation with a hand-written backward, close to torch's speed; see :mod:`course_utils.nn_fast`.
     """
 
     _allowed_dims = (2, 3)
@@ -484,7 +485,7 @@ class LayerNorm(nn.Module):
         device, dtype: where and in which precision to create the parameters.
 
     Speed: ``layer.fast = True`` (or ``with course_utils.nn.fast_path():``) switches to the same
-    computation with a hand-written backward, close to torch's speed; see the module docstring.
+    computation with a hand-written backward, close to torch's speed; see :mod:`course_utils.nn_fast`.
     """
 
     normalized_shape: tuple[int, ...]
