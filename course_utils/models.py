@@ -98,7 +98,7 @@ def make_mlp(
         layers.append(nn.Linear(width, h, bias=linear_bias))
         for part in block:
             if part == "norm" and norm is not None:
-                layers.append(_norm_layer(layers_mod, norm, h, groups, norm_kwargs or {}))
+                layers.append(_norm_layer(norm, reference_layers, h, groups, norm_kwargs or {}))
             elif part == "activation":
                 layers.append(ACTIVATIONS[activation]())
             elif part == "dropout" and dropout > 0:
@@ -175,9 +175,10 @@ def _check_block(block) -> tuple[str, ...]:
     return tuple(block)
 
 
-def _norm_layer(layers_mod, norm: str, width: int, groups: int, kwargs: dict) -> nn.Module:
+def _norm_layer(norm: str, reference_layers: bool, width: int, groups: int, kwargs: dict) -> nn.Module:
     entry = norms.mlp_norms()[norm]
-    return getattr(layers_mod, entry.name)(*entry.mlp_args(width, groups), **kwargs)
+    cls = entry.course_class if reference_layers else entry.reference  # the registry's reference, e.g. torch.nn's
+    return cls(*entry.mlp_args(width, groups), **kwargs)
 
 
 def _layer_module(reference_layers: bool):
