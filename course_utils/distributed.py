@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .env import manual_seed, torch_generator
+from .train import train_steps
 from .validation import check_int, check_number, check_positive
 
 __all__ = ["free_port", "compare_data_parallel", "make_problem"]
@@ -64,10 +65,22 @@ def _step(model: nn.Sequential, x: torch.Tensor, target: torch.Tensor, global_n:
     """One forward/backward; the loss is this shard's share of the global mean squared error, so the
     processes' losses add up to the full-batch loss and summed gradients equal full-batch gradients."""
     x = x.clone().requires_grad_()
-    hidden = model[1](model[0](x))
-    loss = ((model[2](hidden) - target) ** 2).sum() / global_n
+    loss, hidden = _loss(model, x, target, global_n)
     loss.backward()
     return hidden.detach(), x.grad.detach()
+
+
+def _loss(model: nn.Sequential, x: torch.Tensor, target: torch.Tensor, global_n: int):
+    """This shard's share of the global mean squared error, and the BatchNorm layer's output."""
+    hidden = model[1](model[0](x))
+    return ((model[2](hidden) - target) ** 2).sum() / global_n, hidden
+
+
+def _all_reduce_grads(model: nn.Module) -> None:
+    import torch.distributed as dist
+
+    for p in model.parameters():
+        dist.all_reduce(p.grad)  # what DDP does: every process ends with the summed gradient
 
 
 def _worker(rank: int, world_size: int, port: int, out_dir: str, n: int, features: int, hidden: int, seed: int,
@@ -96,7 +109,8 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str, n: int, feature
             result[mode] = {"output": out, "input_grad": x_grad, "grads": grads,
                             "running_mean": model[1].running_mean.clone(),
                             "running_var": model[1].running_var.clone()}  # fmt: skip
-        # Cost per training step, measured the same way for both layers (the gradient all-reduce included).
+        # Cost per training step, measured the same way for both layers: the course's training loop with the
+        # gradient all-reduce before the update (an SGD step with lr 0, so the model stays as it is).
         # The per-process layer here is the course's BatchNorm1d (same unfused arithmetic as SyncBatchNorm),
         # so the difference is the cost of the two extra all-reduces, not of torch's fused kernel.
         from .nn import BatchNorm1d as CourseBatchNorm1d
@@ -104,13 +118,11 @@ def _worker(rank: int, world_size: int, port: int, out_dir: str, n: int, feature
         for mode in MODES:
             model = _model(features, hidden, CourseBatchNorm1d if mode == "local" else SyncBatchNorm)
             model.load_state_dict(state)
+            opt = torch.optim.SGD(model.parameters(), lr=0.0)
             dist.barrier()
             start = time.perf_counter()
-            for _ in range(timing_steps):
-                model.zero_grad()
-                _step(model, x[shard], target[shard], n)
-                for p in model.parameters():
-                    dist.all_reduce(p.grad)
+            train_steps(model, opt, lambda step, m=model: _loss(m, x[shard], target[shard], n)[0], timing_steps,
+                        before_update=lambda m=model: _all_reduce_grads(m), progress=False)  # fmt: skip
             result[f"{mode}_ms_per_step"] = 1000 * (time.perf_counter() - start) / timing_steps
         stats = torch.zeros(2 * hidden + 1, dtype=torch.float64)
         dist.barrier()

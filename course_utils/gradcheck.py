@@ -19,8 +19,9 @@ errors around 1e-2, which would hide real bugs and flag correct code.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,26 @@ def numeric_gradient(
     Returns:
         array shaped like ``x`` (float64).
     """
+    x, dout, h = _check_arguments(f, x, dout, h)
+    weighted_output = _reduced(f, x, dout)  # sum(f(x) * dout) as a float, naming f's mistakes
+    grad = np.zeros(x.shape, dtype=np.float64)
+    with _restored_on_error(x):
+        for index in np.ndindex(*x.shape):
+            old = x[index]
+            x[index] = old + h
+            plus = weighted_output()
+            x[index] = old - h
+            minus = weighted_output()
+            x[index] = old
+            _check_finite(plus, minus, index)
+            grad[index] = (plus - minus) / (2 * h)
+    return grad
+
+
+# ------------------------------------------------------------- numeric_gradient's checks, out of its way
+
+
+def _check_arguments(f, x, dout, h) -> tuple[np.ndarray, np.ndarray | None, float]:
     if not callable(f):
         raise TypeError(f"f must be a callable taking x, got {type(f).__name__}.")
     x = check_float_array("x", x)
@@ -76,13 +97,19 @@ def numeric_gradient(
         warnings.warn(
             f"x has dtype {x.dtype}: numerical gradients are only reliable in float64. "
             "Use x.astype(np.float64) (and float64 parameters).",
-            stacklevel=2,
+            stacklevel=3,
         )
     if dout is not None:
         dout = check_float_array("dout", dout)
     h = check_number("h", h)
     if h <= 0:
         raise ValueError(f"h must be > 0, got {h!r}. Typical values are 1e-4 to 1e-6.")
+    return x, dout, h
+
+
+def _reduced(f, x: np.ndarray, dout: np.ndarray | None) -> Callable[[], float]:
+    """``f(x)`` reduced to one number (``sum(f(x) * dout)``, or ``sum(f(x))``), refusing what would make the
+    numerical gradient wrong: an f that changes x, returns nothing or returns something not numeric."""
 
     def weighted_output() -> float:
         # Reduced to a number right away, before x is perturbed again: f may return x itself or a view.
@@ -111,27 +138,26 @@ def numeric_gradient(
             raise ValueError(f"dout must have the shape of f(x), {out.shape}, got {dout.shape}.")
         return float((out * dout).sum())
 
-    grad = np.zeros(x.shape, dtype=np.float64)
+    return weighted_output
+
+
+@contextlib.contextmanager
+def _restored_on_error(x: np.ndarray) -> Iterator[None]:
+    # Whatever f did to x (an in-place change included), the caller gets x back unchanged.
     original = x.copy()
-    for index in np.ndindex(*x.shape):
-        old = x[index]
-        try:
-            x[index] = old + h
-            plus = weighted_output()
-            x[index] = old - h
-            minus = weighted_output()
-        except BaseException:
-            # Whatever f did to x (an in-place change included), the caller gets x back unchanged.
-            x[...] = original
-            raise
-        x[index] = old
-        if not (np.isfinite(plus) and np.isfinite(minus)):
-            raise ValueError(
-                f"f returned NaN or inf near x{tuple(int(i) for i in index)} (x +- h): the numerical gradient is "
-                "undefined there. Check f at this x, or use a smaller h or a less extreme x."
-            )
-        grad[index] = (plus - minus) / (2 * h)
-    return grad
+    try:
+        yield
+    except BaseException:
+        x[...] = original
+        raise
+
+
+def _check_finite(plus: float, minus: float, index: tuple) -> None:
+    if not (np.isfinite(plus) and np.isfinite(minus)):
+        raise ValueError(
+            f"f returned NaN or inf near x{tuple(int(i) for i in index)} (x +- h): the numerical gradient is "
+            "undefined there. Check f at this x, or use a smaller h or a less extreme x."
+        )
 
 
 def check_gradient(

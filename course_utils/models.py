@@ -12,11 +12,13 @@ import math
 import torch
 from torch import nn
 
+from . import norms
 from .env import manual_seed
 from .validation import check_bool, check_choice, check_int, check_positive, check_probability
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
-NORMS = (None, "batch", "layer", "group", "rms")
+NORMS = (None, *norms.mlp_norms())
+"""``norm=`` values: None, then every registered layer that make_mlp builds (course_utils.norms)."""
 BLOCK_PARTS = ("norm", "activation", "dropout")
 DEFAULT_BLOCK = BLOCK_PARTS
 """What follows each hidden Linear, in order: the course's block Linear -> norm -> activation -> dropout."""
@@ -77,6 +79,41 @@ def make_mlp(
     check_choice("init", init, INITS)
     block = _check_block(block)
     linear_bias = check_bool("linear_bias", linear_bias)
+    groups = _check_norm_options(norm, hidden, groups, norm_kwargs)
+    check_probability("dropout", dropout)
+    check_probability("input_dropout", input_dropout)
+    check_positive("gain", gain)
+    check_positive("std", std)
+    reference_layers = check_bool("reference_layers", reference_layers)
+    fast = _check_fast(fast, reference_layers)
+    if seed is not None:
+        manual_seed(check_int("seed", seed, minimum=0))
+
+    layers_mod = _layer_module(reference_layers)
+    layers: list[nn.Module] = []
+    if input_dropout > 0:
+        layers.append(layers_mod.Dropout(input_dropout))
+    width = in_features
+    for h in hidden:
+        layers.append(nn.Linear(width, h, bias=linear_bias))
+        for part in block:
+            if part == "norm" and norm is not None:
+                layers.append(_norm_layer(norm, reference_layers, h, groups, norm_kwargs or {}))
+            elif part == "activation":
+                layers.append(ACTIVATIONS[activation]())
+            elif part == "dropout" and dropout > 0:
+                layers.append(layers_mod.Dropout(dropout))
+        width = h
+    layers.append(nn.Linear(width, out_features))
+    if fast:
+        _pin_fast_path(layers)
+    model = nn.Sequential(*layers)
+    if init != "default" or gain != 1.0:
+        initialize(model, init=init, gain=gain, std=std)
+    return model
+
+
+def _check_norm_options(norm: str | None, hidden: list[int], groups, norm_kwargs) -> int:
     groups = check_int("groups", groups, minimum=1)
     if norm == "group":
         for i, width in enumerate(hidden):
@@ -90,45 +127,31 @@ def make_mlp(
     if norm is None and norm_kwargs:
         raise ValueError(
             f"norm_kwargs={norm_kwargs!r} would be ignored: there is no norm layer (norm=None). "
-            "Pass norm='batch', 'layer', 'group' or 'rms', or drop norm_kwargs."
+            f"Pass norm={_one_of(NORMS[1:])}, or drop norm_kwargs."
         )
-    check_probability("dropout", dropout)
-    check_probability("input_dropout", input_dropout)
-    check_positive("gain", gain)
-    check_positive("std", std)
-    reference_layers = check_bool("reference_layers", reference_layers)
+    return groups
+
+
+def _check_fast(fast, reference_layers: bool) -> bool:
     if check_bool("fast", fast) and not reference_layers:
         raise ValueError(
             "fast=True only applies to the course's own layers: pass reference_layers=True as well "
             "(torch.nn's layers are already fast)."
         )
-    if seed is not None:
-        manual_seed(check_int("seed", seed, minimum=0))
+    return fast
 
-    layers_mod = _layer_module(reference_layers)
-    layers: list[nn.Module] = []
-    if input_dropout > 0:
-        layers.append(layers_mod.Dropout(input_dropout))
-    width = in_features
-    for h in hidden:
-        layers.append(nn.Linear(width, h, bias=linear_bias))
-        for part in block:
-            if part == "norm" and norm is not None:
-                layers.append(_norm_layer(layers_mod, norm, h, groups, norm_kwargs or {}))
-            elif part == "activation":
-                layers.append(ACTIVATIONS[activation]())
-            elif part == "dropout" and dropout > 0:
-                layers.append(layers_mod.Dropout(dropout))
-        width = h
-    layers.append(nn.Linear(width, out_features))
-    if fast:
-        for layer in layers:
-            if hasattr(type(layer), "fast"):
-                layer.fast = True
-    model = nn.Sequential(*layers)
-    if init != "default" or gain != 1.0:
-        initialize(model, init=init, gain=gain, std=std)
-    return model
+
+def _pin_fast_path(layers: list[nn.Module]) -> None:
+    from .nn_fast import has_fast_path
+
+    for layer in layers:
+        if has_fast_path(layer):  # exactly the classes with a fast path, never a subclass
+            layer.fast = True
+
+
+def _one_of(options) -> str:
+    quoted = [repr(option) for option in options]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 def _check_hidden(hidden) -> list[int]:
@@ -152,14 +175,10 @@ def _check_block(block) -> tuple[str, ...]:
     return tuple(block)
 
 
-def _norm_layer(layers_mod, norm: str, width: int, groups: int, kwargs: dict) -> nn.Module:
-    if norm == "batch":
-        return layers_mod.BatchNorm1d(width, **kwargs)
-    if norm == "layer":
-        return layers_mod.LayerNorm(width, **kwargs)
-    if norm == "group":
-        return layers_mod.GroupNorm(groups, width, **kwargs)
-    return layers_mod.RMSNorm(width, **kwargs)
+def _norm_layer(norm: str, reference_layers: bool, width: int, groups: int, kwargs: dict) -> nn.Module:
+    entry = norms.mlp_norms()[norm]
+    cls = entry.course_class if reference_layers else entry.reference  # the registry's reference, e.g. torch.nn's
+    return cls(*entry.mlp_args(width, groups), **kwargs)
 
 
 def _layer_module(reference_layers: bool):

@@ -9,24 +9,12 @@ so you can read the forward pass line by line and autograd derives the backward 
 The error messages are deliberately more helpful than torch's: they name the offending argument and
 say how to fix it.
 
-Two paths: readable and fast
-----------------------------
-The ``forward`` you read is written for people: one line per formula, and autograd records every
-step. That makes it several times slower than torch.nn (each step allocates a full-size tensor that
-autograd keeps), which hurts when a notebook trains dozens of models. So BatchNorm1d/2d and LayerNorm
-also have a *fast path*: a ``torch.autograd.Function`` whose backward is the compact formula derived in
-the BatchNorm notebook,
-
-    dx = (1/N) * gamma * rstd * (N * dy - sum(dy) - x_hat * sum(dy * x_hat)),
-
-computed with in-place operations and reused scratch buffers (GroupNorm, RMSNorm and InstanceNorm
-have the readable path only). Both paths give the same values,
-gradients and running statistics (tests/test_nn_fast.py checks them against each other and torch).
-Choose it with ``with course_utils.nn.fast_path(): ...``, ``course_utils.nn.set_fast_path(True)``,
-per layer with ``layer.fast = True`` (``False`` pins the readable path), or
-``make_mlp(..., reference_layers=True, fast=True)``. The switch is not a constructor argument, so the
-signature, ``repr`` and ``state_dict`` stay exactly torch's. The fast path cannot be differentiated
-twice (``create_graph=True`` then a second backward); it says so and the readable path can.
+Speed
+-----
+BatchNorm1d/2d and LayerNorm also have a *fast path* (same numbers, hand-written backward) for notebooks
+that train many models: ``with course_utils.nn.fast_path(): ...`` or ``layer.fast = True``. It lives in
+:mod:`course_utils.nn_fast`, which also says how it is switched: the forwards below never mention it
+and the last lines of this file install it.
 """
 
 from __future__ import annotations
@@ -161,267 +149,6 @@ def _refuse_zero_spread(spread: Tensor, eps: float, layer: str, what: str = "var
         )
 
 
-class _FastSetting:
-    """The per-layer ``fast`` switch: True/False pin the fast/readable path, None follows fast_path().
-
-    Checked when set, because any non-empty string (even ``"False"``) is true and would silently turn
-    the fast path on."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.key = "_" + name
-
-    def __get__(self, obj, objtype=None):
-        return self if obj is None else obj.__dict__.get(self.key)
-
-    def __set__(self, obj, value) -> None:
-        if value is not None and not isinstance(value, bool):
-            raise TypeError(
-                f"fast must be True (fast path), False (readable path) or None (follow "
-                f"course_utils.nn.fast_path()), got {type(value).__name__} {value!r}."
-            )
-        obj.__dict__[self.key] = value
-
-
-# ------------------------------------------------------------------------------------------ fast path
-# The classes below are written for reading: autograd records every step and derives the backward
-# pass. The fast path computes the same thing with a hand-derived backward (the compact formula of
-# notebook 03) in a torch.autograd.Function that reuses its buffers. See the module docstring.
-
-_FAST_PATH = False
-
-
-class fast_path:  # noqa: N801 - used like a function: ``with fast_path():``
-    """Switch the norm layers of this module to their fast path inside a ``with`` block.
-
-        with course_utils.nn.fast_path():      # every BatchNorm/LayerNorm of course_utils.nn inside
-            train(model, ...)
-        course_utils.nn.set_fast_path(True)    # or from now on
-
-    A layer's own ``fast`` attribute wins over the switch: ``layer.fast = True`` / ``False`` pins it,
-    ``None`` (the default) follows the switch. Values, gradients and running statistics are the same
-    either way (up to float rounding); double backward (differentiating a gradient again, after
-    ``create_graph=True``) needs the readable path and raises a clear error on the fast one.
-    """
-
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = check_bool("enabled", enabled)
-        self._previous: list[bool] = []
-
-    def __enter__(self) -> fast_path:
-        self._previous.append(_FAST_PATH)
-        set_fast_path(self.enabled)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        set_fast_path(self._previous.pop())
-
-
-def set_fast_path(enabled: bool) -> None:
-    """Turn the module-level fast-path switch on or off for good (see :class:`fast_path`)."""
-    global _FAST_PATH
-    _FAST_PATH = check_bool("enabled", enabled)
-
-
-def fast_path_enabled(module: nn.Module | None = None) -> bool:
-    """Whether ``module`` (or, without one, the module-level switch) uses the fast path now."""
-    pinned = getattr(module, "fast", None)
-    return _FAST_PATH if pinned is None else bool(pinned)
-
-
-_NO_DOUBLE_BACKWARD = (
-    "the fast path of course_utils.nn's {name} has a hand-written backward that cannot be differentiated "
-    "again (double backward / create_graph=True). Use the readable path: layer.fast = False (or leave the "
-    "course_utils.nn.fast_path() block)."
-)
-
-
-def _guard_double_backward(name: str, grads: tuple) -> tuple:
-    # Backward runs with grad mode on only under create_graph=True. The gradients are still returned
-    # (plain first derivatives are correct); differentiating *them* raises the error with the fix.
-    if not torch.is_grad_enabled():
-        return grads
-    real = [g for g in grads if g is not None]
-    if not real:
-        return grads
-    # Same trick as torch.autograd.function.once_differentiable: a node that raises when reached.
-    error = torch._C._functions.DelayedError(_NO_DOUBLE_BACKWARD.format(name=name), len(real))
-    wrapped = iter(error(*[g.detach().requires_grad_(True) for g in real]))
-    return tuple(None if g is None else next(wrapped) for g in grads)
-
-
-_WORKSPACES: dict[tuple, Tensor] = {}
-
-
-def _workspace(like: Tensor, slot: int = 0) -> Tensor:
-    """A scratch tensor shaped like ``like``, reused from call to call (``slot`` tells apart several
-    needed at once).
-
-    Only for temporaries that die inside one forward or one backward (never for anything returned or
-    saved for backward): a fresh full-size tensor costs more than the arithmetic done in it (the
-    memory is handed back to the system when freed and faulted in again page by page next time).
-    """
-    key = (slot, like.shape, like.stride(), like.dtype, like.device)
-    buffer = _WORKSPACES.get(key)
-    if buffer is None:
-        if len(_WORKSPACES) >= 8:  # a handful of shapes is what a course model uses; forget the oldest
-            _WORKSPACES.pop(next(iter(_WORKSPACES)))
-        buffer = _WORKSPACES[key] = torch.empty_like(like)
-    return buffer
-
-
-def _sum_per_channel(t: Tensor, dims: list[int]) -> Tensor:
-    """``t.sum(dims, keepdim=True)``; for a large (N, C) matrix as ``t^T @ 1``, a matrix-vector product
-    that reads the rows in memory order (summing down the columns with ``sum(0)`` is about 30% slower
-    at 512 x 1024; on small matrices the two extra calls cost more than they save)."""
-    if t.dim() == 2 and t.numel() >= 1 << 16:
-        return torch.mv(t.t(), t.new_ones(t.shape[0])).view(1, -1)
-    return t.sum(dims, keepdim=True)
-
-
-class _BatchNormFunction(torch.autograd.Function):
-    r"""BatchNorm (1d and 2d) with the compact backward, per channel over its ``n`` values:
-
-    .. math::
-        \frac{\partial L}{\partial x} = \frac{\gamma \cdot \mathrm{rstd}}{n}
-        \Big(n\,dy - \textstyle\sum dy - \hat{x} \sum (dy \cdot \hat{x})\Big),
-        \qquad \hat{x} = (x - \mu)\,\mathrm{rstd}
-
-    With ``running_mean``/``running_var`` given (eval mode) they replace the batch statistics and the
-    backward is just ``dy * gamma * rstd``. Returns ``(out, mean, biased_var)``; the statistics are
-    not differentiable (they feed the running averages).
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, running_mean, running_var, eps: float):
-        dims = [0, *range(2, x.dim())]
-        shape = [1, x.shape[1]] + [1] * (x.dim() - 2)
-        batch_stats = running_mean is None
-        n = x.numel() // x.shape[1]
-        if batch_stats:
-            mean = _sum_per_channel(x, dims).div_(n)  # much faster than var_mean here
-            squares = torch.sub(x, mean, out=_workspace(x))
-            var = _sum_per_channel(squares.mul_(squares), dims).div_(n)
-        else:
-            mean, var = running_mean.reshape(shape), running_var.reshape(shape)
-        rstd = (var + eps).rsqrt_()
-        # out = gamma * (x - mean) * rstd + beta = x * scale + shift: one pass over x.
-        scale = rstd if weight is None else rstd * weight.reshape(shape)
-        shift = -mean * scale
-        if bias is not None:
-            shift += bias.reshape(shape)
-        out = torch.addcmul(shift, x, scale)
-        # x itself is saved (no copy); backward recomputes x - mean in a scratch buffer.
-        ctx.save_for_backward(x, mean, rstd, scale)
-        ctx.batch_stats, ctx.n = batch_stats, n
-        ctx.has_weight, ctx.has_bias = weight is not None, bias is not None
-        stats = (mean.reshape(-1), var.reshape(-1))
-        ctx.mark_non_differentiable(*stats)
-        return out, *stats
-
-    @staticmethod
-    def backward(ctx, dy, _dmean, _dvar):
-        x, mean, rstd, scale = ctx.saved_tensors
-        dims = [0, *range(2, dy.dim())]
-        with torch.no_grad():
-            centered = torch.sub(x, mean, out=_workspace(x))
-            sum_dy = _sum_per_channel(dy, dims)
-            sum_dy_xhat = _sum_per_channel(torch.mul(dy, centered, out=_workspace(x, 1)), dims).mul_(rstd)
-            dx = None
-            if ctx.needs_input_grad[0]:
-                if ctx.batch_stats:
-                    # dx = scale * (dy - mean(dy) - x_hat * mean(dy * x_hat)) in two passes:
-                    # dy * scale + (-scale * mean(dy)), then + centered * (-scale * rstd * mean(dy * x_hat)).
-                    n = ctx.n
-                    dx = torch.addcmul(sum_dy * (-1.0 / n) * scale, dy, scale)
-                    dx.addcmul_(centered, sum_dy_xhat * (-1.0 / n) * scale * rstd)
-                else:
-                    dx = torch.mul(dy, scale)
-            dweight = sum_dy_xhat.reshape(-1) if ctx.has_weight and ctx.needs_input_grad[1] else None
-            dbias = sum_dy.reshape(-1) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        grads = _guard_double_backward("BatchNorm", (dx, dweight, dbias))
-        return *grads, None, None, None
-
-
-def _as_rows(t: Tensor, d: int) -> Tensor:
-    """``t`` as a matrix with rows of ``d`` values (no call when it already is one: calls cost here)."""
-    return t if t.dim() == 2 and t.shape[1] == d else t.reshape(-1, d)
-
-
-def _as_vector(t: Tensor) -> Tensor:
-    """``t`` flattened to 1-D, without a call when it already is."""
-    return t if t.dim() == 1 else t.reshape(-1)
-
-
-class _LayerNormFunction(torch.autograd.Function):
-    r"""LayerNorm over the last ``k`` dimensions with the compact backward, per sample over ``D`` values:
-
-    .. math::
-        \frac{\partial L}{\partial x} = \mathrm{rstd}
-        \Big(g - \mathrm{mean}(g) - \hat{x}\,\mathrm{mean}(g \cdot \hat{x})\Big), \qquad g = \gamma \cdot dy
-
-    Passes over the data are what costs here. The forward keeps ``x_hat`` for the backward (one
-    full-size tensor, as the readable path keeps several), so the backward never recomputes it;
-    ``dy * x_hat`` is built once in a scratch buffer, every sum is a matrix-vector product
-    (``dy @ gamma`` is the row sum of ``g``, ``(dy * x_hat)^T @ 1`` the column sum that is
-    ``dgamma``; faster here than ``sum``), and ``dx`` takes three passes.
-    """
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, k: int, eps: float):
-        d = 1
-        for size in x.shape[x.dim() - k:]:
-            d *= size
-        x2 = _as_rows(x, d)
-        mean = x2.mean(1, keepdim=True)
-        x_hat = x2 - mean
-        # sqrt(D) / sqrt(||x - mean||^2 + D * eps) = 1 / sqrt(var + eps), from a norm along contiguous rows:
-        # one pass, no temporary (var_mean is very slow here), centered first so a large mean costs no digits.
-        norm = torch.linalg.vector_norm(x_hat, 2, dim=1, keepdim=True)
-        rstd = norm.mul_(norm).add_(d * eps).rsqrt_().mul_(d ** 0.5)
-        x_hat.mul_(rstd)
-        # LayerNorm has both gamma and beta, gamma alone (bias=False) or neither (elementwise_affine=False).
-        if weight is None:
-            out = x_hat.clone()
-        elif bias is None:
-            out = x_hat * _as_vector(weight)
-        else:
-            out = torch.addcmul(_as_vector(bias), x_hat, _as_vector(weight))
-        ctx.save_for_backward(x_hat, rstd, weight)
-        ctx.bias_shape = None if bias is None else bias.shape
-        return out if out.shape == x.shape else out.reshape(x.shape)
-
-    @staticmethod
-    def backward(ctx, dy):
-        x_hat, rstd, weight = ctx.saved_tensors
-        n, d = x_hat.shape
-        needs = ctx.needs_input_grad
-        with torch.no_grad():
-            dy2 = _as_rows(dy, d)
-            dy_xhat = torch.mul(dy2, x_hat, out=_workspace(x_hat))
-            ones = dy2.new_ones(n)
-            dweight = dbias = dx = None
-            if weight is not None and needs[1]:
-                dweight = torch.mv(dy_xhat.t(), ones).view(weight.shape)
-            if ctx.bias_shape is not None and needs[2]:
-                dbias = torch.mv(dy2.t(), ones).view(ctx.bias_shape)
-            if needs[0]:
-                # -mean(g) and -mean(g * x_hat) per row, as (n, 1) columns.
-                if weight is None:
-                    minus_mean_g = dy2.mean(1, keepdim=True).neg_()
-                    minus_mean_gx = dy_xhat.mean(1, keepdim=True).neg_()
-                    dx = torch.add(dy2, minus_mean_g)
-                else:
-                    w = _as_vector(weight)
-                    w_over_d = w * (-1.0 / d)
-                    minus_mean_g = torch.mv(dy2, w_over_d).view(n, 1)
-                    minus_mean_gx = torch.mv(dy_xhat, w_over_d).view(n, 1)
-                    dx = torch.addcmul(minus_mean_g, dy2, w)
-                dx.addcmul_(x_hat, minus_mean_gx).mul_(rstd)
-                dx = dx if dx.shape == dy.shape else dx.reshape(dy.shape)
-        grads = _guard_double_backward("LayerNorm", (dx, dweight, dbias))
-        return *grads, None, None
-
-
 class Dropout(nn.Module):
     r"""Randomly zero elements during training (inverted dropout); identity in eval mode.
 
@@ -478,14 +205,11 @@ class Dropout(nn.Module):
         return f"p={self.p}, inplace={self.inplace}"
 
 
-class _BatchNorm(nn.Module):
-    r"""Shared code of BatchNorm1d and BatchNorm2d (they differ only in the accepted input ranks)."""
+class _NormBase(nn.Module):
+    r"""What BatchNorm and InstanceNorm share, as in torch: per-channel gamma and beta, the running
+    statistics buffers, their reset and the rule for old state_dicts. The forwards are the subclasses'."""
 
     _version = 2  # same as torch's _NormBase, so older-format state_dicts are treated identically
-    _allowed_dims: tuple[int, ...] = ()
-    _shape_hint: str = ""
-
-    fast = _FastSetting()  # True/False pins the fast/readable path; None (the default) follows fast_path()
     num_features: int
     eps: float
     momentum: float | None
@@ -536,6 +260,14 @@ class _BatchNorm(nn.Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
+    # The train/eval rule, written once: statistics of the input in training, and in eval mode too when
+    # there are no running statistics; the running statistics move in training only, and only if tracked.
+    def _uses_input_stats(self) -> bool:
+        return self.training or (self.running_mean is None and self.running_var is None)
+
+    def _updates_running_stats(self) -> bool:
+        return self.training and self.track_running_stats and self.running_mean is not None
+
     def reset_running_stats(self) -> None:
         """Forget all batches seen so far: running_mean = 0, running_var = 1, num_batches_tracked = 0."""
         if self.track_running_stats:
@@ -548,7 +280,35 @@ class _BatchNorm(nn.Module):
         self.reset_running_stats()
         _reset_affine(self)
 
-    def _check_input(self, input: Tensor) -> None:
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+        )
+
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ) -> None:
+        # Same compatibility rule as torch: state_dicts saved before num_batches_tracked existed
+        # (version < 2) keep the layer's current counter instead of failing with a "missing key" error.
+        version = local_metadata.get("version", None)
+        key = prefix + "num_batches_tracked"
+        if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
+            current = self.num_batches_tracked
+            state_dict[key] = current if current is not None else torch.tensor(0, dtype=torch.long)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+
+class _BatchNorm(_NormBase):
+    r"""Shared code of BatchNorm1d and BatchNorm2d (they differ only in the accepted input ranks)."""
+
+    _allowed_dims: tuple[int, ...] = ()
+    _shape_hint: str = ""
+
+    def _check_forward(self, input: Tensor) -> bool:
+        """Every check of the input and of eps, in one call; returns whether the batch's statistics are used."""
         _check_float_tensor("input", input)
         name = type(self).__name__
         if input.dim() not in self._allowed_dims:
@@ -564,11 +324,7 @@ class _BatchNorm(nn.Module):
                 f"either permute the input or create {name}({input.shape[1]})."
             )
         _check_same_dtype("input", input, self)
-
-    def forward(self, input: Tensor) -> Tensor:
-        self._check_input(input)
-        # Mini-batch statistics in training; also in eval when no running statistics exist.
-        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        use_batch_stats = self._uses_input_stats()
         if use_batch_stats and self.eps <= 0:
             # Same rule (and wording) as torch: a constant channel has variance 0, and 0 / sqrt(0 + eps)
             # is NaN unless eps > 0. In eval mode the running variance is used instead, so eps = 0 is allowed.
@@ -580,54 +336,48 @@ class _BatchNorm(nn.Module):
         if not use_batch_stats:
             what = "running variance (a constant channel)"
             _refuse_zero_spread(self.running_var, self.eps, type(self).__name__, what)
-        if fast_path_enabled(self) and input.numel() > self.num_features:
-            return self._forward_fast(input)  # same numbers, hand-written backward (see fast_path)
+        return use_batch_stats
+
+    def forward(self, input: Tensor) -> Tensor:
+        use_batch_stats = self._check_forward(input)
         # Half/bfloat16 inputs are computed in float32 (see _compute_dtype); a no-op otherwise.
-        dtype = _compute_dtype(input)
-        x = input.to(dtype)
-        # Statistics are per channel: average over every dimension except dimension 1 (channels).
-        reduce_dims = [0, *range(2, x.dim())]
+        x = input.to(_compute_dtype(input))
         # Shape (1, C, 1, ...) so that per-channel vectors broadcast against the input.
         channel_shape = [1, self.num_features] + [1] * (x.dim() - 2)
-        update_running = self.training and self.track_running_stats and self.running_mean is not None
-
         if use_batch_stats:
-            n = x.numel() // self.num_features  # values per channel
-            if n == 1:
-                raise ValueError(
-                    f"Expected more than 1 value per channel when training, got input size {input.size()}. "
-                    "The variance of a single value is 0, so the input would be normalized to all zeros: "
-                    "use a batch with more than one sample, or call .eval() to use the running statistics."
-                )
-            mean = x.mean(dim=reduce_dims, keepdim=True)
-            centered = x - mean
-            # Centered two-pass formula: E[(x - mean)^2] does not suffer the catastrophic cancellation
-            # of E[x^2] - E[x]^2 when the mean is large compared with the spread.
-            var = (centered * centered).mean(dim=reduce_dims, keepdim=True)
-            if update_running:
-                self._update_running_stats(mean, var, n)
+            centered, var = self._batch_statistics(x)
         else:
-            mean = self.running_mean.to(dtype).reshape(channel_shape)
-            var = self.running_var.to(dtype).reshape(channel_shape)
+            mean = self.running_mean.to(x.dtype).reshape(channel_shape)
+            var = self.running_var.to(x.dtype).reshape(channel_shape)
             centered = x - mean
-
         x_hat = centered * torch.rsqrt(var + self.eps)
         out = x_hat
         if self.weight is not None:
-            out = out * self.weight.to(dtype).reshape(channel_shape)
+            out = out * self.weight.to(x.dtype).reshape(channel_shape)
         if self.bias is not None:
-            out = out + self.bias.to(dtype).reshape(channel_shape)
+            out = out + self.bias.to(x.dtype).reshape(channel_shape)
         return out.to(input.dtype)
 
-    def _forward_fast(self, input: Tensor) -> Tensor:
-        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
-        dtype = _compute_dtype(input)  # float32 for half/bfloat16; a no-op otherwise
-        running = (None, None) if use_batch_stats else (self.running_mean, self.running_var)
-        args = (_as_dtype(t, dtype) for t in (input, self.weight, self.bias, *running))
-        out, mean, var = _BatchNormFunction.apply(*args, self.eps)
-        if use_batch_stats and self.training and self.track_running_stats and self.running_mean is not None:
-            self._update_running_stats(mean, var, input.numel() // self.num_features)
-        return out.to(input.dtype)
+    def _batch_statistics(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``x - mean`` and the biased variance of each channel over the batch (and positions), shaped to
+        broadcast against ``x``; in training they also move the running statistics."""
+        n = x.numel() // self.num_features  # values per channel
+        if n == 1:
+            raise ValueError(
+                f"Expected more than 1 value per channel when training, got input size {x.size()}. "
+                "The variance of a single value is 0, so the input would be normalized to all zeros: "
+                "use a batch with more than one sample, or call .eval() to use the running statistics."
+            )
+        # Statistics are per channel: average over every dimension except dimension 1 (channels).
+        reduce_dims = [0, *range(2, x.dim())]
+        mean = x.mean(dim=reduce_dims, keepdim=True)
+        centered = x - mean
+        # Centered two-pass formula: E[(x - mean)^2] does not suffer the catastrophic cancellation
+        # of E[x^2] - E[x]^2 when the mean is large compared with the spread.
+        var = (centered * centered).mean(dim=reduce_dims, keepdim=True)
+        if self._updates_running_stats():
+            self._update_running_stats(mean, var, n)
+        return centered, var
 
     def _update_running_stats(self, mean: Tensor, var: Tensor, n: int) -> None:
         # The running statistics are estimates of the whole data set's statistics, not part of the
@@ -651,26 +401,6 @@ class _BatchNorm(nn.Module):
             unbiased_var = var * (n / (n - 1))
             _blend_into(self.running_mean, mean.reshape(-1), factor)
             _blend_into(self.running_var, unbiased_var.reshape(-1), factor)
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
-        )
-
-    def _load_from_state_dict(
-        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
-    ) -> None:
-        # Same compatibility rule as torch: state_dicts saved before num_batches_tracked existed
-        # (version < 2) keep the layer's current counter instead of failing with a "missing key" error.
-        version = local_metadata.get("version", None)
-        key = prefix + "num_batches_tracked"
-        if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
-            current = self.num_batches_tracked
-            state_dict[key] = current if current is not None else torch.tensor(0, dtype=torch.long)
-        super()._load_from_state_dict(
-            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
-        )
 
 
 def _blend_into(running: Tensor, new: Tensor, factor: float) -> None:
@@ -714,7 +444,7 @@ class BatchNorm1d(_BatchNorm):
         bias: (keyword only, as in torch 2.13) learn beta when ``affine``. Default True.
 
     Speed: ``layer.fast = True`` (or ``with course_utils.nn.fast_path():``) switches to the same
-    computation with a hand-written backward, close to torch's speed; see the module docstring.
+    computation with a hand-written backward, close to torch's speed; see :mod:`course_utils.nn_fast`.
     """
 
     _allowed_dims = (2, 3)
@@ -755,10 +485,9 @@ class LayerNorm(nn.Module):
         device, dtype: where and in which precision to create the parameters.
 
     Speed: ``layer.fast = True`` (or ``with course_utils.nn.fast_path():``) switches to the same
-    computation with a hand-written backward, close to torch's speed; see the module docstring.
+    computation with a hand-written backward, close to torch's speed; see :mod:`course_utils.nn_fast`.
     """
 
-    fast = _FastSetting()  # True/False pins the fast/readable path; None (the default) follows fast_path()
     normalized_shape: tuple[int, ...]
     eps: float
     elementwise_affine: bool
@@ -774,16 +503,7 @@ class LayerNorm(nn.Module):
     ) -> None:
         """Create the layer; see the class docstring for the arguments."""
         super().__init__()
-        if isinstance(normalized_shape, numbers.Integral) and not isinstance(normalized_shape, bool):
-            normalized_shape = (normalized_shape,)
-        if not isinstance(normalized_shape, Sequence) or len(normalized_shape) == 0:
-            raise TypeError(
-                f"normalized_shape must be an int or a non-empty tuple of ints (the trailing dimensions to "
-                f"normalize over), got {normalized_shape!r}."
-            )
-        self.normalized_shape = tuple(
-            check_int(f"normalized_shape[{i}]", size, minimum=1) for i, size in enumerate(normalized_shape)
-        )
+        self.normalized_shape = _normalized_shape_tuple(normalized_shape)
         self.eps = _check_eps(eps)
         self.elementwise_affine = _check_bool("elementwise_affine", elementwise_affine)
         _check_bool("bias", bias)
@@ -794,17 +514,22 @@ class LayerNorm(nn.Module):
         """Set weight (gamma) to 1 and bias (beta) to 0."""
         _reset_affine(self)
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _check_forward(self, input: Tensor) -> int:
+        """Every check of the input (and of eps = 0 against a constant row), in one call; returns the number
+        of trailing dimensions normalized over."""
         _check_float_tensor("input", input)
         k = _check_trailing_shape(input, self.normalized_shape, "LayerNorm")
         _check_same_dtype("input", input, self)
+        if self.eps == 0:
+            x = input.to(_compute_dtype(input))
+            _refuse_zero_spread(x.var(dim=tuple(range(-k, 0)), unbiased=False), self.eps, "LayerNorm")
+        return k
+
+    def forward(self, input: Tensor) -> Tensor:
+        k = self._check_forward(input)
         dtype = _compute_dtype(input)  # float32 for half/bfloat16 (see _compute_dtype); a no-op otherwise
         x, weight, bias = (_as_dtype(t, dtype) for t in (input, self.weight, self.bias))
         dims = tuple(range(-k, 0))
-        if self.eps == 0:
-            _refuse_zero_spread(x.var(dim=dims, unbiased=False), self.eps, "LayerNorm")
-        if fast_path_enabled(self) and input.numel() > 0:
-            return _LayerNormFunction.apply(x, weight, bias, k, self.eps).to(input.dtype)  # see fast_path
         mean = x.mean(dim=dims, keepdim=True)
         centered = x - mean
         # Centered variance: numerically stable even when the mean is large (see BatchNorm1d).
@@ -1012,7 +737,7 @@ class RMSNorm(nn.Module):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
-class _InstanceNorm(_BatchNorm):
+class _InstanceNorm(_NormBase):
     r"""Shared code of InstanceNorm1d/2d: BatchNorm's parameters and buffers, statistics per sample."""
 
     _spatial_dims: int = 1  # dimensions after C: 1 for (N, C, L), 2 for (N, C, H, W)
@@ -1035,7 +760,8 @@ class _InstanceNorm(_BatchNorm):
             num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
         )
 
-    def forward(self, input: Tensor) -> Tensor:
+    def _check_forward(self, input: Tensor) -> bool:
+        """Every check of the input, in one call; returns whether it is unbatched (no N dimension)."""
         _check_float_tensor("input", input)
         name = type(self).__name__
         batched = self._spatial_dims + 2
@@ -1046,8 +772,7 @@ class _InstanceNorm(_BatchNorm):
                 "InstanceNorm class for your input's rank."
             )
         if input.dim() == batched - 1:
-            # Unbatched input: torch treats it as a batch of one.
-            return self.forward(input.unsqueeze(0)).squeeze(0)
+            return True  # checked again as a batch of one
         if input.shape[1] != self.num_features:
             if self.affine or self.track_running_stats:
                 # torch raises too (a ValueError for affine, a RuntimeError deep in the kernel for the stats).
@@ -1063,13 +788,19 @@ class _InstanceNorm(_BatchNorm):
             warnings.warn(
                 f"input's size at dim=1 does not match num_features ({self.num_features}) of {name}; "
                 "it is not used because affine=False.",
-                stacklevel=2,
+                stacklevel=3,
             )
         _check_same_dtype("input", input, self)
+        return False
+
+    def forward(self, input: Tensor) -> Tensor:
+        if self._check_forward(input):
+            # Unbatched input: torch treats it as a batch of one.
+            return self.forward(input.unsqueeze(0)).squeeze(0)
         n, c = input.shape[0], input.shape[1]
         dtype = _compute_dtype(input)  # float32 for half/bfloat16 (see _compute_dtype); a no-op otherwise
         x = input.to(dtype)
-        use_input_stats = self.training or not self.track_running_stats
+        use_input_stats = self._uses_input_stats()
         spatial = [2 + i for i in range(self._spatial_dims)]
         channel_shape = [1, c] + [1] * self._spatial_dims
         if use_input_stats:
@@ -1084,7 +815,7 @@ class _InstanceNorm(_BatchNorm):
             mean = x.mean(dim=spatial, keepdim=True)
             centered = x - mean
             var = (centered * centered).mean(dim=spatial, keepdim=True)
-            if self.training and self.track_running_stats and n > 0:
+            if self._updates_running_stats() and n > 0:
                 with torch.no_grad():
                     # torch averages the per-instance statistics over the batch, stores the unbiased
                     # variance, and passes momentum=None as 0 (so the running stats then never move)
@@ -1285,14 +1016,9 @@ class SyncBatchNorm(_BatchNorm):
         # would make a process that evaluates alone wait for the others until the job's timeout.)
         if not self.training or self._world_size() == 1:
             return super().forward(input)
-        self._check_input(input)
-        if self.eps <= 0:
-            raise ValueError(
-                f"batch_norm eps must be positive during training, but got {self.eps}. "
-                f"Create the layer with eps > 0 (default 1e-5), e.g. SyncBatchNorm({self.num_features}, eps=1e-5)."
-            )
+        self._check_forward(input)
         mean, var, n_total = self._global_statistics(input.to(_compute_dtype(input)))
-        if self.track_running_stats and self.running_mean is not None:
+        if self._updates_running_stats():
             self._update_running_stats(mean.detach(), var.detach(), n_total)
         shape = [1, self.num_features] + [1] * (input.dim() - 2)
         dtype = mean.dtype
@@ -1342,7 +1068,7 @@ class SyncBatchNorm(_BatchNorm):
         if not isinstance(module, nn.Module):
             raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}.")
         converted = module
-        is_course_bn = isinstance(module, _BatchNorm) and not isinstance(module, _InstanceNorm)
+        is_course_bn = isinstance(module, _BatchNorm)
         if is_course_bn or isinstance(module, nn.modules.batchnorm._BatchNorm):
             like = module.running_mean if module.running_mean is not None else module.weight
             factory = {} if like is None else {"device": like.device, "dtype": like.dtype}
@@ -1364,3 +1090,13 @@ class SyncBatchNorm(_BatchNorm):
         for name, child in module.named_children():
             converted.add_module(name, cls.convert_sync_batchnorm(child, process_group))
         return converted
+
+
+# The fast path (course_utils.nn_fast) switches the forwards of BatchNorm1d/2d, SyncBatchNorm and LayerNorm;
+# imported last because it needs the classes above. Its switch is re-exported here, where learners look.
+from . import nn_fast as _nn_fast  # noqa: E402
+
+_nn_fast.install()
+fast_path = _nn_fast.fast_path
+set_fast_path = _nn_fast.set_fast_path
+fast_path_enabled = _nn_fast.fast_path_enabled

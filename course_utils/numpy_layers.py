@@ -178,6 +178,30 @@ def batchnorm_forward(
     Returns:
         ``(out, cache)``; pass the cache to :func:`batchnorm_backward`.
     """
+    x, training, momentum, eps = _check_batchnorm_arguments(
+        x, gamma, beta, running_mean, running_var, training, momentum, eps
+    )
+    n, d = x.shape
+    if training and n == 0:
+        return _empty_batch(x, gamma, eps)
+    if training:
+        mean = x.mean(axis=0)
+        centered = x - mean
+        var = (centered**2).mean(axis=0)
+        # In place ([...] =) so the caller's arrays change, as torch's buffers do.
+        running_mean[...] = momentum * mean + (1 - momentum) * running_mean
+        running_var[...] = momentum * var * (n / (n - 1)) + (1 - momentum) * running_var
+    else:
+        centered = x - running_mean
+        var = running_var
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = centered * inv_std
+    out = gamma * x_hat + beta
+    return out, BatchNormCache(x_hat, centered, var, inv_std, gamma, eps, training)
+
+
+def _check_batchnorm_arguments(x, gamma, beta, running_mean, running_var, training, momentum, eps) -> tuple:
+    """Every check of batchnorm_forward's arguments; returns ``(x, training, momentum, eps)`` checked."""
     x = check_float_array("x", x, ndim=2)
     n, d = x.shape
     for name, array in (
@@ -198,38 +222,26 @@ def batchnorm_forward(
             "running averages (torch's convention, not an optimizer's momentum)."
         )
     eps = _check_eps(eps)
+    if training and eps <= 0:
+        # torch's rule and wording: a constant feature has variance 0, and 0 / sqrt(0 + 0) is NaN.
+        raise ValueError(
+            f"batch_norm eps must be positive during training, but got {eps}. Use eps > 0 (default 1e-5)."
+        )
+    if training and n == 1:
+        raise ValueError(
+            f"Expected more than 1 value per feature when training, got x of shape {x.shape}. "
+            "A single sample has variance 0 and would normalize to all zeros: "
+            "use N > 1, or training=False."
+        )
+    return x, training, momentum, eps
 
-    if training:
-        if eps <= 0:
-            # torch's rule and wording: a constant feature has variance 0, and 0 / sqrt(0 + 0) is NaN.
-            raise ValueError(
-                f"batch_norm eps must be positive during training, but got {eps}. Use eps > 0 (default 1e-5)."
-            )
-        if n == 1:
-            raise ValueError(
-                f"Expected more than 1 value per feature when training, got x of shape {x.shape}. "
-                "A single sample has variance 0 and would normalize to all zeros: "
-                "use N > 1, or training=False."
-            )
-        if n == 0:
-            # An empty batch has no statistics (0/0): leave the running arrays alone, as torch does,
-            # and return an empty output. The cache still works for the (empty) backward pass.
-            empty = np.zeros_like(x)
-            zeros = np.zeros(d, dtype=x.dtype)
-            return empty, BatchNormCache(empty, empty, zeros, 1.0 / np.sqrt(zeros + eps), gamma, eps, training)
-        mean = x.mean(axis=0)
-        centered = x - mean
-        var = (centered**2).mean(axis=0)
-        # In place ([...] =) so the caller's arrays change, as torch's buffers do.
-        running_mean[...] = momentum * mean + (1 - momentum) * running_mean
-        running_var[...] = momentum * var * (n / (n - 1)) + (1 - momentum) * running_var
-    else:
-        centered = x - running_mean
-        var = running_var
-    inv_std = 1.0 / np.sqrt(var + eps)
-    x_hat = centered * inv_std
-    out = gamma * x_hat + beta
-    return out, BatchNormCache(x_hat, centered, var, inv_std, gamma, eps, training)
+
+def _empty_batch(x: np.ndarray, gamma: np.ndarray, eps: float) -> tuple[np.ndarray, BatchNormCache]:
+    # An empty batch has no statistics (0/0): leave the running arrays alone, as torch does, and return an
+    # empty output. The cache still works for the (empty) backward pass.
+    empty = np.zeros_like(x)
+    zeros = np.zeros(x.shape[1], dtype=x.dtype)
+    return empty, BatchNormCache(empty, empty, zeros, 1.0 / np.sqrt(zeros + eps), gamma, eps, True)
 
 
 def _check_backward_inputs(dout: Any, cache: Any, kind: type, producer: str) -> np.ndarray:
@@ -322,21 +334,24 @@ def layernorm_forward(
     Returns:
         ``(out, cache)``; pass the cache to :func:`layernorm_backward`.
     """
-    x = check_float_array("x", x)
-    if x.ndim == 0:
-        raise ValueError(
-            "x must have at least 1 dimension (the features), got a 0-d array. Use x.reshape(1, -1)."
-        )
-    d = x.shape[-1]
-    for name, array in (("gamma", gamma), ("beta", beta)):
-        check_shape(name, check_float_array(name, array), (d,))
-    eps = _check_eps(eps)
+    x, eps = _check_layernorm_arguments(x, gamma, beta, eps)
     mean = x.mean(axis=-1, keepdims=True)
     centered = x - mean
     var = (centered**2).mean(axis=-1, keepdims=True)
     inv_std = 1.0 / np.sqrt(var + eps)
     x_hat = centered * inv_std
     return gamma * x_hat + beta, LayerNormCache(x_hat, inv_std, gamma)
+
+
+def _check_layernorm_arguments(x, gamma, beta, eps) -> tuple[np.ndarray, float]:
+    x = check_float_array("x", x)
+    if x.ndim == 0:
+        raise ValueError(
+            "x must have at least 1 dimension (the features), got a 0-d array. Use x.reshape(1, -1)."
+        )
+    for name, array in (("gamma", gamma), ("beta", beta)):
+        check_shape(name, check_float_array(name, array), (x.shape[-1],))
+    return x, _check_eps(eps)
 
 
 def layernorm_backward(dout: np.ndarray, cache: LayerNormCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -418,17 +433,8 @@ def groupnorm_forward(
     Returns:
         ``(out, cache)``; pass the cache to :func:`groupnorm_backward`.
     """
-    x = check_float_array("x", x)
-    if x.ndim < 2:
-        raise ValueError(f"x must have shape (N, C, ...), got shape {x.shape}. Add the batch axis: x[None].")
+    x, groups, eps = _check_groupnorm_arguments(x, gamma, beta, groups, eps)
     n, c = x.shape[:2]
-    for name, array in (("gamma", gamma), ("beta", beta)):
-        check_shape(name, check_float_array(name, array), (c,))
-    groups = check_int("groups", groups, minimum=1)
-    if c % groups:
-        divisors = [g for g in range(1, c + 1) if c % g == 0]
-        raise ValueError(f"groups ({groups}) must divide the number of channels C={c}; choose one of {divisors}.")
-    eps = _check_positive_eps(eps)
     per_group = (c // groups) * int(np.prod(x.shape[2:]))
     grouped = x.reshape(n, groups, per_group)
     mean = grouped.mean(axis=-1, keepdims=True)
@@ -438,6 +444,20 @@ def groupnorm_forward(
     x_hat = (centered * inv_std).reshape(x.shape)
     channel = (1, c) + (1,) * (x.ndim - 2)
     return gamma.reshape(channel) * x_hat + beta.reshape(channel), GroupNormCache(x_hat, inv_std, gamma, groups)
+
+
+def _check_groupnorm_arguments(x, gamma, beta, groups, eps) -> tuple[np.ndarray, int, float]:
+    x = check_float_array("x", x)
+    if x.ndim < 2:
+        raise ValueError(f"x must have shape (N, C, ...), got shape {x.shape}. Add the batch axis: x[None].")
+    c = x.shape[1]
+    for name, array in (("gamma", gamma), ("beta", beta)):
+        check_shape(name, check_float_array(name, array), (c,))
+    groups = check_int("groups", groups, minimum=1)
+    if c % groups:
+        divisors = [g for g in range(1, c + 1) if c % g == 0]
+        raise ValueError(f"groups ({groups}) must divide the number of channels C={c}; choose one of {divisors}.")
+    return x, groups, _check_positive_eps(eps)
 
 
 def groupnorm_backward(dout: np.ndarray, cache: GroupNormCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

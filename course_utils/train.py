@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +21,10 @@ from .data import Split
 from .env import torch_generator
 from .validation import check_bool, check_choice, check_int, check_number, check_positive
 
-__all__ = ["History", "train", "evaluate", "progress_enabled", "batchnorm_layers", "recalibrate_batchnorm"]
+__all__ = [
+    "History", "train", "train_steps", "evaluate", "progress_enabled", "is_batchnorm", "batchnorm_layers",
+    "recalibrate_batchnorm",
+]
 
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "adam")
@@ -186,6 +189,53 @@ def _make_optimizer(name: str, params, lr: float, momentum: float, weight_decay:
     return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 
+StepCallback = Callable[[int, float], bool | None]
+"""``after_step(step, loss)`` of :func:`train_steps`; returning True stops training after this step."""
+
+
+def train_steps(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    next_loss: Callable[[int], torch.Tensor],
+    steps: int,
+    *,
+    lr_schedule: Callable[[int], float] | None = None,
+    before_update: Callable[[], None] | None = None,
+    after_step: Sequence[StepCallback] = (),
+    progress: bool | None = None,
+) -> list[float]:
+    """The course's one training loop; returns the loss of every step.
+
+    For step = 1, ..., ``steps``: the learning rate of every parameter group is set to its initial value
+    times ``lr_schedule(step)`` (a warm-up, say; no change without one), ``next_loss(step)`` draws a batch
+    and returns its loss, the gradients are zeroed and back-propagated, ``before_update()`` may change them
+    (e.g. sum them over the processes of a data-parallel job), the optimizer steps, and each of
+    ``after_step(step, loss)`` runs; one that returns True ends training after that step.
+    :func:`train` is this loop with minibatches of a :class:`Split`, evaluations and a :class:`History`.
+    """
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
+    losses: list[float] = []
+    from tqdm.auto import tqdm
+
+    model.train()
+    for step in tqdm(range(1, steps + 1), disable=not progress_enabled(progress), leave=False):
+        if lr_schedule is not None:
+            for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+                group["lr"] = base * lr_schedule(step)
+        loss = next_loss(step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if before_update is not None:
+            before_update()
+        optimizer.step()
+        value = loss.item()
+        losses.append(value)
+        stop = [callback(step, value) for callback in after_step]
+        if any(stop):
+            break
+    return losses
+
+
 def train(
     model: nn.Module,
     split: Split,
@@ -201,13 +251,51 @@ def train(
     seed: int = 0,
     progress: bool | None = None,
     callback: Callable[[int, nn.Module, History], None] | None = None,
+    callbacks: Sequence[Callable[[int, nn.Module, History], None]] = (),
+    lr_schedule: Callable[[int], float] | None = None,
 ) -> History:
     """Train ``model`` on ``split`` with minibatch SGD (or Adam) and return its :class:`History`.
 
     Minibatches are drawn by reshuffling the training set every epoch with a generator seeded by
     ``seed``, so runs are reproducible and two models trained with the same seed see the same batches.
-    ``callback(step, model, history)`` runs after every evaluation (e.g. to record layer statistics).
+    ``callback(step, model, history)`` and each of ``callbacks`` run after every evaluation (e.g. to record
+    layer statistics). ``lr_schedule(step)`` multiplies ``lr`` at each step (e.g. a warm-up); see
+    :func:`train_steps`, the loop this runs.
     """
+    steps, lr, batch_size, eval_every, momentum, weight_decay = _check_hyperparameters(
+        steps, lr, batch_size, eval_every, optimizer, loss, momentum, weight_decay, progress
+    )
+    _check_model(model)
+    if not isinstance(split, Split):
+        raise TypeError(f"split must be a course_utils.data.Split, got {type(split).__name__}.")
+    callbacks = _check_hooks(callback, callbacks, lr_schedule)
+    seed = check_int("seed", seed, minimum=0)
+    X, y, Xv, yv = _training_data(model, split, loss)
+    loss_fn = _loss_fn(loss)
+    opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
+    batches = _batches(len(X), batch_size, torch_generator(seed))
+    history = History()
+
+    def next_loss(step: int) -> torch.Tensor:
+        idx = next(batches)
+        return loss_fn(model(X[idx]), y[idx])
+
+    def evaluate_now(step: int, value: float) -> bool:
+        history.step_loss.append(value)
+        if not np.isfinite(value):
+            history.diverged = True
+        if step % eval_every == 0 or step == steps or history.diverged:
+            _record(history, step, model, (X, y), (Xv, yv), loss)
+            for after_evaluation in callbacks:
+                after_evaluation(step, model, history)
+        return history.diverged
+
+    train_steps(model, opt, next_loss, steps, lr_schedule=lr_schedule, after_step=[evaluate_now], progress=progress)
+    model.train()
+    return history
+
+
+def _check_hyperparameters(steps, lr, batch_size, eval_every, optimizer, loss, momentum, weight_decay, progress):
     steps = check_int("steps", steps, minimum=1)
     lr = check_positive("lr", lr)
     if lr > 1e6:
@@ -233,16 +321,27 @@ def train(
         raise ValueError(f"weight_decay must be <= 1e6, got {weight_decay!r}. Typical values are 0 to 1e-2.")
     if progress is not None:
         check_bool("progress", progress)
-    _check_model(model)
-    if not isinstance(split, Split):
-        raise TypeError(f"split must be a course_utils.data.Split, got {type(split).__name__}.")
+    return steps, lr, batch_size, eval_every, momentum, weight_decay
+
+
+def _check_hooks(callback, callbacks, lr_schedule) -> list:
+    """The after-evaluation callbacks (``callbacks``, then ``callback``), checked; and ``lr_schedule`` checked."""
     if callback is not None and not callable(callback):
         raise TypeError(
             f"callback must be a function callback(step, model, history) or None, got {type(callback).__name__}. "
             "Pass the function itself, without calling it."
         )
-    seed = check_int("seed", seed, minimum=0)
+    callbacks = _check_callbacks(callbacks) + ([callback] if callback is not None else [])
+    if lr_schedule is not None and not callable(lr_schedule):
+        raise TypeError(
+            f"lr_schedule must be a function of the step (1, 2, ...) returning a multiplier of lr, or None, "
+            f"got {type(lr_schedule).__name__}."
+        )
+    return callbacks
 
+
+def _training_data(model: nn.Module, split: Split, loss: str):
+    """The training and validation tensors of ``split``, checked against each other, the loss and the model."""
     X, y = split.tensors("train")
     Xv, yv = split.tensors("val")
     if len(Xv) == 0:
@@ -257,33 +356,18 @@ def train(
             f"split has {len(X)} training example, but the model has BatchNorm layers, which need at least 2 "
             "examples per batch in training: use a split with more training examples (or a model without BatchNorm)."
         )
-    loss_fn = _loss_fn(loss)
-    opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
-    gen = torch_generator(seed)
-    history = History()
-    batches = _batches(len(X), batch_size, gen)
+    return X, y, Xv, yv
 
-    from tqdm.auto import tqdm
 
-    model.train()
-    for step in tqdm(range(1, steps + 1), disable=not progress_enabled(progress), leave=False):
-        idx = next(batches)
-        batch_loss = loss_fn(model(X[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        batch_loss.backward()
-        opt.step()
-        value = batch_loss.item()
-        history.step_loss.append(value)
-        if not np.isfinite(value):
-            history.diverged = True
-        if step % eval_every == 0 or step == steps or history.diverged:
-            _record(history, step, model, (X, y), (Xv, yv), loss)
-            if callback is not None:
-                callback(step, model, history)
-        if history.diverged:
-            break
-    model.train()
-    return history
+def _check_callbacks(callbacks) -> list:
+    if callable(callbacks) or not isinstance(callbacks, list | tuple):
+        raise TypeError(
+            f"callbacks must be a list of functions callback(step, model, history), got {type(callbacks).__name__}."
+        )
+    for i, function in enumerate(callbacks):
+        if not callable(function):
+            raise TypeError(f"callbacks[{i}] must be a function callback(step, model, history), got {function!r}.")
+    return list(callbacks)
 
 
 @torch.no_grad()
@@ -320,17 +404,16 @@ def _batches(n: int, batch_size: int, gen: torch.Generator):
             yield perm[start : start + batch_size]
 
 
-def batchnorm_layers(model: nn.Module) -> list[nn.Module]:
-    """Every BatchNorm layer of ``model`` in order, torch.nn's and course_utils.nn's (1d, 2d, sync).
+def is_batchnorm(module: nn.Module) -> bool:
+    """Whether ``module`` is a BatchNorm layer, torch.nn's or course_utils.nn's (1d, 2d, sync).
 
-    The course's InstanceNorm shares BatchNorm's code but is not a BatchNorm (as in torch.nn): its
-    statistics are per example, so it is not listed."""
-    return [
-        m
-        for m in model.modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm)
-        or (isinstance(m, course_nn._BatchNorm) and not isinstance(m, course_nn._InstanceNorm))
-    ]
+    InstanceNorm is not one (as in torch.nn): its statistics are per example."""
+    return isinstance(module, nn.modules.batchnorm._BatchNorm | course_nn._BatchNorm)
+
+
+def batchnorm_layers(model: nn.Module) -> list[nn.Module]:
+    """Every BatchNorm layer of ``model`` in order (see :func:`is_batchnorm`): the one helper that lists them."""
+    return [m for m in model.modules() if is_batchnorm(m)]
 
 
 @torch.no_grad()

@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from course_utils import course, data, diagnostics, distributed, gradcheck, models, numpy_layers, paired, quiz, train
 from course_utils import nn as cnn
@@ -376,3 +377,42 @@ def test_bad_input_raises_a_clear_error_naming_the_argument(call, error, name):
     assert re.search(rf"(?<!\w){re.escape(name)}(?!\w)", str(info.value)), (
         f"the message does not name {name!r}: {info.value}"
     )
+
+
+# ---------- moved here by subject: tests written against mutants that survived `make mutation`
+
+
+def test_messages_name_the_type_that_was_given():
+    with pytest.raises(TypeError, match=r"got int 8"):
+        models.make_mlp(4, 8, 3)
+    with pytest.raises(TypeError, match=r"got float 1\.0"):
+        data.make_two_feature_regression(scales=1.0)
+    with pytest.raises(TypeError, match=r"^cache must be the second value returned by batchnorm_forward, got tuple"):
+        numpy_layers.batchnorm_backward(np.ones((2, 2)), (1, 2))
+    with pytest.raises(TypeError, match=r"^f must return a number or a numeric array, got str"):
+        gradcheck.numeric_gradient(lambda v: "one", np.ones(2))
+    assert gradcheck.rel_error(np.ones(0), np.ones(0)) == 0.0
+
+
+# ---------- moved here by subject: tests written against inputs that used to give a silent wrong result
+
+
+def test_negative_blob_spread_and_out_of_range_momentum_are_refused():
+    with pytest.raises(ValueError, match="spread must be >= 0"):
+        data.make_blobs(spread=-1)
+    split = data.make_blobs(n_samples=60, seed=0)
+    for momentum in (5, 1.0, -0.1):
+        with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\)"):
+            train.train(models.make_mlp(2, [], 3), split, steps=1, momentum=momentum, progress=False)
+
+
+def test_numpy_integers_are_accepted_wherever_ints_are():
+    model = models.make_mlp(np.int64(4), [np.int64(8), np.int32(6)], np.int64(3), seed=np.int64(0))
+    assert [m.out_features for m in model if isinstance(m, nn.Linear)] == [8, 6, 3]
+    split = data.make_blobs(n_samples=np.int64(60), n_features=np.int64(2), n_classes=np.int64(3), seed=np.int64(1))
+    history = train.train(models.make_mlp(2, [], 3), split, steps=np.int64(3), batch_size=np.int64(8),
+                          eval_every=np.int64(3), seed=np.int64(2), progress=False)
+    assert history.steps == [3]
+    assert cnn.BatchNorm1d(np.int64(3)).num_features == 3
+    assert cnn.LayerNorm(np.int64(3)).normalized_shape == (3,)
+    assert len(data.split_indices(np.repeat([0, 1], 10), seed=np.int64(3))[0]) == 12

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from course_utils.plots.basics import sample_feature, standardization_figure, standardize
+from course_utils.plots.basics import sample_feature, standardize
 from course_utils.widgets.basics import build_standardize_explorer
 
 
@@ -15,20 +15,6 @@ def test_eps_matters_only_for_features_with_tiny_variance():
     # var = 1e-4 is only 10x eps = 1e-5, so the std comes out near sqrt(1e-4 / 1.1e-4) ~ 0.95
     z = standardize(sample_feature(0.0, 0.01))
     assert 0.9 < z.std() < 0.97
-
-
-def test_figure_titles_report_the_statistics():
-    fig = standardization_figure(mean=20.0, std=5.0)
-    titles = [ax.get_title() for ax in fig.axes]
-    assert titles[1] == "standardized: mean 0.00, std 1.00"
-    assert titles[0] == "raw feature: mean 19.87, std 5.07"
-
-
-def test_bad_input_is_named():
-    with pytest.raises(ValueError, match="std must be > 0"):
-        standardization_figure(std=0)
-    with pytest.raises(TypeError, match="mean must be a number"):
-        standardization_figure(mean="big")
 
 
 def test_explorer_redraws_when_a_slider_moves():

@@ -4,7 +4,9 @@ import time
 
 import numpy as np
 import pytest
+from torch import nn
 
+from course_utils import train
 from course_utils.exercises import ExerciseError, NotDoneYet, call_learner
 
 
@@ -217,7 +219,6 @@ def test_forbidden_catches_an_aliased_import_and_a_swallowed_refusal():
 
 
 def test_calling_a_module_gets_a_word_of_advice():
-    import course_utils.train as train
 
     def run(seed):
         return train(None, None)
@@ -244,3 +245,86 @@ def test_gradients_reports_a_graph_that_was_cut():
     assert torch.equal(gradients(lambda t: t * 2, [x], w)[0], torch.full((3,), 2.0))
     assert gradients(lambda t: t.detach() * 2, [x], w) == [None]
     assert gradients(lambda t, u: t * 2, [x, x], w)[1] is None
+
+
+# ---------- moved here by subject: tests written against inputs that used to give a silent wrong result
+
+
+def test_call_learner_keeps_an_outer_time_limit_running():
+    import signal
+    import time
+
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(True))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 5.0)
+        call_learner(lambda: time.sleep(0.01), time_limit=1.0)
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 3.0 < left <= 5.0  # the outer timer is re-armed with (about) the time it had left
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not fired
+
+
+def test_call_learner_lets_an_earlier_outer_timer_fire_and_keeps_its_own_limit():
+    import signal
+    import time
+
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(True))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+
+        def slow():
+            end = time.monotonic() + 5
+            while time.monotonic() < end:
+                time.sleep(0.01)
+
+        start = time.monotonic()
+        with pytest.raises(ExerciseError, match="did not return within 0.3 s"):
+            call_learner(slow, time_limit=0.3)
+        assert time.monotonic() - start < 3
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert fired == [True]
+
+
+def test_call_learner_messages_are_one_line_and_short():
+    def noisy():
+        raise ValueError("first line\n" + "x" * 1000)
+
+    with pytest.raises(ExerciseError) as info:
+        call_learner(noisy)
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 450 and "first line" in message
+
+
+def test_call_learner_turns_exit_into_a_hint():
+    def quits():
+        raise SystemExit(0)
+
+    with pytest.raises(ExerciseError, match="called exit"):
+        call_learner(quits)
+
+
+def test_call_learner_names_the_learners_line_not_torchs():
+    def bad(x):
+        return torch.nn.functional.linear(x, torch.ones(2, 5))
+
+    with pytest.raises(ExerciseError, match=r"at line \d+: return torch.nn.functional.linear"):
+        call_learner(bad, torch.ones(1, 3))
+
+
+def test_call_learner_gives_copies_of_models_too():
+    model = nn.Linear(2, 2)
+    before = model.weight.detach().clone()
+
+    def zero(m):
+        with torch.no_grad():
+            m.weight.zero_()
+        return m
+
+    call_learner(zero, model)
+    assert torch.equal(model.weight, before)

@@ -1,5 +1,7 @@
 """course_utils.diagnostics: hooks that always remove themselves, and the per-layer statistics."""
 
+from __future__ import annotations
+
 import pytest
 import torch
 from torch import nn
@@ -118,3 +120,18 @@ def test_stats_without_forward_pass_explains():
     rec = ActivationRecorder(make_mlp(2, [2], 2))
     with rec, pytest.raises(RuntimeError, match="forward pass"):
         rec.stats()
+
+
+# ---------- moved here by subject: tests written against inputs that used to give a silent wrong result
+
+
+def test_backward_hook_records_the_gradient_of_the_output_not_of_the_input():
+    """Planted bug: the backward hook recording grad_input instead of grad_output."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+    torch.manual_seed(0)
+    x = torch.randn(5, 3) * 3  # saturating: grad_input = grad_output * (1 - tanh^2) differs a lot
+    weights = torch.randn(5, 4)
+    with ActivationRecorder(model, kinds=["tanh"]) as rec:
+        (model(x) * weights).sum().backward()
+    torch.testing.assert_close(rec.grads["1"], weights)
+    assert rec.stats()[0].grad_norm == pytest.approx(float(weights.norm()))

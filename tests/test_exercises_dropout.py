@@ -10,7 +10,6 @@ from torch import nn
 from course_utils import setup_notebook
 from course_utils.exercises import ExerciseError, NotDoneYet
 from course_utils.exercises import dropout as X
-from course_utils.experiments import dropout as E
 
 setup_notebook(quiet=True)
 
@@ -145,35 +144,6 @@ def test_torch_dropout_is_restored_after_a_check():
     with pytest.raises(ExerciseError):
         X.check_dropout_forward(_torch_dropout)
     assert torch.nn.functional.dropout(torch.ones(4), 0.5, training=False).tolist() == [1.0] * 4
-
-
-# --------------------------------------------------------------- the training-only variant (kept API)
-
-
-def inverted(x, p, rng):
-    return x * (rng.random(x.shape) >= p) / (1 - p)
-
-
-def test_inverted_dropout_reference(capsys):
-    X.check_inverted_dropout(inverted)
-    assert capsys.readouterr().out.startswith("Correct:")
-
-
-@pytest.mark.parametrize(
-    ("wrong", "hint"),
-    [
-        (lambda x, p, rng: x * (rng.random(x.shape) >= p), "1/\\(1 - p\\)"),
-        (lambda x, p, rng: x * (rng.random(x.shape) < p) / p, "DROPPING"),
-        (lambda x, p, rng: x * (1 - p), "no element was dropped"),
-        (lambda x, p, rng: [0] * len(x), "numpy array"),
-        (lambda x, p, rng: 1 / 0, "ZeroDivisionError"),
-        (lambda x, p, rng: x * (np.random.random(x.shape) >= p) / (1 - p), "np.random"),
-        (lambda x, p, rng: x * (rng.random((1, x.shape[1])) >= p) / (1 - p), "same mask"),
-    ],
-)
-def test_inverted_dropout_wrong(wrong, hint):
-    with pytest.raises(ExerciseError, match=hint):
-        X.check_inverted_dropout(wrong)
 
 
 # ------------------------------------------------------------------------------------- 2.2 backward
@@ -380,21 +350,6 @@ def _strict(a, b, h=True):  # counts only patterns strictly above the observed m
 def test_supports_mistakes(wrong, hint):
     with pytest.raises(ExerciseError, match=hint):
         X.check_supports(wrong)
-
-
-def test_chosen_p():
-    grid = E.sweep_grid(p_values=(0.0, 0.5), sizes=(50,), seeds=(0,), steps=40, hidden=(32, 32))
-    accs = {p: grid.mean(p, 50, "val_acc") for p in grid.p_values}
-    best, worst = max(accs, key=accs.get), min(accs, key=accs.get)
-    X.check_chosen_p(best, grid, 50)
-    if accs[best] - accs[worst] > 0.005:
-        with pytest.raises(ExerciseError) as info:
-            X.check_chosen_p(worst, grid, 50)
-        assert f"{accs[best]:.3f}" not in str(info.value)   # the hint does not print the answer
-    with pytest.raises(ExerciseError, match="Choose one"):
-        X.check_chosen_p(0.3, grid, 50)
-    with pytest.raises(ExerciseError, match="n_train"):
-        X.check_chosen_p(best, grid, 77)
 
 
 class SameMaskModule(GoodDropout):

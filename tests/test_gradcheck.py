@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from course_utils import gradcheck
 from course_utils import numpy_layers as nl
 from course_utils.gradcheck import GradientCheckError, check_gradient, numeric_gradient, rel_error
 
@@ -193,3 +197,114 @@ def test_check_gradient_bad_input(kwargs, error, pattern):
     args = {"f": lambda x: np.sum(x), "x": np.ones(3), "analytic": np.ones(3), **kwargs}
     with pytest.raises(error, match=pattern):
         check_gradient(**args)
+
+
+# ---------- moved here by subject: tests written against mutants that survived `make mutation`
+
+
+def test_float32_warning_points_at_the_callers_line():
+    # stacklevel=2: the warning names the caller's line, not gradcheck.py (under mutmut a trampoline frame sits
+    # in between, so the test only asserts "not inside gradcheck.py")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gradcheck.numeric_gradient(np.sum, np.ones(2, dtype=np.float32))
+    assert caught and Path(caught[0].filename).resolve() != Path(gradcheck.__file__).resolve()
+    assert "Use x.astype(np.float64)" in str(caught[0].message)
+
+
+def test_a_nan_inside_x_is_not_mistaken_for_a_change_of_x():
+    # equal_nan=True: NaN != NaN would otherwise look like "f changed x in place"
+    grad = gradcheck.numeric_gradient(lambda v: np.nansum(v[1:]), np.array([np.nan, 1.0, 2.0]))
+    np.testing.assert_allclose(grad, [0.0, 1.0, 1.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("result", ["one", (np.ones(2), "cache")], ids=["string", "out-and-cache"])
+def test_a_non_numeric_result_of_f_is_explained(result):
+    with pytest.raises(TypeError, match=r"f must return a number or a numeric array.*pick the output"):
+        gradcheck.numeric_gradient(lambda v: result, np.ones(2))
+
+
+def test_one_sided_non_finite_values_are_an_error():
+    # log(x - h) is NaN at x = h / 2 while log(x + h) is finite: either side must stop the check
+    with np.errstate(invalid="ignore"), pytest.raises(ValueError, match=r"f returned NaN or inf near x\(0,\)"):
+        gradcheck.numeric_gradient(lambda v: np.log(v).sum(), np.array([5e-6]))
+
+
+def test_check_gradient_uses_the_given_step_size():
+    # d/dx sum(x^3) by central differences is exactly 3x^2 + h^2: with h = 0.1 that is off by 0.01
+    x = np.array([1.0, 2.0])
+    assert gradcheck.check_gradient(lambda v: (v**3).sum(), x, 3 * x**2 + 0.01, h=0.1, tol=1e-9) < 1e-9
+
+
+def test_check_gradient_passes_at_exactly_the_tolerance():
+    x = np.array([1.0, 2.0])
+    analytic = 2 * x * 1.001
+    error = gradcheck.rel_error(analytic, gradcheck.numeric_gradient(lambda v: (v**2).sum(), x))
+    assert gradcheck.check_gradient(lambda v: (v**2).sum(), x, analytic, tol=error) == error
+
+
+def test_check_gradient_reports_the_worst_element_by_relative_error():
+    # numbers chosen so that every plausible slip in the ratio's formula picks another element
+    # (the worst element is not the first one: np.nanargmax(None) would say 0)
+    c = np.array([100.0, 1e-3, -2.0])
+    with pytest.raises(gradcheck.GradientCheckError) as info:
+        gradcheck.check_gradient(lambda v: (c * v).sum(), np.ones(3), np.array([90.0, -1e-3, -2.0]), name="w")
+    message = str(info.value)
+    assert message.startswith("gradient check for w failed: relative error 1 > tol 1e-07")
+    assert "Worst element (1,): analytic -0.001, numeric 0.001." in message
+    assert "(the backward pass is almost certainly wrong)" in message
+
+
+def test_a_small_error_is_called_suspicious():
+    x = np.array([1.0, 2.0])
+    with pytest.raises(gradcheck.GradientCheckError, match=r"\(suspicious\)"):
+        gradcheck.check_gradient(lambda v: (v**2).sum(), x, 2 * x * 1.001)
+
+
+def test_rel_error_names_the_bad_argument_and_its_type():
+    with pytest.raises(TypeError, match=r"^y must be a numpy array or a number, got str\.$"):
+        gradcheck.rel_error(np.ones(2), "2")
+    with pytest.raises(TypeError, match=r"^f must be a callable taking x, got int\.$"):
+        gradcheck.numeric_gradient(3, np.ones(2))
+    with pytest.raises(TypeError, match=r"^name must be a string .* got int\.$"):
+        gradcheck.check_gradient(np.sum, np.ones(2), np.ones(2), name=3)
+
+
+# ---------- moved here by subject: tests written against inputs that used to give a silent wrong result
+
+
+def test_numeric_gradient_of_a_function_returning_none_is_an_error_not_nan():
+    with pytest.raises(TypeError, match="f returned None.*return"):
+        gradcheck.numeric_gradient(lambda x: None, np.ones(3))
+
+
+def test_numeric_gradient_refuses_a_function_that_mutates_x_and_restores_x():
+    x = np.array([1.0, 2.0, 3.0])
+
+    def doubling_in_place(v):
+        v *= 2
+        return v.sum()
+
+    with pytest.raises(ValueError, match="f changed x in place"):
+        gradcheck.numeric_gradient(doubling_in_place, x)
+    assert x.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_numeric_gradient_of_a_non_finite_function_is_an_error():
+    with np.errstate(divide="ignore", invalid="ignore"), pytest.raises(ValueError, match="f returned NaN or inf"):
+        gradcheck.numeric_gradient(lambda x: np.log(x).sum(), np.array([1.0, 0.0]))
+
+
+def test_a_nan_relative_error_is_labelled_wrong_not_suspicious():
+    x = np.array([1.0, 2.0])
+    with pytest.raises(gradcheck.GradientCheckError, match="almost certainly wrong"):
+        gradcheck.check_gradient(lambda v: (v**2).sum(), x, np.array([np.nan, 4.0]))
+
+
+def test_check_gradient_default_tolerance_refuses_a_gradient_one_part_in_a_thousand_off():
+    """Planted bug: check_gradient's default tol loosened from 1e-7 to 1e-2."""
+    x = np.array([0.3, -1.2, 2.0])
+    almost = 2 * x * 1.001  # 0.1 % off: a missing small term, rel error ~5e-4
+    with pytest.raises(gradcheck.GradientCheckError, match="tol 1e-07"):
+        gradcheck.check_gradient(lambda v: (v**2).sum(), x, almost)
+    assert gradcheck.check_gradient(lambda v: (v**2).sum(), x, 2 * x) < 1e-9

@@ -12,62 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from course_utils import nn as cnn
-
-DTYPES = [torch.float32, torch.float64]
-
-
-
-def tolerances(dtype: torch.dtype) -> dict[str, float]:
-    return {"rtol": 1e-4, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-10, "atol": 1e-11}
-
-
-def assert_close(actual, expected, dtype, **overrides):
-    torch.testing.assert_close(actual, expected, **{**tolerances(dtype), **overrides})
-
-
-def randomize_parameters(module: torch.nn.Module, generator: torch.Generator) -> None:
-    # Non-trivial gamma/beta so that a wrong use of either would show up in outputs and gradients.
-    with torch.no_grad():
-        for param in module.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator, dtype=param.dtype) * 0.5 + 1.0)
-
-
-def make_pair(ours_cls, theirs_cls, *args, **kwargs):
-    generator = torch.Generator().manual_seed(1)
-    theirs = theirs_cls(*args, **kwargs)
-    randomize_parameters(theirs, generator)
-    ours = ours_cls(*args, **kwargs)
-    ours.load_state_dict(theirs.state_dict())
-    return ours, theirs
-
-
-def run_step(ours, theirs, x, gout, dtype):
-    """One forward + backward through both layers; compare outputs and every gradient."""
-    xa = x.clone().requires_grad_(True)
-    xb = x.clone().requires_grad_(True)
-    ya, yb = ours(xa), theirs(xb)
-    assert ya.dtype == yb.dtype and ya.shape == yb.shape
-    assert_close(ya, yb, dtype)
-    ya.backward(gout)
-    yb.backward(gout)
-    assert_close(xa.grad, xb.grad, dtype, atol=1e-4 if dtype == torch.float32 else 1e-10)
-    for (name_a, pa), (name_b, pb) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
-        assert name_a == name_b
-        assert_close(pa.grad, pb.grad, dtype, atol=1e-4 if dtype == torch.float32 else 1e-10)
-        pa.grad = pb.grad = None
-    return ya, yb
-
-
-def assert_same_buffers(ours, theirs, dtype):
-    buffers_a, buffers_b = dict(ours.named_buffers()), dict(theirs.named_buffers())
-    assert buffers_a.keys() == buffers_b.keys()
-    for name in buffers_a:
-        if name == "num_batches_tracked":
-            assert buffers_a[name].dtype == torch.long
-            assert int(buffers_a[name]) == int(buffers_b[name])
-        else:
-            assert_close(buffers_a[name], buffers_b[name], dtype)
-
+from tests.helpers import DTYPES, assert_same_buffers, make_pair, randomize_parameters, run_step
 
 # ------------------------------------------------------------------------------------------- batchnorm
 
@@ -215,11 +160,10 @@ def test_batchnorm_loads_old_state_dict_without_num_batches_tracked_like_torch()
     assert int(ours.num_batches_tracked) == int(theirs.num_batches_tracked) == 7
 
 
-@pytest.mark.parametrize("cls", [cnn.BatchNorm1d, cnn.BatchNorm2d, cnn.LayerNorm, cnn.Dropout])
-def test_constructor_signature_matches_torch(cls):
-    theirs = getattr(torch.nn, cls.__name__)
-    ours_params = inspect.signature(cls.__init__).parameters
-    theirs_params = inspect.signature(theirs.__init__).parameters
+def test_dropout_constructor_signature_matches_torch():
+    # The norm layers' signatures: tests/test_norm_registry.py, for every registered layer.
+    ours_params = inspect.signature(cnn.Dropout.__init__).parameters
+    theirs_params = inspect.signature(torch.nn.Dropout.__init__).parameters
     assert list(ours_params) == list(theirs_params)
     for name, param in theirs_params.items():
         assert ours_params[name].default == param.default, name
@@ -512,3 +456,191 @@ def test_dropout_p_not_a_number_is_a_type_error(p):
 def test_dropout_bad_inplace_names_inplace():
     with pytest.raises(TypeError, match="^inplace"):
         cnn.Dropout(0.5, inplace="yes")
+
+
+# ---------- moved here by subject: tests written against mutants that survived `make mutation`
+
+
+@pytest.mark.parametrize("cls", [cnn.BatchNorm1d, cnn.BatchNorm2d])
+def test_batchnorm_reset_like_torch(cls):
+    layer = cls(3)
+    shape = (4, 3) if cls is cnn.BatchNorm1d else (4, 3, 2, 2)
+    layer(torch.randn(shape) * 3 + 2)
+    with torch.no_grad():
+        layer.weight.fill_(2.0)
+        layer.bias.fill_(-1.0)
+    layer.reset_running_stats()
+    assert layer.running_mean.tolist() == [0.0] * 3 and layer.running_var.tolist() == [1.0] * 3
+    assert int(layer.num_batches_tracked) == 0 and layer.weight.tolist() == [2.0] * 3
+    layer(torch.randn(shape))
+    layer.reset_parameters()
+    assert layer.running_mean.tolist() == [0.0] * 3 and layer.running_var.tolist() == [1.0] * 3
+    assert int(layer.num_batches_tracked) == 0
+    assert layer.weight.tolist() == [1.0] * 3 and layer.bias.tolist() == [0.0] * 3
+    cls(3, affine=False, track_running_stats=False).reset_parameters()  # nothing to reset: no error
+
+
+def test_layernorm_reset_parameters():
+    layer = cnn.LayerNorm(3)
+    with torch.no_grad():
+        layer.weight.fill_(2.0)
+        layer.bias.fill_(-1.0)
+    layer.reset_parameters()
+    assert layer.weight.tolist() == [1.0] * 3 and layer.bias.tolist() == [0.0] * 3
+    cnn.LayerNorm(3, elementwise_affine=False).reset_parameters()
+
+
+def _old_format(state_dict, version):
+    from collections import OrderedDict
+
+    old = OrderedDict((k, v) for k, v in state_dict.items() if k != "num_batches_tracked")
+    old._metadata = OrderedDict({"": {"version": version}} if version is not None else {})
+    return old
+
+
+@pytest.mark.parametrize("version", [1, None])
+def test_an_old_state_dict_without_the_counter_loads_and_keeps_the_counter_like_torch(version):
+    source = torch.nn.BatchNorm1d(3)
+    source(torch.randn(5, 3))
+    for layer in (cnn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)):
+        layer(torch.randn(4, 3))
+        layer(torch.randn(4, 3))
+        layer.load_state_dict(_old_format(source.state_dict(), version))
+        assert int(layer.num_batches_tracked) == 2
+        torch.testing.assert_close(layer.running_mean, source.running_mean)
+
+
+def test_a_current_state_dict_without_the_counter_is_refused_like_torch():
+    for layer in (cnn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)):
+        with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "num_batches_tracked"'):
+            layer.load_state_dict(_old_format(torch.nn.BatchNorm1d(3).state_dict(), 2))
+        extra = torch.nn.BatchNorm1d(3).state_dict() | {"surprise": torch.zeros(1)}
+        with pytest.raises(RuntimeError, match=r'Unexpected key\(s\) in state_dict: "surprise"'):
+            layer.load_state_dict(extra)
+        result = layer.load_state_dict(extra, strict=False)
+        assert result.unexpected_keys == ["surprise"] and result.missing_keys == []
+    untracked = cnn.BatchNorm1d(3, track_running_stats=False)
+    untracked.load_state_dict(_old_format(torch.nn.BatchNorm1d(3, track_running_stats=False).state_dict(), 1))
+
+
+def test_eps_zero_is_allowed_at_construction_and_in_layernorm_like_torch():
+    assert cnn.BatchNorm1d(3, eps=0).eps == 0 and cnn.BatchNorm2d(3, eps=0.0).eps == 0.0
+    x = torch.randn(4, 3, dtype=torch.float64)
+    ours, theirs = cnn.LayerNorm(3, eps=0, dtype=torch.float64), torch.nn.LayerNorm(3, eps=0, dtype=torch.float64)
+    torch.testing.assert_close(ours(x), theirs(x))
+
+
+def test_layernorm_on_exactly_the_normalized_dimensions_and_its_hints():
+    x = torch.randn(3, dtype=torch.float64)
+    torch.testing.assert_close(cnn.LayerNorm(3, dtype=torch.float64)(x), torch.nn.LayerNorm(3, dtype=torch.float64)(x))
+    with pytest.raises(ValueError, match=r"build LayerNorm\(\(4,\)\)\.$"):
+        cnn.LayerNorm(3)(torch.ones(2, 4))
+    with pytest.raises(ValueError, match=r"build LayerNorm\(\.\.\.\)\.$"):
+        cnn.LayerNorm((2, 3))(torch.ones(3))
+
+
+def test_batchnorm_messages_name_the_class_and_dropout_default():
+    assert cnn.Dropout().p == 0.5 and cnn.Dropout().inplace is False
+    with pytest.raises(ValueError, match=r"^BatchNorm2d expects input of shape \(N, C, H, W\)"):
+        cnn.BatchNorm2d(3)(torch.ones(4, 3))
+    with pytest.raises(ValueError, match=r"but BatchNorm1d was built with num_features=3.*BatchNorm1d\(5\)"):
+        cnn.BatchNorm1d(3)(torch.ones(4, 5))
+    with pytest.raises(ValueError, match=r"BatchNorm2d\(3, eps=1e-5\)\.$"):
+        cnn.BatchNorm2d(3, eps=0)(torch.ones(4, 3, 2, 2))
+
+
+def test_untracked_batchnorm_has_no_counter_and_shape_mismatches_are_refused_on_load():
+    assert cnn.BatchNorm1d(3, track_running_stats=False).num_batches_tracked is None
+    wrong = torch.nn.BatchNorm1d(4).state_dict()
+    for layer in (cnn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)):
+        with pytest.raises(RuntimeError, match="size mismatch for running_mean"):
+            layer.load_state_dict(wrong)
+
+
+def test_layernorm_hint_uses_the_trailing_dimensions():
+    with pytest.raises(ValueError, match=r"build LayerNorm\(\(5,\)\)\.$"):
+        cnn.LayerNorm(3)(torch.ones(2, 4, 5))
+    with pytest.raises(ValueError, match=r"build LayerNorm\(\(2, 4\)\)\.$"):
+        cnn.LayerNorm((2, 3))(torch.ones(2, 4))  # exactly as many dimensions as normalized_shape
+
+
+@pytest.mark.parametrize("momentum", [0, 0.0, 1.0])
+def test_momentum_at_the_ends_of_its_range_matches_torch(momentum):
+    ours, theirs = cnn.BatchNorm1d(3, momentum=momentum), torch.nn.BatchNorm1d(3, momentum=momentum)
+    x = torch.randn(6, 3)
+    ours(x), theirs(x)
+    torch.testing.assert_close(ours.running_mean, theirs.running_mean)
+    torch.testing.assert_close(ours.running_var, theirs.running_var)
+
+
+# ---------- moved here by subject: tests written against inputs that used to give a silent wrong result
+
+
+EMPTY_SHAPES = {
+    "1d-N0": (cnn.BatchNorm1d, torch.nn.BatchNorm1d, (0, 3)),
+    "1d-N0-L": (cnn.BatchNorm1d, torch.nn.BatchNorm1d, (0, 3, 5)),
+    "1d-L0": (cnn.BatchNorm1d, torch.nn.BatchNorm1d, (4, 3, 0)),
+    "2d-N0": (cnn.BatchNorm2d, torch.nn.BatchNorm2d, (0, 3, 2, 2)),
+    "2d-H0": (cnn.BatchNorm2d, torch.nn.BatchNorm2d, (2, 3, 0, 2)),
+}
+
+
+@pytest.mark.parametrize("momentum", [0.1, None], ids=["momentum=0.1", "momentum=None"])
+@pytest.mark.parametrize("case", EMPTY_SHAPES)
+def test_an_empty_batch_leaves_running_stats_as_torch_does(case, momentum):
+    ours_cls, theirs_cls, shape = EMPTY_SHAPES[case]
+    ours, theirs = ours_cls(3, momentum=momentum), theirs_cls(3, momentum=momentum)
+    generator = torch.Generator().manual_seed(0)
+    full_shape = (4, *shape[1:]) if shape[0] == 0 else (4, 3) + (3,) * (len(shape) - 2)
+    first = torch.randn(full_shape, generator=generator)
+    ours(first), theirs(first)  # non-trivial running statistics before the empty batch
+    before = ours.running_mean.clone(), ours.running_var.clone()
+    out = ours(torch.empty(shape))
+    theirs(torch.empty(shape))
+    assert out.shape == shape
+    torch.testing.assert_close(ours.running_mean, before[0], rtol=0, atol=0)
+    torch.testing.assert_close(ours.running_var, before[1], rtol=0, atol=0)
+    # torch counts the empty batch (its module increments before the kernel runs), so must we: with
+    # momentum=None the counter sets the weight of every later batch.
+    assert int(ours.num_batches_tracked) == int(theirs.num_batches_tracked) == 2
+    later = torch.randn(full_shape, generator=generator)
+    ours(later), theirs(later)
+    torch.testing.assert_close(ours.running_mean, theirs.running_mean)
+    torch.testing.assert_close(ours.running_var, theirs.running_var)
+
+
+def test_an_empty_batch_still_backpropagates():
+    bn = cnn.BatchNorm1d(3)
+    x = torch.empty(0, 3, requires_grad=True)
+    bn(x).sum().backward()
+    assert x.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0])
+@pytest.mark.parametrize("cls, shape", [(cnn.BatchNorm1d, (4, 3)), (cnn.BatchNorm2d, (4, 3, 2, 2))])
+def test_eps_zero_is_refused_in_training_like_torch(cls, shape, eps):
+    layer = cls(3, eps=eps)
+    constant = torch.ones(shape)  # variance 0: with eps = 0 the output would be 0/0 = NaN
+    with pytest.raises(ValueError, match="eps must be positive during training"):
+        layer(constant)
+    with pytest.raises(ValueError, match="eps must be positive during training"):
+        getattr(torch.nn, cls.__name__)(3, eps=eps)(constant)
+    # eval mode normalizes with the running variance (1 here): eps = 0 is fine there, as in torch
+    layer.eval()
+    assert torch.isfinite(layer(constant)).all()
+
+
+@pytest.mark.parametrize("cls, shape", [(cnn.BatchNorm1d, (4, 3)), (cnn.BatchNorm2d, (4, 3, 2, 2))])
+def test_eps_zero_is_refused_on_the_fast_path_too(cls, shape):
+    layer = cls(3, eps=0.0)
+    layer.fast = True
+    with pytest.raises(ValueError, match="eps must be positive during training"):
+        layer(torch.ones(shape))
+    layer.eval()
+    assert torch.isfinite(layer(torch.ones(shape))).all()
+
+
+def test_eps_zero_is_refused_without_running_stats_even_in_eval():
+    layer = cnn.BatchNorm1d(3, eps=0.0, track_running_stats=False).eval()  # eval uses batch statistics here
+    with pytest.raises(ValueError, match="eps must be positive"):
+        layer(torch.ones(4, 3))

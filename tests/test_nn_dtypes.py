@@ -12,6 +12,7 @@ leaves float32 fewer digits than the spread needs, neither can be exact; the cou
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import pytest
@@ -19,7 +20,9 @@ import torch
 from torch import nn
 
 from course_utils import nn as cnn
+from course_utils import norms
 from course_utils.models import make_mlp
+from course_utils.nn_fast import has_fast_path
 
 torch.set_num_threads(1)
 
@@ -27,27 +30,25 @@ DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 # Largest error of a normalized output (values of size ~3) that the dtype's own rounding explains.
 TOLERANCE = {torch.float16: 6e-3, torch.bfloat16: 4e-2, torch.float32: 1e-4, torch.float64: 1e-9}
 
-# name: (course layer, torch layer, input shape); each built in the dtype under test.
-LAYERS = {
-    "BatchNorm1d": (lambda: cnn.BatchNorm1d(8), lambda: nn.BatchNorm1d(8), (16, 8)),
-    "BatchNorm1d-fast": (lambda: pinned_fast(cnn.BatchNorm1d(8)), lambda: nn.BatchNorm1d(8), (16, 8)),
-    "BatchNorm2d": (lambda: cnn.BatchNorm2d(3), lambda: nn.BatchNorm2d(3), (4, 3, 5, 5)),
-    "LayerNorm": (lambda: cnn.LayerNorm(64), lambda: nn.LayerNorm(64), (8, 64)),
-    "LayerNorm-fast": (lambda: pinned_fast(cnn.LayerNorm(64)), lambda: nn.LayerNorm(64), (8, 64)),
-    "GroupNorm": (lambda: cnn.GroupNorm(2, 8), lambda: nn.GroupNorm(2, 8), (4, 8, 6)),
-    "RMSNorm": (lambda: cnn.RMSNorm(64), lambda: nn.RMSNorm(64), (8, 64)),
-    "InstanceNorm1d": (
-        lambda: cnn.InstanceNorm1d(3, affine=True, track_running_stats=True),
-        lambda: nn.InstanceNorm1d(3, affine=True, track_running_stats=True),
-        (4, 3, 16),
-    ),
-    "InstanceNorm2d": (lambda: cnn.InstanceNorm2d(3), lambda: nn.InstanceNorm2d(3), (2, 3, 5, 5)),
-}
-
-
 def pinned_fast(layer):
     layer.fast = True
     return layer
+
+
+def _layers() -> dict:
+    """name: (course layer, reference layer, input shape), each built in the dtype under test: every layer of the
+    registry (course_utils.norms) on its test case, and again on its fast path where it has one."""
+    layers = {}
+    for spec in norms.REGISTRY:
+        ours, ref = functools.partial(spec.case.build, spec.course_class), functools.partial(spec.case.build,
+                                                                                              spec.reference)
+        layers[spec.name] = (ours, ref, spec.case.shape)
+        if has_fast_path(spec.course_class):
+            layers[spec.name + "-fast"] = (lambda ours=ours: pinned_fast(ours()), ref, spec.case.shape)
+    return layers
+
+
+LAYERS = _layers()
 
 
 def same_parameters(ours: nn.Module, ref: nn.Module, dtype: torch.dtype, seed: int) -> None:
@@ -59,8 +60,18 @@ def same_parameters(ours: nn.Module, ref: nn.Module, dtype: torch.dtype, seed: i
             p.copy_(value.to(dtype)), q.copy_(value.to(dtype))
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: str(d).split(".")[1])
-@pytest.mark.parametrize("layer", list(LAYERS))
+# Found when this table came to read the registry (before, only BatchNorm1d's and LayerNorm's fast paths were
+# in it): on (N, C, L) and (N, C, H, W) inputs in float16 with offset 1e4 the fast BatchNorm is ~3x less
+# accurate than torch (0.33 vs 0.11). Strict: the test says when it is fixed.
+FAST_BN_HALF = pytest.mark.xfail(strict=True, reason="fast BatchNorm on >2-D float16 input at offset 1e4")
+ACCURACY_CASES = [
+    pytest.param(layer, dtype, marks=FAST_BN_HALF if dtype == torch.float16 and layer in (
+        "BatchNorm2d-fast", "SyncBatchNorm-fast") else (), id=f"{layer}-{str(dtype).split('.')[1]}")
+    for layer in LAYERS for dtype in DTYPES
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("layer, dtype", ACCURACY_CASES)
 def test_course_layer_is_as_accurate_as_torch_in_every_dtype(layer, dtype):
     make_ours, make_ref, shape = LAYERS[layer]
     for case, (scale, offset) in enumerate(itertools.product((1e-3, 1.0, 1e3), (0.0, 1e4))):
@@ -124,11 +135,11 @@ def test_half_precision_input_into_a_float32_layer_is_accepted_as_torch_does(lay
         torch.testing.assert_close(ours.running_var, ref.running_var, rtol=1e-3, atol=1e-3)
 
 
-@pytest.mark.parametrize("norm", ["batch", "layer", "group", "rms"])
+@pytest.mark.parametrize("norm", list(norms.mlp_norms()))
 @pytest.mark.parametrize("fast", [False, True], ids=["readable", "fast"])
 def test_course_mlp_runs_under_cpu_autocast_like_torchs(norm, fast):
-    if fast and norm in ("group", "rms"):
-        pytest.skip("GroupNorm and RMSNorm have no fast path")
+    if fast and not has_fast_path(norms.mlp_norms()[norm].course_class):
+        pytest.skip(f"{norm} has no fast path")
     x = torch.randn(32, 8, generator=torch.Generator().manual_seed(0))
     outputs = []
     for reference_layers in (True, False):

@@ -3,27 +3,13 @@ constructor signatures, reprs, train/eval behaviour, unbatched and degenerate in
 
 from __future__ import annotations
 
-import inspect
 import warnings
 
 import pytest
 import torch
 
 from course_utils import nn as cnn
-from tests.test_nn import DTYPES, assert_close, assert_same_buffers, make_pair, randomize_parameters, run_step
-
-FAMILY = [cnn.GroupNorm, cnn.RMSNorm, cnn.InstanceNorm1d, cnn.InstanceNorm2d]
-
-
-@pytest.mark.parametrize("cls", FAMILY, ids=lambda c: c.__name__)
-def test_constructor_signature_matches_torch(cls):
-    theirs = getattr(torch.nn, cls.__name__)
-    ours_params = inspect.signature(cls.__init__).parameters
-    theirs_params = inspect.signature(theirs.__init__).parameters
-    assert list(ours_params) == list(theirs_params)
-    for name, param in theirs_params.items():
-        assert ours_params[name].default == param.default, name
-        assert ours_params[name].kind == param.kind, name
+from tests.helpers import DTYPES, assert_close, assert_same_buffers, make_pair, randomize_parameters, run_step
 
 
 def _batch(shape, generator, dtype):

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from course_utils import numpy_layers as nl
 from course_utils.gradcheck import numeric_gradient, rel_error
-from tests.test_numpy_layers import GREAT, torch_grads
+from tests.helpers import GREAT, torch_grads
 
 
 @pytest.fixture

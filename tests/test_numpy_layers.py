@@ -10,12 +10,12 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from course_utils import numpy_layers
 from course_utils import numpy_layers as nl
 from course_utils.gradcheck import numeric_gradient, rel_error
+from tests.helpers import GREAT, torch_grads
 
 # cs231n: below 1e-7 the analytic gradient is right (float64, smooth function).
-GREAT = 1e-7
-
 
 
 @pytest.fixture
@@ -28,13 +28,6 @@ def bn_inputs(rng, n=8, d=5):
     gamma = rng.normal(1.0, 0.5, size=d)
     beta = rng.normal(0.0, 1.0, size=d)
     return x, gamma, beta
-
-
-def torch_grads(fn, dout, *arrays):
-    """Gradients of sum(fn(*tensors) * dout) by torch autograd, as numpy arrays."""
-    tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
-    fn(*tensors).backward(torch.from_numpy(dout))
-    return [t.grad.numpy() for t in tensors]
 
 
 # --------------------------------------------------------------------------------------------- dropout
@@ -296,3 +289,56 @@ def test_backward_bad_input_names_the_argument(backward, forward):
         backward(X.tolist(), cache)
     with pytest.raises(TypeError, match="^cache must be the second value returned by"):
         backward(X, tuple(cache)[:2])
+
+
+# ---------- moved here by subject: tests written against mutants that survived `make mutation`
+
+
+def test_dropout_with_p_zero_is_the_identity_without_drawing_a_mask():
+    rng = np.random.default_rng(0)
+    out, cache = numpy_layers.dropout_forward(np.ones((2, 3)), 0.0, rng=rng)
+    assert cache.mask is None and cache.p == 0.0 and cache.training and cache.shape == (2, 3)
+    assert rng.random() == np.random.default_rng(0).random()  # no random number was drawn
+    np.testing.assert_array_equal(out, np.ones((2, 3)))
+    out, cache = numpy_layers.dropout_forward(np.ones((2, 3)), 0.5, training=False)
+    assert cache.mask is None and cache.p == 0.5 and not cache.training
+
+
+def test_dropout_rng_argument_forms():
+    with pytest.raises(TypeError, match=r"^rng must be a np.random.Generator, an int seed or None, got str\."):
+        numpy_layers.dropout_forward(np.ones(3), 0.5, rng="0")
+    with pytest.raises(TypeError, match=r"got bool"):
+        numpy_layers.dropout_forward(np.ones(3), 0.5, rng=True)
+    a, _ = numpy_layers.dropout_forward(np.ones(50), 0.5, rng=np.int64(4))
+    b, _ = numpy_layers.dropout_forward(np.ones(50), 0.5, rng=np.random.default_rng(4))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_numpy_dropout_keeps_float32():
+    out, cache = numpy_layers.dropout_forward(np.ones((4, 4), dtype=np.float32), 0.5, rng=0)
+    assert out.dtype == np.float32 and cache.mask.dtype == np.float32
+    assert cache.p == 0.5 and cache.training is True
+
+
+# ---------- moved here by subject: tests written against inputs that used to give a silent wrong result
+
+
+def test_numpy_batchnorm_on_an_empty_batch_leaves_the_callers_running_arrays():
+    rm, rv = np.array([0.5, -1.0]), np.array([2.0, 3.0])
+    gamma, beta = np.ones(2), np.zeros(2)
+    out, cache = numpy_layers.batchnorm_forward(np.empty((0, 2)), gamma, beta, rm, rv, training=True)
+    assert out.shape == (0, 2)
+    assert rm.tolist() == [0.5, -1.0] and rv.tolist() == [2.0, 3.0]
+    for backward in (numpy_layers.batchnorm_backward, numpy_layers.batchnorm_backward_naive):
+        dx, dgamma, dbeta = backward(np.empty((0, 2)), cache)
+        assert dx.shape == (0, 2) and dgamma.tolist() == [0.0, 0.0] and dbeta.tolist() == [0.0, 0.0]
+
+
+def test_numpy_batchnorm_refuses_eps_zero_in_training_only():
+    x = np.ones((4, 2))
+    with pytest.raises(ValueError, match="eps must be positive during training"):
+        numpy_layers.batchnorm_forward(x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2), eps=0.0)
+    out, _ = numpy_layers.batchnorm_forward(
+        x, np.ones(2), np.zeros(2), np.zeros(2), np.ones(2), training=False, eps=0.0
+    )
+    assert np.isfinite(out).all()

@@ -41,14 +41,6 @@ def test_small_batches_and_padding():
     assert labelled(P.plot_padding(E.padding_pollution()))
 
 
-@pytest.mark.parametrize("outlier", [0.0, 10.0])
-def test_explorer_figure(outlier):
-    stream = E.stat_stream(steps=20)
-    fig = P.plot_explorer(E.running_traces(stream, 8, 0.1), E.outlier_effect(stream[0, :16], outlier), 8, 0.1,
-                          outlier, E.EXPLORER_MEAN, E.EXPLORER_STD**2)  # fmt: skip
-    assert labelled(fig)
-
-
 def _pixels(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
 

@@ -34,7 +34,6 @@ def test_mechanism_plots():
 
 
 def test_grid_plots(grid):
-    _ok(P.plot_overfitting(grid, 50))
     _ok(P.plot_sweeps(grid))
     _ok(P.plot_sweeps(grid, "val_loss"))
 
@@ -44,18 +43,6 @@ def test_other_plots(grid):
     X, y = E._digits().tensors("val")
     _ok(P.plot_activation_hist({"a": np.abs(np.random.default_rng(0).normal(size=100)), "b": np.ones(10)}))
     _ok(P.plot_mc_vs_k(E.mc_vs_weight_scaling(model, X[:50], y[:50], ks=(1, 5))))
-    _ok(P.plot_uncertainty({"x": {"entropy": 0.1, "variance": 0.01}, "y": {"entropy": 1.0, "variance": 0.1}}))
-
-
-def test_mask_on_digit():
-    fig = Figure()
-    ax = fig.subplots()
-    image = np.arange(64, dtype=float).reshape(8, 8)
-    out = P.draw_mask_on_digit(ax, image, 0.5, seed=1)
-    kept = out != 0
-    assert np.allclose(out[kept], 2 * image[kept])
-    with pytest.raises(ValueError, match="p must be in"):
-        P.draw_mask_on_digit(ax, image, 1.0, seed=1)
 
 
 def test_new_02_figures(grid):

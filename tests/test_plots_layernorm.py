@@ -85,7 +85,7 @@ def test_stat_groups_panel_reused_renders_like_a_fresh_one_and_like_a_full_draw(
 def test_stat_groups_panel_lists_more_than_eight_statistics_as_a_count():
     x = np.zeros((3, 4, 1, 2))
     labels, stats = _stat_groups(x, "instance", 1)  # 12 statistics
-    fig = P.plot_stat_groups(x, labels, stats)
+    fig = P.StatGroupsPanel(x).update(labels, stats)
     texts = [t.get_text() for t in fig.texts]
     assert "12 means/variances:" in texts and "... and 4 more" in texts
     with pytest.raises(ValueError, match="labels"):

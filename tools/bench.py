@@ -221,18 +221,13 @@ def bench_widgets(benchmarks=None, **kwargs) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- ratios
-# Sizes of the issue: (constructor args, input shape). A class of course_utils.nn not listed here gets
-# the first fallback that both it and its torch.nn namesake accept.
-LAYER_CASES: dict[str, tuple[tuple, tuple[int, ...]]] = {
-    "Dropout": ((0.5,), (512, 1024)),
-    "BatchNorm1d": ((1024,), (512, 1024)),
-    "BatchNorm2d": ((64,), (64, 64, 16, 16)),
-    "LayerNorm": ((1024,), (512, 1024)),
-    "GroupNorm": ((8, 64), (64, 64, 16, 16)),
-    "RMSNorm": ((1024,), (512, 1024)),
-    "InstanceNorm1d": ((64,), (64, 64, 256)),
-    "InstanceNorm2d": ((64,), (64, 64, 16, 16)),
-}
+# Sizes of the issue: (constructor args, input shape); the norm layers' come from their registry
+# (course_utils.norms, each spec's ``bench``). A class of course_utils.nn not listed here gets the first
+# fallback that both it and its torch.nn namesake accept.
+def layer_cases() -> dict[str, tuple[tuple, tuple[int, ...]]]:
+    from course_utils import norms
+
+    return {"Dropout": ((0.5,), (512, 1024)), **{s.name: (s.bench.args, s.bench.shape) for s in norms.REGISTRY}}
 FALLBACK_CASES: tuple[tuple[tuple, tuple[int, ...]], ...] = (
     ((1024,), (512, 1024)),
     ((64,), (64, 64, 16, 16)),
@@ -261,7 +256,8 @@ def layer_case(name: str, ours: type, theirs: type, scale: float = 1.0):
     ``scale`` < 1 shrinks the batch (tests use tiny sizes)."""
     import torch
 
-    candidates = ([LAYER_CASES[name]] if name in LAYER_CASES else []) + list(FALLBACK_CASES)
+    cases = layer_cases()
+    candidates = ([cases[name]] if name in cases else []) + list(FALLBACK_CASES)
     for args, shape in candidates:
         shape = (max(2, int(shape[0] * scale)), *shape[1:])
         try:
@@ -271,20 +267,14 @@ def layer_case(name: str, ours: type, theirs: type, scale: float = 1.0):
         except (TypeError, ValueError, RuntimeError):
             continue
         return args, shape
-    raise ValueError(f"no benchmark case fits course_utils.nn.{name}; add it to tools/bench.py LAYER_CASES.")
+    raise ValueError(f"no benchmark case fits course_utils.nn.{name}; give it a bench case in course_utils.norms.")
 
 
-def has_fast_path(cls: type, args: tuple, shape: tuple[int, ...]) -> bool:
-    """Whether ``layer.fast = True`` really switches ``cls`` to a hand-written autograd.Function (a
-    subclass may inherit the attribute but keep its own forward)."""
-    import torch
+def has_fast_path(cls: type, args: tuple = (), shape: tuple[int, ...] = ()) -> bool:
+    """Whether ``cls`` has a fast path (course_utils.nn_fast: exactly its FAST_CLASSES, never a subclass)."""
+    from course_utils.nn_fast import has_fast_path as _has_fast_path
 
-    if not hasattr(cls, "fast"):
-        return False
-    layer = cls(*args)
-    layer.fast = True
-    out = layer(torch.randn(shape, requires_grad=True))
-    return "Function" in type(out.grad_fn).__name__
+    return _has_fast_path(cls)
 
 
 def interleaved(fns: Sequence[Callable[[], Any]], repeats: int = 30, warmup: int = 5) -> list[float]:

@@ -22,12 +22,10 @@ from . import ExerciseError, call_learner, forbidden, ok, require, run_check
 
 __all__ = [
     "check_dropout_forward",
-    "check_inverted_dropout",
     "check_dropout_backward",
     "check_dropout_module",
     "check_predict_fix",
     "check_supports",
-    "check_chosen_p",
     "buggy_predict",
 ]
 
@@ -212,27 +210,6 @@ def _check_dropout_forward_body(dropout_forward: Callable) -> str:
         require(np.allclose(out, x), "With p=0 nothing is dropped and 1/(1-p) = 1: the output must equal x.")
         _check_other_shapes(call, "training")
     return "a fresh Bernoulli mask per element from rng, survivors scaled by 1/(1-p); eval mode is the identity."
-
-
-def check_inverted_dropout(my_dropout: Callable) -> None:
-    """``my_dropout(x, p, rng) -> out`` (training mode only): zero each element with probability p and
-    scale the rest by 1/(1-p)."""
-    ok(run_check(_check_inverted_dropout_body, my_dropout, name="my_dropout"))
-
-
-def _check_inverted_dropout_body(my_dropout: Callable) -> str:
-    x = _sample_x()
-    with _no_torch_dropout() as calls:
-
-        def call(x_, p, rng):
-            out = _call(my_dropout, x_.copy(), p, rng, name="my_dropout", calls=calls, copy_inputs=False)
-            return _as_array(out, "my_dropout")
-
-        for p in _P_VALUES:
-            _check_training_output(x, call(x, p, np.random.default_rng(1)), p, f"p={p}")
-        _forward_rng_checks(call, x, "my_dropout")
-        _check_other_shapes(call, "my_dropout")
-    return "elements are dropped with probability p and survivors scaled by 1/(1-p), so E[out] = x."
 
 
 # ------------------------------------------------------------------------------------ exercise 2.2
@@ -472,15 +449,3 @@ def check_supports(supports: Callable) -> None:
     ok(run_check(_check_supports_body, supports, name="supports"))
 
 
-def check_chosen_p(p, grid, n_train: int, tolerance: float = 0.005) -> None:
-    """``p`` must be (within ``tolerance`` of) the best validation accuracy among the grid's p at ``n_train``."""
-    require(p in grid.p_values, f"Choose one of the p values of the sweep: {list(grid.p_values)}.")
-    require(n_train in grid.sizes, f"n_train must be one of the sweep's sizes: {list(grid.sizes)}.")
-    accs = {q: grid.mean(q, n_train, "val_acc") for q in grid.p_values}
-    best = max(accs.values())
-    require(
-        accs[p] >= best - tolerance,
-        f"p={p} does not reach the best validation accuracy at n={n_train}. "
-        "Read the sweep table: pick the p with the highest validation accuracy for this training-set size.",
-    )
-    ok(f"p={p} gives the highest validation accuracy with {n_train} training examples.")

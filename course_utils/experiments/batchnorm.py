@@ -19,12 +19,13 @@ import torch
 from torch import nn
 
 from .. import nn as cnn
-from ..data import Split, load_digits, load_wine
+from ..data import Split, load_wine
 from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
 from ..numpy_layers import batchnorm_backward, batchnorm_backward_naive, batchnorm_forward
-from ..train import History, batchnorm_layers, evaluate, recalibrate_batchnorm, train
+from ..train import History, batchnorm_layers, evaluate, is_batchnorm, recalibrate_batchnorm, train
 from ..validation import check_choice, check_int, check_number, check_positive
+from .runner import digits
 
 __all__ = [
     "PAPER_IMAGENET",
@@ -232,9 +233,7 @@ def running_var_bias(batch_size: int = 4, batches: int = 4000, sigma: float = 2.
 # ------------------------------------------------------------------------------------ train vs eval
 
 
-@functools.lru_cache(maxsize=1)
-def _digits() -> Split:
-    return load_digits()
+_digits = digits  # the shared digits split (cached)
 
 
 @functools.lru_cache(maxsize=16)
@@ -332,12 +331,7 @@ def _check_inputs(X, minimum: int = 1) -> None:
         raise ValueError(f"X must hold at least {minimum} example(s), got {len(X)}.")
 
 
-def _is_bn(module: nn.Module) -> bool:
-    return isinstance(module, nn.modules.batchnorm._BatchNorm | cnn._BatchNorm)
-
-
-def _bn_layers(model: nn.Module) -> list[nn.Module]:
-    return batchnorm_layers(model)
+_is_bn, _bn_layers = is_batchnorm, batchnorm_layers
 
 
 def recalibrate(model: nn.Module, X: torch.Tensor, batch_size: int = 64, passes: int = 1, seed: int = 0) -> nn.Module:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data import load_digits
 from ..diagnostics import ActivationRecorder, LayerStats, weight_grad_norms
 from ..env import torch_generator
 from ..models import ACTIVATIONS, make_mlp
 from ..train import History, train
 from ..validation import check_choice, check_int, check_positive
+from .runner import standardized_digits as _digits
 
 __all__ = [
     "INIT_SCHEMES", "DepthStats", "init_scheme", "depth_statistics", "std_decay_per_layer", "train_deep",
@@ -228,8 +228,3 @@ def drift_table(callback) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise ValueError("callback has no records: pass it to train_deep(..., callback=callback) first.")
     steps = np.array([r[0] for r in records])
     return steps, np.array([r[1] for r in records]), np.array([r[2] for r in records])
-
-
-@functools.lru_cache(maxsize=1)
-def _digits():
-    return load_digits(standardize=True)

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import Split, load_digits
 from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
 from ..parallel import map_in_processes
 from ..train import History, evaluate, train
 from ..validation import check_choice, check_float_array, check_int, check_number, check_probability
+from .runner import digits as _digits
 
 __all__ = [
     "PAPER_TABLE2",
@@ -203,11 +203,6 @@ def prediction_flip_rate(predictions: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------------------- training
-
-
-@functools.lru_cache(maxsize=1)
-def _digits() -> Split:
-    return load_digits()
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import nn as cnn
-from ..data import Split, load_digits
+from .. import norms
+from .. import train as train_module
 from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
-from ..train import evaluate, train
+from ..train import evaluate, train, train_steps
 from ..validation import check_choice, check_int, check_number, check_positive
 from .batchnorm import MaskedBatchNorm1d
+from .runner import standardized_digits
 
 __all__ = [
     "PAPER_TABLE1",
@@ -91,7 +93,7 @@ WU_HE = {
     "InstanceNorm": {32: 28.4},
 }
 
-METHODS = ("batch", "layer", "instance", "group")
+METHODS = tuple(norms.axes_methods())  # ("batch", "layer", "instance", "group"), from the registry
 """The four normalizations of Wu & He's Fig. 2, by the axes their statistics are taken over."""
 
 
@@ -205,12 +207,7 @@ def axes_parity(shape: tuple[int, int, int, int] = (3, 4, 2, 3), groups: int = 2
     GroupNorm (all from :mod:`course_utils.nn`)."""
     x = numpy_rng(check_int("seed", seed, minimum=0)).normal(2.0, 3.0, size=shape)
     c, h, w = shape[1:]
-    layers = {
-        "batch": cnn.BatchNorm2d(c, affine=False, dtype=torch.float64),
-        "layer": cnn.LayerNorm((c, h, w), elementwise_affine=False, dtype=torch.float64),
-        "instance": cnn.InstanceNorm2d(c, dtype=torch.float64),
-        "group": cnn.GroupNorm(groups, c, affine=False, dtype=torch.float64),
-    }
+    layers = {method: entry.image_layer(c, h, w, groups) for method, entry in norms.axes_methods().items()}
     out = {}
     with torch.no_grad():
         for method, layer in layers.items():
@@ -306,16 +303,14 @@ def invariance_table(seed: int = 0, n: int = 16, d: int = 10, h: int = 6, tol: f
 # ------------------------------------------------------------------------------- 4. batch-size independence
 
 BATCH_SIZES = (32, 2)  # Wu & He's two ends; 8 in between cost a sixth of the notebook's budget
-NORMS = {"none": None, "BatchNorm": "batch", "LayerNorm": "layer", "GroupNorm": "group", "RMSNorm": "rms"}
+NORMS = {"none": None, **{entry.label: key for key, entry in norms.mlp_norms().items()}}
 SWEEP_HIDDEN = (64, 64)
 SWEEP_EPOCHS = 1
 SWEEP_LR_AT_32 = 0.1  # scaled linearly with the batch size (Goyal et al. 2017; Wu & He do the same)
 SWEEP_GROUPS = 8
 
 
-@functools.lru_cache(maxsize=1)
-def _digits() -> Split:
-    return load_digits().standardized()
+_digits = standardized_digits  # the shared digits split, standardized (cached)
 
 
 @dataclass(frozen=True)
@@ -345,19 +340,8 @@ def _test_error(model: nn.Module) -> float:
 
 def recalibrate_batchnorm(model: nn.Module, X: torch.Tensor) -> None:
     """Replace every BatchNorm layer's running statistics by the exact mean and (unbiased) variance of its
-    input over all of ``X`` (one forward pass in training mode with a cumulative average)."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [m.momentum for m in norms]
-    was_training = model.training
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average: one batch = exactly that batch's statistics
-    model.train()
-    with torch.no_grad():
-        model(X)
-    for m, momentum in zip(norms, saved, strict=True):
-        m.momentum = momentum
-    model.train(was_training)
+    input over all of ``X``: :func:`course_utils.train.recalibrate_batchnorm` with all of ``X`` as one batch."""
+    train_module.recalibrate_batchnorm(model, X, batch_size=len(X), drop_last=False)
 
 
 def _sweep_run(norm: str | None, batch_size: int, seed: int, epochs: int) -> tuple[float, float]:
@@ -557,12 +541,12 @@ def _train_sequence_net(norm: str | None, seed: int, data: tuple, steps: int, ba
     net = SequenceNet(norm, seed=seed)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     gen = torch_generator(seed)
-    for _ in range(steps):
+
+    def next_loss(step: int) -> torch.Tensor:
         idx = torch.randint(0, len(x), (batch_size,), generator=gen)
-        loss = F.cross_entropy(net(x[idx], mask[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        return F.cross_entropy(net(x[idx], mask[idx]), y[idx])
+
+    train_steps(net, opt, next_loss, steps, progress=False)
     return net.eval()
 
 
@@ -772,17 +756,14 @@ def _train_sorter(placement: str, warmup: int, seed: int, lr: float, steps: int,
     # betas=(0.9, 0.98) as in Vaswani et al. and Xiong et al.; fused: one kernel per step, same algorithm.
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), fused=True)
     gen = torch_generator(seed)
-    losses = []
-    for step in range(steps):
-        scale = min(1.0, (step + 1) / warmup) if warmup else 1.0  # linear warm-up, then constant
-        for group in opt.param_groups:
-            group["lr"] = lr * scale
-        x, y = sorting_batch(batch_size, gen)
-        loss = _sort_loss(model, x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+
+    def next_loss(step: int) -> torch.Tensor:
+        return _sort_loss(model, *sorting_batch(batch_size, gen))
+
+    def warm_up(step: int) -> float:  # linear warm-up, then constant
+        return min(1.0, step / warmup) if warmup else 1.0
+
+    losses = train_steps(model, opt, next_loss, steps, lr_schedule=warm_up, progress=False)
     x, y = sorting_batch(1000, torch_generator(999))
     with torch.no_grad():
         accuracy = float((model(x).argmax(-1) == y).float().mean())

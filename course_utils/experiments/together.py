@@ -22,12 +22,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import Split, load_digits
+from ..data import Split
 from ..env import experiment_seeds, manual_seed, torch_generator
 from ..models import DEFAULT_BLOCK, make_mlp
 from ..paired import Paired, paired
-from ..train import History, batchnorm_layers, evaluate, recalibrate_batchnorm, train
+from ..train import History, batchnorm_layers, evaluate, recalibrate_batchnorm, train_steps
 from ..validation import check_bool, check_choice, check_int, check_number, check_positive, check_probability
+from .runner import digits as _digits
+from .runner import seeded_run
 
 __all__ = [
     "Config",
@@ -186,22 +188,13 @@ def conv_block_net(channels: int = 16, p: float = 0.1, seed: int = 0) -> nn.Sequ
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _digits() -> Split:
-    return load_digits()
-
-
 @functools.lru_cache(maxsize=4)
 def train_conv(channels: int = 16, p: float = 0.1, seed: int = 0, steps: int = 150) -> tuple[nn.Sequential, History]:
     """Train :func:`conv_block_net` on all training digits (cached); the model is returned in eval mode."""
     steps = check_int("steps", steps, minimum=1)
     model = conv_block_net(channels, p, seed)
-    with torch.random.fork_rng(devices=[]):
-        manual_seed(seed)
-        history = train(model, _digits(), steps=steps, lr=LR, momentum=MOMENTUM, batch_size=BATCH_SIZE,
-                        eval_every=steps, seed=seed, progress=False)  # fmt: skip
-    model.eval()
-    return model, history
+    return seeded_run(model, _digits(), seed=seed, steps=steps, lr=LR, momentum=MOMENTUM, batch_size=BATCH_SIZE,
+                      eval_every=steps)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------- training
@@ -397,20 +390,14 @@ def time_per_step(name: str, hidden: Sequence[int] = HIDDEN, steps: int = 60, ba
     X, y = _digits().tensors("train")
     xb, yb = X[:batch_size], y[:batch_size]
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    model.train()
 
-    def step() -> None:
-        loss = nn.functional.cross_entropy(model(xb), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+    def loss(step: int) -> torch.Tensor:
+        return nn.functional.cross_entropy(model(xb), yb)
 
     with torch.random.fork_rng(devices=[]):
-        for _ in range(5):  # warm-up: first calls allocate
-            step()
+        train_steps(model, opt, loss, 5, progress=False)  # warm-up: first calls allocate
         start = time.process_time()
-        for _ in range(steps):
-            step()
+        train_steps(model, opt, loss, steps, progress=False)
         elapsed = time.process_time() - start
     return 1000 * elapsed / steps
 
@@ -418,9 +405,7 @@ def time_per_step(name: str, hidden: Sequence[int] = HIDDEN, steps: int = 60, ba
 # ------------------------------------------------------------------------------------ variance shift
 
 
-def bn_layers(model: nn.Module) -> list[nn.Module]:
-    """Every BatchNorm layer of ``model``, in order (:func:`course_utils.train.batchnorm_layers`)."""
-    return batchnorm_layers(model)
+bn_layers = batchnorm_layers  # every BatchNorm layer of a model, in order (the name notebook 05 uses)
 
 
 @torch.no_grad()

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from matplotlib.figure import Figure
 
+from .. import norms
 from ..train import History
 from ..validation import check_choice
 
@@ -33,28 +34,26 @@ OKABE_ITO = {
     "reddish_purple": "#CC79A7",
     "grey": "#999999",
 }
+# The normalization layers' styles come from their registry (course_utils.norms); the rest are listed here.
+_NORM_STYLES = norms.styles()
 COLORS = {
     "plain": OKABE_ITO["black"],
     "none": OKABE_ITO["black"],
     "raw": OKABE_ITO["vermillion"],
     "standardized": OKABE_ITO["bluish_green"],
     "dropout": OKABE_ITO["blue"],
-    "batchnorm": OKABE_ITO["orange"],
-    "layernorm": OKABE_ITO["reddish_purple"],
-    "groupnorm": OKABE_ITO["sky_blue"],
-    "rmsnorm": OKABE_ITO["bluish_green"],
-    "instancenorm": OKABE_ITO["yellow"],
+    **{key: style.color for key, (style, _aliases) in _NORM_STYLES.items()},
     "batchnorm+dropout": OKABE_ITO["vermillion"],
     "layernorm+dropout": OKABE_ITO["grey"],
 }
 LINESTYLES = {
-    "plain": "-", "none": "-", "raw": "-", "standardized": "--", "dropout": "--", "batchnorm": "-.",
-    "layernorm": ":", "groupnorm": (0, (5, 1, 1, 1)), "rmsnorm": (0, (3, 1, 1, 1, 1, 1)), "instancenorm": "--",
+    "plain": "-", "none": "-", "raw": "-", "standardized": "--", "dropout": "--",
+    **{key: style.linestyle for key, (style, _aliases) in _NORM_STYLES.items()},
     "batchnorm+dropout": (0, (1, 1)), "layernorm+dropout": (0, (4, 2)),
 }
 MARKERS = {
-    "plain": "o", "none": "o", "raw": "o", "standardized": "s", "dropout": "s", "batchnorm": "^",
-    "layernorm": "D", "groupnorm": "v", "rmsnorm": "P", "instancenorm": "X",
+    "plain": "o", "none": "o", "raw": "o", "standardized": "s", "dropout": "s",
+    **{key: style.marker for key, (style, _aliases) in _NORM_STYLES.items()},
     "batchnorm+dropout": "<", "layernorm+dropout": ">",
 }
 # For an ordered series (dropout p, batch size, depth): a perceptually uniform, colour-blind-safe map.
@@ -67,10 +66,10 @@ def _key(name: str) -> str:
     return name.lower().replace(" ", "").replace("-", "").replace("_", "")
 
 
-_ALIASES = {"bn": "batchnorm", "ln": "layernorm", "gn": "groupnorm", "rms": "rmsnorm", "in": "instancenorm",
-            "batch": "batchnorm", "layer": "layernorm", "group": "groupnorm", "instance": "instancenorm",
-            "nonorm": "none", "baseline": "none", "bn+dropout": "batchnorm+dropout",
-            "ln+dropout": "layernorm+dropout"}
+_ALIASES = {
+    **{alias: key for key, (_style, aliases) in _NORM_STYLES.items() for alias in aliases},
+    "nonorm": "none", "baseline": "none", "bn+dropout": "batchnorm+dropout", "ln+dropout": "layernorm+dropout",
+}
 
 
 def _canonical(name: str) -> str | None:

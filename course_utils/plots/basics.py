@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from ..env import numpy_rng
 from ..validation import check_int, check_number, check_positive
-from . import COLORS, Panel, new_figure
+from . import COLORS, Panel
 
 
 def sample_feature(mean: float, std: float, n: int = 500, seed: int = 0) -> np.ndarray:
@@ -21,24 +21,6 @@ def sample_feature(mean: float, std: float, n: int = 500, seed: int = 0) -> np.n
 def standardize(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """``(x - mean) / sqrt(var + eps)``: the core of every normalization layer in the course."""
     return (x - x.mean()) / np.sqrt(x.var() + eps)
-
-
-def standardization_figure(mean: float = 50.0, std: float = 10.0, n: int = 500, seed: int = 0) -> Figure:
-    """Histogram of a feature before and after standardization, with both means and stds."""
-    x = sample_feature(mean, std, n, seed)
-    z = standardize(x)
-    fig, (ax_raw, ax_std) = new_figure(ncols=2, width=7.5, height=2.6, layout=None)
-    fig.subplots_adjust(left=0.03, right=0.98, bottom=0.12, top=0.88, wspace=0.1)
-    for ax, values, title, color in (
-        (ax_raw, x, "raw feature", COLORS["raw"]),
-        (ax_std, z, "standardized", COLORS["standardized"]),
-    ):
-        ax.hist(values, bins=30, color=color, alpha=0.8)
-        mean_shown = round(float(values.mean()), 2) + 0.0  # + 0.0 turns -0.0 into 0.0
-        ax.set_title(f"{title}: mean {mean_shown:.2f}, std {values.std():.2f}", fontsize=9)
-        ax.set_yticks([])
-    ax_std.set_xlim(-4, 4)
-    return fig
 
 
 # --- the explorer's right panel: what the scale of an input does to gradient descent ----------------------

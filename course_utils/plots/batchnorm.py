@@ -16,7 +16,6 @@ __all__ = [
     "plot_sweeps",
     "plot_small_batches",
     "plot_padding",
-    "plot_explorer",
     "BatchStatsPanel",
 ]
 
@@ -257,9 +256,3 @@ class BatchStatsPanel(Panel):
         return self.figure
 
 
-def plot_explorer(traces: dict, effect: dict, batch_size: int, momentum: float, outlier: float,
-                  true_mean: float, true_var: float) -> Figure:  # fmt: skip
-    """The batch-statistics explorer's figure on a fresh :class:`BatchStatsPanel` (see there); the
-    explorer itself updates one panel in place."""
-    panel = BatchStatsPanel(len(traces["batch_mean"]), true_mean, true_var, others=len(effect["before"]) - 1)
-    return panel.update(traces, effect, batch_size, momentum, outlier)

@@ -14,12 +14,9 @@ __all__ = [
     "plot_dropout_diagram",
     "plot_kept_counts",
     "plot_mean_output",
-    "plot_overfitting",
     "plot_sweeps",
     "plot_activation_hist",
     "plot_mc_vs_k",
-    "plot_uncertainty",
-    "draw_mask_on_digit",
     "plot_long_runs",
     "plot_paired_sweep",
     "plot_uncertainty_scores",
@@ -108,33 +105,6 @@ def plot_mean_output(x: np.ndarray, with_rescale: np.ndarray, without: np.ndarra
     return fig
 
 
-def _band(ax, grid, p, n, metric, color, label, ls="-"):
-    steps = np.array(grid.histories(p, n)[0].steps)
-    values = np.array([getattr(h, metric) for h in grid.histories(p, n)])
-    ax.plot(steps, values.mean(0), color=color, ls=ls, lw=1.6, label=label)
-    if len(values) > 1:
-        ax.fill_between(steps, values.min(0), values.max(0), color=color, alpha=0.15, lw=0)
-
-
-def plot_overfitting(grid, n_train: int, p: float = 0.5) -> Figure:
-    """Train (dashed) and validation (solid) loss and accuracy without (grey) and with dropout (blue);
-    lines are means over seeds, bands span min..max."""
-    fig, axes = new_figure(ncols=2, width=9.0, height=3.4)
-    for q, color, name in ((0.0, PLAIN, "no dropout"), (p, DROP, f"dropout p={p:g}")):
-        for metric, ls, part in (("train", "--", "train"), ("val", "-", "val")):
-            _band(axes[0], grid, q, n_train, f"{metric}_loss", color, f"{name}, {part}", ls)
-            _band(axes[1], grid, q, n_train, f"{metric}_acc", color, f"{name}, {part}", ls)
-    axes[0].set_ylabel("cross-entropy loss")
-    axes[0].set_yscale("log")
-    axes[1].set_ylabel("accuracy")
-    axes[1].set_ylim(0.6, 1.01)
-    for ax in axes:
-        ax.set_xlabel("step")
-    axes[1].legend(frameon=False, fontsize=8, loc="lower right")
-    fig.suptitle(f"{n_train} training digits, mean of {len(grid.seeds)} seeds")
-    return fig
-
-
 def plot_sweeps(grid, metric: str = "val_acc") -> Figure:
     """Final ``metric`` against the drop probability p, one line per training-set size (ordered colours),
     with the range over seeds as error bars. Mean of the seeds; the y-axis is not zoomed in."""
@@ -184,37 +154,6 @@ def plot_mc_vs_k(rows: dict) -> Figure:
         ax.set_xscale("log")
         ax.set_xlabel("k (number of masks averaged)")
     return fig
-
-
-def plot_uncertainty(summary: dict[str, dict[str, float]]) -> Figure:
-    """Bars of MC-dropout predictive entropy and variance per kind of input."""
-    fig, axes = new_figure(ncols=2, width=8.0, height=3.0)
-    names = list(summary)
-    colors = [INPUT_KINDS.get(n, DROP) for n in names]
-    for ax, key, label in ((axes[0], "entropy", "predictive entropy (nats)"), (axes[1], "variance", "MC variance")):
-        ax.bar(names, [summary[n][key] for n in names], color=colors)
-        ax.set_ylabel(label)
-        ax.tick_params(axis="x", labelsize=8)
-    return fig
-
-
-def draw_mask_on_digit(ax, image: np.ndarray, p: float, seed: int) -> np.ndarray:
-    """Draw the inverted-dropout version of ``image`` (8x8) on ``ax``; dropped pixels get a red x.
-
-    Returns the masked, rescaled image (kept pixels are multiplied by 1/(1-p))."""
-    image = check_float_array("image", np.asarray(image, dtype=np.float64), ndim=2)
-    p = check_probability("p", p)
-    rng = numpy_rng(check_int("seed", seed, minimum=0))
-    keep = rng.random(image.shape) >= p
-    out = image * keep / (1 - p)
-    ax.imshow(out, cmap="gray_r", vmin=0, vmax=max(float(out.max()), 1e-9))
-    rows, cols = np.nonzero(~keep)
-    ax.scatter(cols, rows, marker="x", s=16, color=ACCENT, lw=1)
-    ax.set_title(f"mask seed {seed}\nkept {keep.sum()}/{keep.size}, x{1 / (1 - p):.2f}", fontsize=9)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.grid(False)
-    return out
 
 
 def plot_paired_sweep(grid, metric: str = "val_acc") -> Figure:

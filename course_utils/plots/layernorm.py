@@ -8,13 +8,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 from matplotlib.ticker import MaxNLocator
 
+from .. import norms
 from ..validation import check_choice, check_int
 from . import OKABE_ITO, Panel, color_for, new_figure, style_for
 
 __all__ = [
     "METHOD_NAMES",
     "plot_axes_cubes",
-    "plot_stat_groups",
     "StatGroupsPanel",
     "GradNormPanel",
     "plot_batch_size_sweep",
@@ -23,7 +23,7 @@ __all__ = [
     "plot_warmup",
 ]
 
-METHOD_NAMES = {"batch": "BatchNorm", "layer": "LayerNorm", "instance": "InstanceNorm", "group": "GroupNorm"}
+METHOD_NAMES = {method: entry.label for method, entry in norms.axes_methods().items()}
 
 
 def _cube(ax, highlighted: np.ndarray, color: str, depth: float = 0.55) -> None:
@@ -227,12 +227,6 @@ class StatGroupsPanel(Panel):
         self.note.set_text(note)
         self.title.set_text(title)
         return self.figure
-
-
-def plot_stat_groups(x: np.ndarray, labels: np.ndarray, stats: dict, title: str = "", note: str = "") -> Figure:
-    """The axes explorer's picture on a fresh :class:`StatGroupsPanel` (see there); the explorer itself
-    updates one panel in place."""
-    return StatGroupsPanel(x).update(labels, stats, title, note)
 
 
 def plot_batch_size_sweep(sweep, paper: dict) -> Figure:
