@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# `make offline-check`: the course's offline promise, checked the way a learner meets it.
+#
+# 1. a fresh clone of this checkout's HEAD (committed work only) in $OFFLINE_CLONE;
+# 2. `make setup-dev` there, with the network (pip's index, the npm registry);
+# 3. then, in a network namespace with no route out (only loopback): `make site`, `make slides` and the
+#    browser tests of the site, the decks and the exported HTML, which must not skip
+#    (NORMCOURSE_REQUIRE_BROWSER=1) and fail on any request outside file:// and loopback.
+#
+# Needs Linux's unshare(1) with network namespaces (root, or unprivileged user namespaces enabled);
+# it stops with the reason if the namespace cannot be made or still reaches the outside.
+# Not part of `make test`: it installs a whole second .venv (minutes) and builds everything.
+set -euo pipefail
+
+REPO=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
+CLONE=${OFFLINE_CLONE:-${TMPDIR:-/tmp}/normcourse-offline-check}
+PROBE_URL=${OFFLINE_PROBE_URL:-https://registry.npmjs.org/}
+E2E_TESTS="tests/e2e/test_e2e_site.py tests/e2e/test_e2e_slides_html.py tests/e2e/test_e2e_html_export.py"
+
+say() { printf '\n== offline-check: %s\n' "$*"; }
+
+# Root may make a network namespace directly; anyone else maps themselves to root inside a user namespace.
+if [ "$(id -u)" = 0 ]; then NO_NET=(unshare --net); else NO_NET=(unshare --net --map-root-user); fi
+if ! "${NO_NET[@]}" true 2>/dev/null; then
+  echo "offline-check: cannot cut the network here: '${NO_NET[*]} true' failed (no network namespaces:" \
+       "run as root, or enable unprivileged user namespaces, e.g. sysctl kernel.unprivileged_userns_clone=1)" >&2
+  exit 2
+fi
+
+say "fresh clone of $(git -C "$REPO" rev-parse --short HEAD) into $CLONE"
+if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no)" ]; then
+  echo "note: uncommitted changes in $REPO are not in the clone (it checks HEAD)"
+fi
+rm -rf "$CLONE"
+git clone --quiet "$REPO" "$CLONE"
+cd "$CLONE"
+
+say "make setup-dev (network allowed)"
+start=$(date +%s)
+make setup-dev
+echo "setup-dev took $(( $(date +%s) - start )) s"
+
+say "network cut: make site, make slides, browser tests"
+# Inside the namespace: loopback up (a machine without internet still has it), then prove that the outside
+# is unreachable before trusting anything that passes there.
+"${NO_NET[@]}" env PROBE_URL="$PROBE_URL" E2E_TESTS="$E2E_TESTS" bash -euo pipefail -c '
+  ip link set lo up
+  # by name (DNS) and by address (a route out), either one answering means the cut failed
+  if python3 -c "import socket, sys, urllib.request
+for reach in (lambda: urllib.request.urlopen(sys.argv[1], timeout=10), lambda: socket.create_connection(('1.1.1.1', 443), 10)):
+    try:
+        reach(); sys.exit(0)
+    except OSError:
+        pass
+sys.exit(1)" "$PROBE_URL"; then
+    echo "offline-check: the outside answered inside the namespace: the network is not cut" >&2; exit 2
+  fi
+  echo "network cut: $PROBE_URL and 1.1.1.1:443 unreachable"
+  make site
+  make slides
+  NORMCOURSE_REQUIRE_BROWSER=1 nice -n 10 .venv/bin/python -m pytest -q -rs -p no:cacheprovider $E2E_TESTS
+'
+say "passed: site, decks and exported HTML render offline from a fresh clone ($CLONE)"
