@@ -1,5 +1,5 @@
 """`make slides` decks (tools/make_slides.py) open from file:// with any request outside it failing the test:
-reveal.js (pinned, installed by `make setup`) starts, the keyboard moves through the slides, formulas are
+reveal.js (pinned, installed by `make setup-dev`) starts, the keyboard moves through the slides, formulas are
 typeset by KaTeX, and the fixture's explorer shows from its saved widget state on its slide."""
 
 from __future__ import annotations
