@@ -12,10 +12,27 @@
 # Not part of `make test`: it installs a whole second .venv (minutes) and builds everything.
 set -euo pipefail
 
+# In the namespace (the script runs itself again there): loopback up (a machine without internet still has it),
+# prove the outside unreachable before trusting anything that passes, then build and test.
+inside() {
+  cd "$1"
+  ip link set lo up
+  local verdict
+  verdict=$(.venv/bin/python tools/offline_probe.py "$PROBE_URL")
+  if [ "$verdict" != "cut" ]; then
+    echo "offline-check: the network is not cut inside the namespace: $verdict" >&2; exit 2
+  fi
+  echo "network cut: $PROBE_URL and 1.1.1.1:443 unreachable"
+  make site
+  make slides
+  NORMCOURSE_REQUIRE_BROWSER=1 nice -n 10 .venv/bin/python -m pytest -q -rs -p no:cacheprovider \
+    tests/e2e/test_e2e_site.py tests/e2e/test_e2e_slides_html.py tests/e2e/test_e2e_html_export.py
+}
+if [ "${1:-}" = --inside ]; then inside "$2"; exit; fi
+
 REPO=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
 CLONE=${OFFLINE_CLONE:-${TMPDIR:-/tmp}/normcourse-offline-check}
 PROBE_URL=${OFFLINE_PROBE_URL:-https://registry.npmjs.org/}
-E2E_TESTS="tests/e2e/test_e2e_site.py tests/e2e/test_e2e_slides_html.py tests/e2e/test_e2e_html_export.py"
 
 say() { printf '\n== offline-check: %s\n' "$*"; }
 
@@ -31,8 +48,14 @@ say "fresh clone of $(git -C "$REPO" rev-parse --short HEAD) into $CLONE"
 if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no)" ]; then
   echo "note: uncommitted changes in $REPO are not in the clone (it checks HEAD)"
 fi
+# Only ever delete a folder this script made (its mark is inside .git), never one OFFLINE_CLONE names by mistake.
+if [ -e "$CLONE" ] && [ ! -e "$CLONE/.git/normcourse-offline-check" ]; then
+  echo "offline-check: $CLONE exists and is not an earlier offline-check clone: move it or set OFFLINE_CLONE" >&2
+  exit 2
+fi
 rm -rf "$CLONE"
 git clone --quiet "$REPO" "$CLONE"
+touch "$CLONE/.git/normcourse-offline-check"
 cd "$CLONE"
 
 say "make setup-dev (network allowed)"
@@ -41,23 +64,5 @@ make setup-dev
 echo "setup-dev took $(( $(date +%s) - start )) s"
 
 say "network cut: make site, make slides, browser tests"
-# Inside the namespace: loopback up (a machine without internet still has it), then prove that the outside
-# is unreachable before trusting anything that passes there.
-"${NO_NET[@]}" env PROBE_URL="$PROBE_URL" E2E_TESTS="$E2E_TESTS" bash -euo pipefail -c '
-  ip link set lo up
-  # by name (DNS) and by address (a route out), either one answering means the cut failed
-  if python3 -c "import socket, sys, urllib.request
-for reach in (lambda: urllib.request.urlopen(sys.argv[1], timeout=10), lambda: socket.create_connection(('1.1.1.1', 443), 10)):
-    try:
-        reach(); sys.exit(0)
-    except OSError:
-        pass
-sys.exit(1)" "$PROBE_URL"; then
-    echo "offline-check: the outside answered inside the namespace: the network is not cut" >&2; exit 2
-  fi
-  echo "network cut: $PROBE_URL and 1.1.1.1:443 unreachable"
-  make site
-  make slides
-  NORMCOURSE_REQUIRE_BROWSER=1 nice -n 10 .venv/bin/python -m pytest -q -rs -p no:cacheprovider $E2E_TESTS
-'
+"${NO_NET[@]}" env PROBE_URL="$PROBE_URL" "$CLONE/tools/offline_check.sh" --inside "$CLONE"
 say "passed: site, decks and exported HTML render offline from a fresh clone ($CLONE)"
