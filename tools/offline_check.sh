@@ -4,7 +4,7 @@
 # 1. a fresh clone of this checkout's HEAD (committed work only) in $OFFLINE_CLONE;
 # 2. `make setup-dev` there, with the network (pip's index, the npm registry);
 # 3. then, in a network namespace with no route out (only loopback): `make site`, `make slides` and the
-#    browser tests of the site, the decks and the exported HTML, which must not skip
+#    browser tests of the site, the decks and the exported HTML on what those two wrote, which must not skip
 #    (NORMCOURSE_REQUIRE_BROWSER=1) and fail on any request outside file:// and loopback.
 #
 # Needs Linux's unshare(1) with network namespaces (root, or unprivileged user namespaces enabled);
@@ -25,7 +25,8 @@ inside() {
   echo "network cut: $PROBE_URL and 1.1.1.1:443 unreachable"
   make site
   make slides
-  NORMCOURSE_REQUIRE_BROWSER=1 nice -n 10 .venv/bin/python -m pytest -q -rs -p no:cacheprovider \
+  # the tests open the pages and decks just written to build/ (NORMCOURSE_E2E_BUILD), and may not skip
+  NORMCOURSE_E2E_BUILD=build NORMCOURSE_REQUIRE_BROWSER=1 nice -n 10 .venv/bin/python -m pytest -q -rs -p no:cacheprovider \
     tests/e2e/test_e2e_site.py tests/e2e/test_e2e_slides_html.py tests/e2e/test_e2e_html_export.py
 }
 if [ "${1:-}" = --inside ]; then inside "$2"; exit; fi
