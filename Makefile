@@ -31,7 +31,7 @@ NBVAL_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); k=$$(ls $(NB) 2>/dev
 	[ $$k -lt 1 ] && k=1; echo $$(( n < k ? n : k )))
 NBVAL_PARALLEL := -n $(NBVAL_WORKERS) --dist loadfile
 
-.PHONY: claims help setup setup-dev reset lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation hub hub-setup hub-stop e2e-hub grade bench-grade
+.PHONY: claims help offline-check setup setup-dev reset lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation hub hub-setup hub-stop e2e-hub grade bench-grade
 
 help:
 	@echo "make lab    - set up .venv and open your own copy of the course (my-notebooks/) in JupyterLab"
@@ -49,6 +49,7 @@ help:
 	@echo "make bench  - benchmark table (build/bench.json): notebook times, explorer latency, layers vs torch.nn"
 	@echo "make hub    - serve the course to a class with JupyterHub on 127.0.0.1:8000 (optional extra; docs/instructor.md)"
 	@echo "make grade  - grade the learners' notebooks (SUBMITTED=hub-data/users): grading/gradebook.csv, feedback HTML"
+	@echo "make offline-check - fresh clone, make setup-dev, then with the network cut: make site, make slides, their browser tests (not part of make test)"
 	@echo "make mutation - mutation testing of the core modules with mutmut (not part of make test; ~10 min)"
 
 NPM := $(shell command -v npm 2>/dev/null)
@@ -171,6 +172,12 @@ bench: $(STAMP)
 mutation: $(STAMP)
 	nice -n 10 $(BIN)/mutmut run --max-children 2
 	$(BIN)/python tools/mutation_score.py
+
+# The offline promise from a fresh clone of HEAD (tools/offline_check.sh): make setup-dev with the network, then in
+# a network namespace with loopback only, make site, make slides and their browser tests (required, no skips).
+# Not part of `make test`: a second .venv in /tmp/normcourse-offline-check (or OFFLINE_CLONE=dir), minutes.
+offline-check:
+	tools/offline_check.sh
 
 # ---- A class on JupyterHub (optional: self-study never needs it). docs/instructor.md, "A class on JupyterHub".
 HUB_STAMP := $(VENV)/.hub-installed

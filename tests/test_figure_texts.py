@@ -1,10 +1,14 @@
-"""Every text of every explorer's figure lies inside the figure (a clipped title is a bug a learner sees).
+"""Every text of every explorer's figure and of every figure in imgs/ lies inside the figure (a clipped title
+is a bug a learner sees).
 
 Each explorer is drawn at its start and with each control at each end of its range (one at a time): the
 longest numbers and labels appear at the extremes.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -90,3 +94,21 @@ def test_an_explorer_not_yet_run_reads_as_one_line_not_a_widget_repr():
     bundle = bench.build()._repr_mimebundle_()
     assert bundle["text/plain"] == widgets.PLACEHOLDER and "run this cell" in bundle["text/plain"]
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def _imgs_producers():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import make_imgs
+
+    return make_imgs.IMGS, make_imgs.producer
+
+
+IMGS, PRODUCER = _imgs_producers()
+
+
+@pytest.mark.parametrize("name", sorted(IMGS))
+def test_every_figure_in_imgs_keeps_its_texts_inside(name):
+    """imgs/ is saved at the figure's own size (no tight box), so a text past the edge would be cut off there.
+    The notebooks' inline figures cannot clip: Jupyter's inline backend saves them with a tight box."""
+    fig = PRODUCER(name)()
+    assert texts_outside(fig) == [], f"imgs/{name}: texts outside the figure: {texts_outside(fig)}"

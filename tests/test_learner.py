@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
+import lab as lab_tool  # noqa: E402
 import learner  # noqa: E402
 
 
@@ -238,17 +240,35 @@ def test_the_update_message_is_repeated_below_jupyterlabs_link(course, tmp_path)
     (course / "00_start_here.ipynb").write_text(lesson("# 00 v2"))
     assert learner.main([str(course), str(ws), "--messages-file", str(msgs)]) == 0
     assert "00_start_here.ipynb changed" in msgs.read_text()
-    fake_server = ("import sys\nprint('[I ServerApp] starting', flush=True)\n"
-                   "print('    http://localhost:8888/lab?token=abc', flush=True)\n"
-                   "print('    http://127.0.0.1:8888/lab?token=abc', flush=True)\n"
-                   "print('[I ServerApp] later log line', flush=True)\nsys.exit(3)\n")
+    # jupyter_server 2's start-up as `make lab` prints it: the link in the log, then again in the closing banner
+    banner = ["[I ServerApp] Jupyter Server 2.21.1 is running at:",
+              "[I ServerApp] http://127.0.0.1:8888/lab/tree/my-notebooks/00_start_here.ipynb?token=abc",
+              "[I ServerApp] Use Control-C to stop this server and shut down all kernels.",
+              "[W ServerApp] No web browser found: Error('could not locate runnable browser').",
+              "[C ServerApp] ", "    ", "    To access the server, open this file in a browser:",
+              "        file:///root/.local/share/jupyter/runtime/jpserver-1-open.html",
+              "    Or copy and paste one of these URLs:",
+              "        http://127.0.0.1:8888/lab/tree/my-notebooks/00_start_here.ipynb?token=abc",
+              "[I ServerApp] later log line"]
+    fake_server = f"import sys\nfor line in {banner!r}:\n    print(line, flush=True)\nsys.exit(3)\n"
     run = subprocess.run([sys.executable, str(ROOT / "tools" / "lab.py"), "--messages", str(msgs), "--",
                           sys.executable, "-c", fake_server], capture_output=True, text=True, timeout=60)
     assert run.returncode == 3, run.stderr                         # the server's exit code
     lines = run.stdout.splitlines()
-    link = next(i for i, line in enumerate(lines) if "127.0.0.1:8888" in line)
+    last_link = max(i for i, line in enumerate(lines) if "127.0.0.1:8888" in line)
     said = next(i for i, line in enumerate(lines) if "00_start_here.ipynb changed" in line)
-    assert said > link and "later log line" in lines[-1] and run.stdout.count("changed since") == 1
+    assert said > last_link, "the messages must come below the banner's link, not above it"
+    assert "later log line" in lines[-1] and run.stdout.count("changed since") == 1
+
+
+def test_a_server_without_the_closing_banner_still_gets_the_messages():
+    """An older or quieter server: the messages come some lines after its first link."""
+    out = io.StringIO()
+    log = "http://127.0.0.1:1/lab?token=x\n" + "".join(f"log {i}\n" for i in range(lab_tool.FALLBACK_LINES + 5))
+    lab_tool.relay([log], ["Course update: 03 changed"], out)
+    lines = out.getvalue().splitlines()
+    said = lines.index("  - Course update: 03 changed")
+    assert lines.index(f"log {lab_tool.FALLBACK_LINES - 1}") < said < lines.index(f"log {lab_tool.FALLBACK_LINES + 4}")
 
 
 def test_no_messages_no_frame(course, tmp_path):

@@ -130,7 +130,7 @@ def test_build_writes_self_contained_pages_with_titles_navigation_and_the_right_
 
 def test_build_without_the_assets_says_what_to_run(tmp_path, monkeypatch):
     monkeypatch.setattr(web_assets, "NODE_MODULES", tmp_path / "nothing")
-    with pytest.raises(web_assets.MissingAssets, match="make setup.*npm"):
+    with pytest.raises(web_assets.MissingAssets, match=r"make setup-dev`.*npm ci"):
         build_site.build(tmp_path / "site", notebooks=course_with_an_exercise(tmp_path))
     assert not (tmp_path / "site").exists()
 

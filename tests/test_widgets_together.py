@@ -7,7 +7,7 @@ import pytest
 
 from course_utils.quiz import QUESTIONS, Option, Question
 from course_utils.widgets import BENCHMARKS
-from course_utils.widgets.together import Quiz, display_order, feedback_html, quiz_widget
+from course_utils.widgets.together import QUIZ_PLACEHOLDER, Quiz, display_order, feedback_html, quiz_widget
 
 
 @pytest.fixture()
@@ -21,6 +21,14 @@ def test_builds_one_row_of_buttons_per_question(quiz):
     assert all(r.value is None for r in quiz.buttons.values())
     assert "0 right out of 0 answered" in quiz.score_label.value
     assert all("Pick an answer" in f.value for f in quiz.feedback.values())
+
+
+def test_the_quiz_not_yet_run_reads_as_one_line_not_a_widget_repr(quiz):
+    """JupyterLab shows text/plain where it cannot draw the widget (a notebook opened but not yet run)."""
+    bundle = quiz._repr_mimebundle_()
+    assert bundle["text/plain"] == QUIZ_PLACEHOLDER and "run this cell" in bundle["text/plain"]
+    assert "VBox" not in bundle["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle
 
 
 @pytest.mark.parametrize("q", QUESTIONS, ids=lambda q: q.key)

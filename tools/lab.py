@@ -3,7 +3,7 @@
 `make lab` first brings the learner's workspace up to date (tools/learner.py), which may have something to
 say ("Course update: 03_batchnorm.ipynb changed ..."). JupyterLab then prints some 25 lines of log, and a
 message printed before them scrolls out of sight. This wrapper relays JupyterLab's output unchanged and,
-once the link with the token has been printed, repeats the messages below it, framed.
+once the closing banner's link with the token has been printed, repeats the messages below it, framed.
 
     python tools/lab.py --messages build/learner-messages.txt -- jupyter lab --ServerApp.ip=127.0.0.1 ...
 
@@ -26,9 +26,33 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-# The last line of JupyterLab's banner: the loopback URL with the token (jupyter_server prints it after the
-# localhost one). Until it is printed a learner is still waiting, so that is when the messages are useful.
+# The loopback URL with the token. jupyter_server prints it twice: in its log ("is running at:") and, a few
+# lines later, in the closing banner a learner copies it from ("Or copy and paste one of these URLs:"). The
+# messages go below the banner's link: below the first one, that banner pushed them up again.
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/\S*\?token=")
+BANNER = re.compile(r"copy and paste one of these URLs", re.IGNORECASE)
+# A server that prints no closing banner: the messages come this many lines after its first link.
+FALLBACK_LINES = 20
+
+
+class _LinkWatch:
+    """Fed the server's output line by line; says when the messages are due."""
+
+    def __init__(self) -> None:
+        self.banner = False
+        self.lines_since_link: int | None = None
+
+    def due(self, text: str) -> bool:
+        if BANNER.search(text):
+            self.banner = True
+            return False
+        if LINK.search(text) and self.banner:
+            return True
+        if self.lines_since_link is None and LINK.search(text):
+            self.lines_since_link = 0
+        elif self.lines_since_link is not None:
+            self.lines_since_link += 1
+        return self.lines_since_link is not None and self.lines_since_link >= FALLBACK_LINES
 
 
 def framed(messages: list[str]) -> list[str]:
@@ -40,17 +64,32 @@ def framed(messages: list[str]) -> list[str]:
 
 def relay(chunks: Iterable[str], messages: list[str], out: TextIO) -> None:
     """Copy ``chunks`` (text as it arrives, not only whole lines: JupyterLab's Ctrl-C prompt has no line end)
-    to ``out``; after the first line with the token link, add the framed messages."""
-    pending, line = bool(messages), ""
+    to ``out``; right after the closing banner's token link, add the framed messages (before whatever else
+    arrived in the same chunk)."""
+    pending, line, watch = bool(messages), "", _LinkWatch()
     for chunk in chunks:
-        out.write(chunk)
-        out.flush()
+        cut = None
         if pending:
+            start = len(line)  # the start of the current line, written with the previous chunk
             *done, line = (line + chunk).split("\n")
-            if any(LINK.search(text) for text in done):
-                out.write("\n".join(framed(messages)) + "\n")
-                out.flush()
-                pending = False
+            cut = _end_of_due_line(done, watch, start)
+        if cut is None:
+            out.write(chunk)
+        else:
+            out.write(chunk[:cut] + "\n".join(framed(messages)) + "\n" + chunk[cut:])
+            pending = False
+        out.flush()
+
+
+def _end_of_due_line(done: list[str], watch: _LinkWatch, start: int) -> int | None:
+    """Where in the chunk the line that makes the messages due ends (after its newline), or None.
+    ``done`` are the complete lines, the first beginning ``start`` characters before the chunk."""
+    end = -start
+    for text in done:
+        end += len(text) + 1
+        if watch.due(text):
+            return end
+    return None
 
 
 def _chunks(stream) -> Iterable[str]:

@@ -2,7 +2,7 @@
 
 nbconvert's slides exporter, with its reveal template extended by
 ``tools/nbconvert_templates/normcourse_slides``: reveal.js 5, KaTeX, require.js and the widget manager
-all come from the deck folder's own copy of the pinned assets (tools/web, installed by ``make setup``;
+all come from the deck folder's own copy of the pinned assets (tools/web, installed by ``make setup-dev``;
 see tools/web_assets.py), so a deck opens from ``file://`` on a projector machine without Python or a
 network. Formulas are typeset by KaTeX; explorers show their saved widget state.
 

@@ -1,7 +1,7 @@
 """The browser assets of ``make site`` and ``make slides``, installed at set-up time and copied into each build.
 
 They are pinned in ``tools/web/package.json`` and ``tools/web/package-lock.json`` (versions and
-integrity hashes) and installed into ``tools/web/node_modules/`` (git-ignored) by ``make setup`` with
+integrity hashes) and installed into ``tools/web/node_modules/`` (git-ignored) by ``make setup-dev`` with
 ``npm ci``. The builders copy what a page needs into the build's ``_static/``, so a page opens from
 ``file://`` with no request to the outside:
 
@@ -47,8 +47,10 @@ def pinned() -> dict[str, str]:
 
 def check_installed() -> None:
     """Raise MissingAssets, naming the command to run, unless every pinned package is installed at its pin."""
-    how = ("run `make setup` (it installs them with npm ci from tools/web/package-lock.json; "
-           "npm comes with Node.js, e.g. `apt-get install npm`)")
+    # The authors' install has them, not the learner's `make setup`: naming that one would send a reader round
+    # in a circle (it succeeds and the assets are still missing).
+    how = ("run `make setup-dev` (`make site` and `make slides` run it first): it installs them with npm ci "
+           "from tools/web/package-lock.json; npm comes with Node.js, e.g. `apt-get install npm`")
     for name, version in pinned().items():
         manifest = NODE_MODULES / name / "package.json"
         if not manifest.is_file():

@@ -91,7 +91,15 @@ class Quiz:
         self.score_label.value = f"<b>Score: {right} right out of {answered} answered ({total} questions)</b>"
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        # Shown where JupyterLab cannot draw the widget (the notebook opened, not yet run): one line
+        # instead of `VBox(children=(HTML(value='<b>Score: ...`, like the explorers' placeholder.
+        bundle["text/plain"] = QUIZ_PLACEHOLDER
+        return bundle
+
+
+QUIZ_PLACEHOLDER = "Quiz: run this cell to answer it (its questions and feedback appear here)."
+"""The text/plain of the quiz's output, shown before the cell has run in this session."""
 
 
 def quiz_widget(questions: Sequence[Question] = QUESTIONS, seed: int = 0) -> Quiz:

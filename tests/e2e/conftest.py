@@ -63,7 +63,7 @@ def browser(chromium_path):
 
 @pytest.fixture(scope="session")
 def web_assets(chromium_path):
-    """The pinned browser assets of the site and the decks (tools/web, installed by `make setup` with npm)."""
+    """The pinned browser assets of the site and the decks (tools/web, installed by `make setup-dev` with npm)."""
     sys.path.insert(0, str(REPO / "tools"))
     import web_assets
 

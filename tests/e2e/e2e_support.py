@@ -38,6 +38,10 @@ CHROMIUM_ARGS = [
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
+# `make offline-check` sets this to the build/ folder that `make site` and `make slides` just wrote: the site and
+# deck tests then open those very pages instead of building their own copies (with the same builders).
+MADE_BUILD = Path(os.environ["NORMCOURSE_E2E_BUILD"]).resolve() if os.environ.get("NORMCOURSE_E2E_BUILD") else None
+
 # Seconds. A course notebook may train small models; override for slow machines.
 NOTEBOOK_TIMEOUT = float(os.environ.get("NORMCOURSE_E2E_NOTEBOOK_TIMEOUT", "300"))
 SERVER_START_TIMEOUT = 90.0

@@ -2,7 +2,7 @@
 
 `make regen` stores the widget state in the notebook metadata; nbconvert embeds it in the HTML. The
 course's exporter (tools/build_site.py, the one `make site` uses) points the page at require.js, the
-widget manager and KaTeX copied beside it from the pinned assets that `make setup` installs
+widget manager and KaTeX copied beside it from the pinned assets that `make setup-dev` installs
 (tools/web_assets.py): in the browser every explorer renders from file:// and any request outside it
 fails the test.
 """

@@ -1,5 +1,5 @@
 """`make slides` decks (tools/make_slides.py) open from file:// with any request outside it failing the test:
-reveal.js (pinned, installed by `make setup`) starts, the keyboard moves through the slides, formulas are
+reveal.js (pinned, installed by `make setup-dev`) starts, the keyboard moves through the slides, formulas are
 typeset by KaTeX, and the fixture's explorer shows from its saved widget state on its slide."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import sys
 
 import pytest
-from e2e_support import FIXTURES_DIR, NOTEBOOKS_DIR, REPO, offline_page
+from e2e_support import FIXTURES_DIR, MADE_BUILD, NOTEBOOKS_DIR, REPO, offline_page
 
 sys.path.insert(0, str(REPO / "tools"))
 import make_slides  # noqa: E402
@@ -29,7 +29,15 @@ def has_math(nb: dict) -> bool:
 @pytest.fixture(scope="module")
 def decks(tmp_path_factory, web_assets):
     out = tmp_path_factory.mktemp("slides")
-    return out, make_slides.build(out, COURSE + [FIXTURES_DIR / "e2e_widget_explorer.ipynb"])["decks"]
+    fixture = [FIXTURES_DIR / "e2e_widget_explorer.ipynb"]
+    if not MADE_BUILD:
+        return out, make_slides.build(out, COURSE + fixture)["decks"]
+    # the course's decks as `make slides` wrote them (make offline-check); the fixture's deck built here
+    made = MADE_BUILD / "slides"
+    decks = {path.stem: made / f"{path.stem}.slides.html" for path in COURSE}
+    missing = [deck.name for deck in decks.values() if not deck.is_file()]
+    assert not missing and (made / "index.html").is_file(), f"{made}: decks missing ({missing}): run `make slides`"
+    return made, decks | make_slides.build(out, fixture)["decks"]
 
 
 def test_fixture_deck_presents_its_explorer_offline(browser, decks, artifacts):
