@@ -65,8 +65,8 @@ def test_the_explorer_shows_what_depth_statistics_gives():
                         ("input_scale", 10.0)]:
         ex.controls[name].value = value
         v = ex.values()
-        stats = depth_statistics(v["depth"], v["activation"], v["init"], round(v["gain"], 4), round(v["input_scale"], 6),
-                                 n_samples=N_SAMPLES)
+        stats = depth_statistics(v["depth"], v["activation"], v["init"], round(v["gain"], 4),
+                                 round(v["input_scale"], 6), n_samples=N_SAMPLES)
         fresh = DepthPanel(max_depth=15)
         fresh.update(stats)
         assert ex.image.value == fresh.png(), name
