@@ -16,13 +16,16 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from matplotlib import colors as mcolors
 from matplotlib import rcParams
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.lines import TICKDOWN, TICKLEFT, Line2D
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator, NullLocator
 from matplotlib.transforms import ScaledTranslation
 
-__all__ = ["LiveTicks", "tick_labels"]
+__all__ = ["LiveTicks", "TickLabels", "tick_labels"]
 
 AUTO_STEPS = (1, 2, 2.5, 5, 10)
 """matplotlib's AutoLocator steps (its default ticks); pass ``steps=None`` for MaxNLocator's own."""
@@ -44,8 +47,58 @@ def tick_labels(values: Sequence[float]) -> list[str]:
     return labels
 
 
+class TickLabels(Artist):
+    """A row of tick labels drawn as one artist, exactly as :class:`~matplotlib.text.Text` draws each: the
+    layout of every distinct string (what ``Text.draw`` recomputes on every draw, about half a label's cost)
+    is measured once with ``template`` (a Text with the labels' font, colour, alignment and transform, never
+    drawn itself), then each label is a single ``renderer.draw_text``."""
+
+    def __init__(self, template: Text) -> None:
+        super().__init__()
+        self.set_zorder(template.get_zorder())  # drawn where Text artists would be in a plain figure draw
+        self.template = template
+        self.labels: list[tuple[float, float, str]] = []  # (x, y) in the template's transform, text
+        self._layouts: dict[tuple, list] = {}
+
+    def set_labels(self, labels: Sequence[tuple[float, float, str]]) -> None:
+        self.labels = [label for label in labels if label[2]]
+        self.stale = True
+
+    def _layout(self, text: str, renderer) -> list:
+        key = (text, renderer.dpi)
+        layout = self._layouts.get(key)
+        if layout is None:
+            self.template.set_text(text)
+            _bbox, info, _descent = self.template._get_layout(renderer)
+            layout = self._layouts[key] = [(line, x, y) for line, _wad, (x, y) in info]
+        return layout
+
+    def draw(self, renderer) -> None:
+        if not self.get_visible() or not self.labels:
+            return
+        template = self.template
+        transform = template.get_transform()
+        gc = renderer.new_gc()
+        gc.set_foreground(mcolors.to_rgba(template.get_color()), isRGBA=True)
+        gc.set_alpha(template.get_alpha())
+        gc.set_antialiased(template._antialiased)
+        angle = template.get_rotation()
+        height = renderer.get_canvas_width_height()[1]
+        for x, y, text in self.labels:
+            layout = self._layout(text, renderer)
+            posx, posy = transform.transform((x, y))
+            for line, dx, dy in layout:
+                # Agg counts y downwards (flipy), like Text.draw
+                y_text = height - (posy + dy) if renderer.flipy() else posy + dy
+                renderer.draw_text(gc, posx + dx, y_text, line, template.get_fontproperties(), angle, ismath=False,
+                                   mtext=template if len(layout) == 1 else None)
+        gc.restore()
+        self.stale = False
+
+
 class LiveTicks:
-    """The ticks of ``ax``'s ``which`` axis ('x' or 'y'), drawn by three artists instead of the axis.
+    """The ticks of ``ax``'s ``which`` axis ('x' or 'y'), drawn by three artists instead of the axis (tick
+    marks: a Line2D; labels: :class:`TickLabels`; grid lines: a Line2D, where the rcParams ask for a grid).
 
     ``update()`` (call it after setting the limits) places the ticks the way
     ``MaxNLocator(nbins, integer=..., min_n_ticks=..., steps=...)`` would (the defaults: matplotlib's
@@ -79,12 +132,12 @@ class LiveTicks:
         self.marks = Line2D([], [], transform=base, linestyle="none", marker=TICKDOWN if which == "x" else TICKLEFT,
                             markersize=size, markeredgewidth=width, color=color, clip_on=False)
         ax.add_artist(self.marks)
-        self.labels = [
-            ax.text(0, 0, "", transform=base + ScaledTranslation(*shift, dpi_scale), fontsize=fontsize,
-                    color=labelcolor, clip_on=False, ha="center" if which == "x" else "right",
-                    va="top" if which == "x" else "center_baseline")
-            for _ in range(max_ticks)
-        ]
+        template = Text(0, 0, "", transform=base + ScaledTranslation(*shift, dpi_scale), fontsize=fontsize,
+                        color=labelcolor, ha="center" if which == "x" else "right",
+                        va="top" if which == "x" else "center_baseline")
+        template.set_figure(ax.figure)
+        self.labels = ax.add_artist(TickLabels(template))  # in the axes too: a plain draw shows the ticks
+        self.max_ticks = max_ticks
         show_grid = rcParams["axes.grid"] and rcParams["axes.grid.axis"] in ("both", which) if grid is None else grid
         self.grid = None
         if show_grid:
@@ -105,7 +158,7 @@ class LiveTicks:
     @property
     def artists(self) -> list:
         """The artists to register as dynamic: grid lines (if any), tick marks, labels."""
-        return ([self.grid] if self.grid is not None else []) + [self.marks, *self.labels]
+        return ([self.grid] if self.grid is not None else []) + [self.marks, self.labels]
 
     def update(self) -> list[float]:
         """Place the ticks for the axis's current limits; returns the tick values."""
@@ -113,7 +166,7 @@ class LiveTicks:
         lo, hi = min(lo, hi), max(lo, hi)
         pad = 1e-9 * max(abs(lo), abs(hi), hi - lo)
         values = [float(v) for v in self.locator.tick_values(lo, hi) if lo - pad <= v <= hi + pad]
-        values = values[: len(self.labels)]
+        values = values[: self.max_ticks]
         zeros = np.zeros(len(values))
         if self.which == "x":
             self.marks.set_data(values, zeros)
@@ -126,11 +179,9 @@ class LiveTicks:
                 self.grid.set_data(line, ends)
             else:
                 self.grid.set_data(ends, line)
-        for label, text, value in zip(self.labels, tick_labels(values) + [""] * len(self.labels),
-                                      values + [0.0] * len(self.labels), strict=False):
-            label.set_text(text)
-            label.set_position((value, 0.0) if self.which == "x" else (0.0, value))
-            label.set_visible(bool(text))  # an empty Text still costs a layout when drawn
+        texts = tick_labels(values)
+        self.labels.set_labels([(v, 0.0, t) if self.which == "x" else (0.0, v, t) for v, t in zip(values, texts,
+                                                                                                   strict=True)])
         self.values = values
         return values
 
