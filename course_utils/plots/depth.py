@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -164,7 +165,9 @@ class DepthPanel(Panel):
         (self.std_line,) = ax_s.plot([], [], "-o", ms=3, color=OKABE_ITO["blue"], label="activation std")
         (self.grad_line,) = ax_s.plot([], [], "-s", ms=3, color=OKABE_ITO["vermillion"], label="||dL/d activation||")
         ax_s.set_xlabel("layer")
-        self.bars = ax_f.bar(np.arange(1, max_depth + 1), np.zeros(max_depth), color=OKABE_ITO["grey"])
+        # One PolyCollection of bars (width 0.8, like ax.bar): one draw call instead of a patch per layer.
+        self.bars = PolyCollection([], facecolors=OKABE_ITO["grey"], edgecolors="none", linewidths=0)
+        ax_f.add_collection(self.bars, autolim=False)
         ax_f.set_ylim(0, 100)
         ax_f.set_xlabel("layer")
         self.titles = []
@@ -185,7 +188,7 @@ class DepthPanel(Panel):
         ]
         ax_f.yaxis.set_major_locator(MaxNLocator(3))  # fixed limits (0-100 %): static ticks
         self.suptitle = self.figure.text(0.5, 0.98, "", ha="center", va="top", fontsize=10)
-        for artist in (self.image, self.zero_line, self.std_line, self.grad_line, *self.bars, self.titles[2],
+        for artist in (self.image, self.zero_line, self.std_line, self.grad_line, self.bars, self.titles[2],
                        self.suptitle, *(a for ticks in self.ticks for a in ticks.artists)):
             self.dynamic(artist)
 
@@ -219,14 +222,14 @@ class DepthPanel(Panel):
         lo, hi = float(min(both.min(), 0.0)), float(max(both.max(), 0.0))
         pad = 0.08 * (hi - lo) + 0.1
         ax_s.set_xlim(0.5, depth + 0.5)
-        # Whole decades: nearby settings share the limits, so the axes need not be redrawn.
+        # Whole decades: nearby settings share limits and ticks, so the curves move on a steady scale.
         ax_s.set_ylim(np.floor(lo - pad), np.ceil(hi + pad))
         if activation == "relu":
             frac, name = stats.dead, "dead ReLU units (%)"
         else:
             frac, name = stats.saturated, f"saturated {activation} units (%)"
-        for i, bar in enumerate(self.bars):
-            bar.set_height(100 * float(frac[i]) if i < depth else 0.0)
+        self.bars.set_verts([[(i + 0.6, 0.0), (i + 0.6, h), (i + 1.4, h), (i + 1.4, 0.0)]
+                             for i, h in enumerate(100 * np.nan_to_num(np.asarray(frac[:depth], float)))])
         ax_f.set_xlim(0.5, depth + 0.5)
         self.titles[2].set_text(name)
         self.suptitle.set_text(f"{depth} layers, {activation}, init {init} x gain {gain:g}, input scale {scale:g}")
