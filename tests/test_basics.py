@@ -57,3 +57,17 @@ def test_extreme_values_get_a_clear_error(mean, std, match):
         StandardizePanel().update(mean, std)
     with pytest.raises(ValueError, match=match):
         build_standardize_explorer(mean, std)
+
+
+def test_loss_ellipses_are_exact_contours_of_the_quadratic():
+    import numpy as np
+
+    from course_utils.plots.basics import loss_ellipses
+
+    A = np.array([[1.0, 0.3], [0.3, 0.02 + 0.09]])
+    w_star = np.array([0.5, -2.0])
+    drops = np.array([1e-4, 0.1, 3.0])
+    for drop, ellipse in zip(drops, loss_ellipses(A, w_star, drops), strict=True):
+        d = ellipse - w_star
+        assert np.allclose(0.5 * np.einsum("ni,ij,nj->n", d, A, d), drop)
+        assert np.allclose(ellipse[0], ellipse[-1])  # closed

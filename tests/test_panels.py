@@ -94,3 +94,40 @@ def test_figure_to_png_renders_a_panel_through_it_and_a_plain_figure_as_before()
     plain = Figure(figsize=(2, 2))
     plain.subplots().plot([0, 1])
     assert figure_to_png(plain)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_standardize_panels_blitted_render_equals_a_fresh_panels_render():
+    from course_utils.plots.basics import StandardizePanel
+
+    panel = StandardizePanel()
+    for mean, std in [(50.0, 10.0), (-20.0, 100.0), (-20.0, 0.01), (95.0, 1000.0), (0.0, 1.0)]:
+        panel.update(mean, std)
+        fresh = StandardizePanel()
+        fresh.update(mean, std)
+        assert np.array_equal(pixels(panel.png()), pixels(fresh.png())), (mean, std)
+
+
+def count_background_draws(panel, monkeypatch) -> list:
+    draws: list = []
+    original = panel.canvas.draw
+    monkeypatch.setattr(panel.canvas, "draw", lambda: draws.append(1) or original())
+    return draws
+
+
+def test_explorer_panels_draw_their_background_once_whatever_the_limits(monkeypatch):
+    # Their axes follow the sliders with LiveTicks, so no setting needs a full (~35 ms) redraw.
+    from course_utils.plots.basics import StandardizePanel
+
+    standardize = StandardizePanel()
+    draws = count_background_draws(standardize, monkeypatch)
+    for mean, std in [(50.0, 10.0), (-20.0, 100.0), (-20.0, 0.01), (95.0, 1000.0)]:
+        standardize.update(mean, std)
+        standardize.png()
+    assert len(draws) == 1
+    depth = DepthPanel(max_depth=15)
+    draws = count_background_draws(depth, monkeypatch)
+    for depth_, activation, init, scale in [(1, "relu", "kaiming", 1.0), (15, "relu", "small", 1.0),
+                                            (7, "tanh", "large", 100.0), (3, "sigmoid", "xavier", 0.01)]:
+        depth.update(depth_statistics(depth_, activation, init, 1.0, scale, n_samples=64))
+        depth.png()
+    assert len(draws) == 1

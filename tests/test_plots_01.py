@@ -45,6 +45,17 @@ def test_depth_panel_updates_in_place():
     assert a != b
 
 
+def test_depth_panel_has_one_bar_per_layer_at_its_dead_or_saturated_percentage():
+    panel = DepthPanel(max_depth=15)
+    for stats, fraction in [(depth_statistics(4, "relu", "small", n_samples=64), "dead"),
+                            (depth_statistics(9, "tanh", "large", n_samples=64), "saturated")]:
+        panel.update(stats)
+        tops = [path.vertices[:, 1].max() for path in panel.bars.get_paths()]
+        centres = [(path.vertices[:, 0].min() + path.vertices[:, 0].max()) / 2 for path in panel.bars.get_paths()]
+        assert np.allclose(tops, 100 * getattr(stats, fraction))
+        assert np.allclose(centres, np.arange(1, len(stats.layers) + 1))
+
+
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [

@@ -3,6 +3,7 @@
 import pytest
 
 import course_utils.widgets as widgets
+from course_utils.experiments.depth import depth_statistics
 from course_utils.widgets.depth import build_depth_explorer, draw_depth
 
 
@@ -51,3 +52,21 @@ def test_bad_input_to_draw():
 def test_extreme_values_are_refused_before_anything_overflows(gain, input_scale, match):
     with pytest.raises(ValueError, match=match):
         draw_depth(depth=3, init="kaiming", gain=gain, activation="relu", input_scale=input_scale)
+
+
+def test_the_explorer_shows_what_depth_statistics_gives():
+    # Its statistics come from a DepthStatisticsCache: after each move the picture must be the one a fresh
+    # panel draws from depth_statistics itself for the controls' values.
+    from course_utils.plots.depth import DepthPanel
+    from course_utils.widgets.depth import N_SAMPLES
+
+    ex = build_depth_explorer(depth=4)
+    for name, value in [("depth", 9), ("init", "large"), ("gain", 2.0), ("activation", "sigmoid"),
+                        ("input_scale", 10.0)]:
+        ex.controls[name].value = value
+        v = ex.values()
+        stats = depth_statistics(v["depth"], v["activation"], v["init"], round(v["gain"], 4),
+                                 round(v["input_scale"], 6), n_samples=N_SAMPLES)
+        fresh = DepthPanel(max_depth=15)
+        fresh.update(stats)
+        assert ex.image.value == fresh.png(), name

@@ -6,7 +6,6 @@ notebook; this module holds what they share.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 
 from matplotlib.figure import Figure
@@ -214,9 +213,8 @@ class Panel:
 
     def png(self, dpi: float = 80) -> bytes:
         """The figure as PNG bytes (fixed metadata), redrawing the background only when needed."""
-        from PIL import Image
-
         from .glyphs import use_glyph_cache
+        from .png import rgba_to_png
 
         figure = self.figure
         figure.set_dpi(dpi)
@@ -242,9 +240,4 @@ class Panel:
         for artist in self._dynamic:
             if artist.get_visible():
                 artist.draw(renderer)
-        buffer = io.BytesIO()
-        # Fast zlib level: the PNG is a few % larger and encodes several times faster.
-        Image.frombuffer("RGBA", self.canvas.get_width_height(), self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
-            buffer, format="png", compress_level=1
-        )
-        return buffer.getvalue()
+        return rgba_to_png(self.canvas.buffer_rgba())  # unfiltered rows, zlib level 1: ~3x faster than PIL

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from ..env import numpy_rng
 from ..validation import check_int, check_number, check_positive
 from . import COLORS, Panel
+from .ticks import LiveTicks
 
 
 def sample_feature(mean: float, std: float, n: int = 500, seed: int = 0) -> np.ndarray:
@@ -73,12 +75,24 @@ def _gap(gap: float) -> str:
     return "< 1e-6" if gap < 1e-6 else f"{gap:.1e}"
 
 
+def loss_ellipses(A: np.ndarray, w_star: np.ndarray, drops: np.ndarray, points: int = 121) -> list[np.ndarray]:
+    """The contours of a quadratic loss ``L(w) = L(w*) + (w - w*)^T A (w - w*) / 2`` (``A`` symmetric positive
+    definite) at ``L(w*) + drops``: one closed ellipse ``(points, 2)`` per entry of ``drops`` (> 0), exact,
+    instead of a contour tracer on a grid (several ms per move, and only approximate for narrow valleys)."""
+    eig, vectors = np.linalg.eigh(A)
+    angle = np.linspace(0.0, 2.0 * np.pi, points)
+    circle = np.stack([np.cos(angle), np.sin(angle)])  # (2, points)
+    return [w_star + ((vectors * np.sqrt(2.0 * drop / eig)) @ circle).T for drop in drops]
+
+
 class StandardizePanel(Panel):
     """The standardize explorer's figure, built once and updated in place: the raw feature's histogram,
     the standardized one, and the loss contours of a regression using the raw feature with 20 steps of
-    gradient descent from (0, 0) (the contours are redrawn, everything else is updated with ``set_data``).
-    A :class:`~course_utils.plots.Panel`: the axes, ticks and labels of limits seen lately are pasted from
-    a cached background, and only the histograms, path, contours and titles are drawn on a move."""
+    gradient descent from (0, 0).
+
+    A :class:`~course_utils.plots.Panel` whose background never changes: the axes whose limits follow
+    the sliders (raw feature, gradient descent) draw their ticks with :class:`LiveTicks`, so a move draws
+    only the histograms, contours (exact ellipses), path, titles and those ticks over the cached figure."""
 
     def __init__(self, steps: int = 20) -> None:
         self.steps = steps
@@ -93,16 +107,28 @@ class StandardizePanel(Panel):
             ax.set_yticks([])
             ax.set_xlabel("feature value")
         ax_std.set_xlim(-4, 4)
+        ax_gd.grid(False)
+        self.contours = LineCollection([], colors="0.6", linewidths=0.8)
+        ax_gd.add_collection(self.contours, autolim=False)
         (self.path_line,) = ax_gd.plot([], [], "-o", color=COLORS["raw"], ms=2.5, lw=1.2)
         (self.star,) = ax_gd.plot([], [], "*", color="black", ms=10)
         ax_gd.set_xlabel("$w_1$ (weight of x1 ~ N(0, 1))")
         ax_gd.set_ylabel("$w_2$ (raw feature)")
-        ax_gd.grid(False)
-        self.contours = None
+        ax_gd.set_aspect("equal", adjustable="box")  # the window is square (same span both ways): a fixed box
+        ax_gd.set_xlim(-1, 1)
+        ax_gd.set_ylim(-1, 1)
+        ax_gd.apply_aspect()  # place that box now: LiveTicks fit as many ticks as its width takes, as on screen
+        self.ticks = [LiveTicks(ax_raw, "x"), LiveTicks(ax_gd, "x"), LiveTicks(ax_gd, "y")]
         self.titles = [ax.text(0.5, 1.03, "", transform=ax.transAxes, ha="center", va="bottom", fontsize=9)
                        for ax in self.axes]
-        for artist in (self.raw_hist, self.std_hist, self.path_line, self.star, *self.titles):
+        for artist in (self.raw_hist, *self.ticks[0].artists, self.std_hist, self.contours, self.path_line,
+                       self.star, *self.ticks[1].artists, *self.ticks[2].artists, *self.titles):
             self.dynamic(artist)
+
+    def static_key(self) -> tuple:
+        # Only the standardized axes draws its own ticks (and its limits never change): one background for all.
+        ax_std = self.axes[1]
+        return (ax_std.get_xlim(), ax_std.get_ylim())
 
     def update(self, mean: float, std: float) -> Figure:
         mean, std = _check_setting(mean, std)
@@ -124,21 +150,20 @@ class StandardizePanel(Panel):
         stdz = gd_on_problem(Xs, y, self.steps)
         path, w_star = raw["path"], raw["w_star"]
         span = max(float(np.abs(path - w_star).max()) * 1.15, 1e-9)
+        # The contour levels: quantiles of the loss over the square window (as before), drawn as exact ellipses.
         w1 = np.linspace(w_star[0] - span, w_star[0] + span, 60)
         w2 = np.linspace(w_star[1] - span, w_star[1] + span, 60)
-        W1, W2 = np.meshgrid(w1, w2)
-        A, b, c = raw["A"], raw["b"], raw["c"]
-        Z = 0.5 * (A[0, 0] * W1**2 + 2 * A[0, 1] * W1 * W2 + A[1, 1] * W2**2 - 2 * (b[0] * W1 + b[1] * W2) + c)
-        levels = np.unique(np.quantile(Z, np.linspace(0.002, 0.9, 10) ** 2))
-        contours = ax_gd.contour(w1, w2, Z, levels=levels, colors="0.6", linewidths=0.8)
-        if self.contours is not None:
-            self.contours.remove()
-        self.contours = self.replace_dynamic(self.contours, contours)
+        D1, D2 = np.meshgrid(w1 - w_star[0], w2 - w_star[1])
+        A = raw["A"]
+        drops = 0.5 * (A[0, 0] * D1**2 + 2 * A[0, 1] * D1 * D2 + A[1, 1] * D2**2)  # loss above the minimum
+        levels = np.unique(np.quantile(drops, np.linspace(0.002, 0.9, 10) ** 2))
+        self.contours.set_segments(loss_ellipses(A, w_star, levels[levels > 0]))
         self.path_line.set_data(path[:, 0], path[:, 1])
         self.star.set_data([w_star[0]], [w_star[1]])
         ax_gd.set_xlim(w1[0], w1[-1])
         ax_gd.set_ylim(w2[0], w2[-1])
-        ax_gd.set_aspect("equal", adjustable="box")
+        for ticks in self.ticks:
+            ticks.update()
         # Two short lines: the third axes is about a third of the figure wide (a longer line was clipped).
         self.titles[2].set_text(
             f"{self.steps} GD steps: condition {raw['kappa']:.3g}, loss gap {_gap(raw['gap'])}\n"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import io
 import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,19 +38,16 @@ def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
     if panel is not None:
         return panel.png(dpi)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image
 
     from ..plots.glyphs import use_glyph_cache
+    from ..plots.png import rgba_to_png
 
     # Drawn on the figure's own Agg canvas, whose renderer keeps its glyph cache from one redraw to the next.
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     fig.set_dpi(dpi)
     use_glyph_cache(canvas.get_renderer())
     canvas.draw()
-    buffer = io.BytesIO()
-    Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).save(
-        buffer, format="png", compress_level=1)  # fast zlib level: a few % larger, several times faster
-    return buffer.getvalue()
+    return rgba_to_png(canvas.buffer_rgba())
 
 
 @dataclass
