@@ -23,11 +23,12 @@ from .validation import check_bool, check_choice, check_int, check_number, check
 
 __all__ = [
     "History", "train", "train_steps", "evaluate", "progress_enabled", "is_batchnorm", "batchnorm_layers",
-    "recalibrate_batchnorm",
+    "recalibrate_batchnorm", "minibatch_indices",
 ]
 
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "adam")
+TRAIN_METRICS = ("every evaluation", "last evaluation")
 
 
 @dataclass
@@ -253,6 +254,7 @@ def train(
     callback: Callable[[int, nn.Module, History], None] | None = None,
     callbacks: Sequence[Callable[[int, nn.Module, History], None]] = (),
     lr_schedule: Callable[[int], float] | None = None,
+    train_metrics: str = "every evaluation",
 ) -> History:
     """Train ``model`` on ``split`` with minibatch SGD (or Adam) and return its :class:`History`.
 
@@ -260,8 +262,11 @@ def train(
     ``seed``, so runs are reproducible and two models trained with the same seed see the same batches.
     ``callback(step, model, history)`` and each of ``callbacks`` run after every evaluation (e.g. to record
     layer statistics). ``lr_schedule(step)`` multiplies ``lr`` at each step (e.g. a warm-up); see
-    :func:`train_steps`, the loop this runs.
+    :func:`train_steps`, the loop this runs. ``train_metrics="last evaluation"`` evaluates the training set only
+    at the last step (NaN before; validation metrics at every evaluation, as always): a sweep that reads the
+    training metrics only at the end saves most of its evaluation time.
     """
+    check_choice("train_metrics", train_metrics, TRAIN_METRICS)
     steps, lr, batch_size, eval_every, momentum, weight_decay = _check_hyperparameters(
         steps, lr, batch_size, eval_every, optimizer, loss, momentum, weight_decay, progress
     )
@@ -273,7 +278,7 @@ def train(
     X, y, Xv, yv = _training_data(model, split, loss)
     loss_fn = _loss_fn(loss)
     opt = _make_optimizer(optimizer, model.parameters(), lr, momentum, weight_decay)
-    batches = _batches(len(X), batch_size, torch_generator(seed))
+    batches = minibatch_indices(len(X), batch_size, torch_generator(seed))
     history = History()
 
     def next_loss(step: int) -> torch.Tensor:
@@ -284,8 +289,10 @@ def train(
         history.step_loss.append(value)
         if not np.isfinite(value):
             history.diverged = True
-        if step % eval_every == 0 or step == steps or history.diverged:
-            _record(history, step, model, (X, y), (Xv, yv), loss)
+        last = step == steps or history.diverged
+        if step % eval_every == 0 or last:
+            every = last or train_metrics == "every evaluation"
+            _record(history, step, model, (X, y) if every else None, (Xv, yv), loss)
             for after_evaluation in callbacks:
                 after_evaluation(step, model, history)
         return history.diverged
@@ -385,7 +392,7 @@ def _check_model_fits(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: 
 
 
 def _record(history: History, step: int, model: nn.Module, train_xy, val_xy, loss: str) -> None:
-    tr_loss, tr_acc = evaluate(model, *train_xy, loss=loss)
+    tr_loss, tr_acc = evaluate(model, *train_xy, loss=loss) if train_xy is not None else (math.nan, math.nan)
     va_loss, va_acc = evaluate(model, *val_xy, loss=loss)
     history.steps.append(step)
     history.train_loss.append(tr_loss)
@@ -394,7 +401,7 @@ def _record(history: History, step: int, model: nn.Module, train_xy, val_xy, los
     history.val_acc.append(va_acc)
 
 
-def _batches(n: int, batch_size: int, gen: torch.Generator):
+def minibatch_indices(n: int, batch_size: int, gen: torch.Generator):
     """Endless minibatch indices: a fresh permutation every epoch; the last short batch is dropped
     (a batch of one would break BatchNorm in training)."""
     batch_size = min(batch_size, n)

@@ -105,16 +105,21 @@ def test_every_real_explorer_reaches_20_never_seen_settings():
         assert new == min(20, total - 1), b.name
 
 
-def test_ratios_cover_every_nn_layer_with_a_torch_namesake_and_the_numpy_layers(monkeypatch):
-    class GroupNorm(torch.nn.GroupNorm):  # stands in for a family class added to course_utils.nn later
+def test_ratios_cover_every_registered_layer_and_the_numpy_layers(monkeypatch):
+    import dataclasses
+
+    from course_utils import norms
+
+    class MyNorm(torch.nn.GroupNorm):  # stands in for a layer added to the registry later
         pass
 
-    monkeypatch.setattr(cnn, "GroupNorm", GroupNorm, raising=False)
-    monkeypatch.setattr(cnn, "__all__", [*cnn.__all__, "GroupNorm"])
+    monkeypatch.setattr(cnn, "MyNorm", MyNorm, raising=False)
+    planted = dataclasses.replace(norms.spec("GroupNorm"), name="MyNorm", reference=torch.nn.GroupNorm)
+    monkeypatch.setattr(norms, "REGISTRY", (*norms.REGISTRY, planted))
     monkeypatch.setattr(bench, "interleaved", lambda fns, repeats, warmup: [fn() or 2.0 for fn in fns][:1] + [4.0])
     rows = bench.bench_ratios(repeats=1, warmup=0, scale=0.01)
-    classes = bench.layer_classes()
-    assert {"Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"} <= set(classes)
+    classes = bench.layer_specs()
+    assert {"Dropout", "MyNorm"} | {s.name for s in norms.REGISTRY} <= set(classes)
     for name in classes:
         assert rows[name]["ratio"] == 0.5
     fast_rows = {name.removesuffix(" (fast)") for name in rows if name.endswith(" (fast)")}

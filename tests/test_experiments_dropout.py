@@ -87,9 +87,6 @@ def test_grid_is_cached_and_shaped(grid):
     assert grid.best_p(100) in grid.p_values
     with pytest.raises(ValueError, match="p must be one of"):
         grid.curve(0.3, 50)
-    rows = E.compare_runs(grid, 50)
-    assert set(rows) == {"no dropout", "dropout p=0.5"}
-    assert 0 <= E.test_error(grid, 0.0, 50) <= 100
 
 
 def test_grid_bad_arguments():
@@ -128,10 +125,8 @@ def test_bad_arguments_are_refused_before_any_training():
 
 
 def test_features_and_activations(grid):
-    feats = E.compare_features(grid, 50)
-    for row in feats.values():
-        assert row["mean"] >= 0 and 0 <= row["near_zero"] <= 1
-        assert len(row["per_layer"]) == 2
+    stats = E.activation_stats(grid.runs[(0.5, 50, 0)].model, torch.rand(5, 64))
+    assert len(stats) == 2 and all(row["mean"] >= 0 and 0 <= row["near_zero"] <= 1 for row in stats)
     acts = E.hidden_activations(grid.runs[(0.5, 50, 0)].model, torch.rand(5, 64))
     assert acts.shape == (5 * 32,)
 
@@ -145,8 +140,6 @@ def test_mc_dropout(grid):
     probs = E.mc_probabilities(model, X[:10], k=4)
     assert probs.shape == (4, 10, 10)
     assert np.allclose(probs.sum(-1), 1, atol=1e-5)
-    summary = E.uncertainty_summary(model, k=10)
-    assert summary["uniform noise"]["entropy"] > summary["test digits"]["entropy"]
 
 
 def test_unlike_digits():
@@ -189,13 +182,6 @@ def test_mutual_information_is_zero_when_the_masks_agree_and_positive_otherwise(
     assert E.mutual_information(disagree) == pytest.approx([np.log(2)], rel=1e-6)
     with pytest.raises(ValueError, match="shape"):
         E.mutual_information(np.ones((3, 2)))
-
-
-def test_gap_acc_is_train_minus_val(grid):
-    rows = E.compare_runs(grid, 50, p=0.5)
-    for r in rows.values():
-        assert r["gap_acc"] == pytest.approx(r["train_acc"] - r["val_acc"])
-        assert r["gap_loss"] == pytest.approx(r["val_loss"] - r["train_loss"])
 
 
 def test_dropout_variance_matches_x2_p_over_1_minus_p():

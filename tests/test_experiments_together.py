@@ -172,26 +172,48 @@ def test_bad_input_is_named(call, error, match):
         call()
 
 
-def test_grid_loop_follows_train_bit_for_bit():
-    # The grid's own loop must give the trajectory of course_utils.train.train with the grid's settings; it only
-    # skips the training-set evaluations before the last step.
+def test_grid_runs_follow_train_bit_for_bit():
+    # A grid run is course_utils.train.train with the grid's settings, evaluating the training set only at the last
+    # step: same trajectory, same validation metrics, same final metrics, NaN training metrics before the end.
     from course_utils.env import manual_seed
     from course_utils.train import train
 
-    split = E._split(200, 2)
+    split = E._digits().subset_train(200, seed=2)
     for name in ("BN+dropout", "LN"):
-        ours = E.build_model(name, (8, 8), seed=2)
+        h1 = E._train(E._key(name, 200, 2, 30, (8, 8))).history
         theirs = E.build_model(name, (8, 8), seed=2)
-        with torch.random.fork_rng(devices=[]):
-            manual_seed(2)
-            h1 = E._train_grid_run(ours, split, 30, 2)
         with torch.random.fork_rng(devices=[]):
             manual_seed(2)
             h2 = train(theirs, split, steps=30, lr=E.LR, momentum=E.MOMENTUM, batch_size=E.BATCH_SIZE,
                        eval_every=E.EVAL_EVERY, seed=2, progress=False)  # fmt: skip
         assert h1.step_loss == h2.step_loss and h1.val_acc == h2.val_acc and h1.steps == h2.steps
         assert h1.final() == h2.final()
-        assert all(np.isnan(h1.train_acc[:-1]))   # training metrics only at the end
+        assert all(np.isnan(h1.train_acc[:-1]))  # training metrics only at the end
+
+
+def test_grid_runs_trained_in_worker_processes_are_the_runs_trained_here(monkeypatch):
+    keys = [E._key(name, 100, s, 12, (8, 8)) for name in ("none", "BN+dropout") for s in (0, 1)]
+    here = [E._train(k) for k in keys]
+    monkeypatch.setattr(E, "_RUNS", {})
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "2")
+    torch.rand(3)  # whatever the caller drew before, a run draws only from generators seeded by its key
+    there = E._train_all(keys)
+    for a, b in zip(here, there, strict=True):
+        assert a.history.step_loss == b.history.step_loss and a.history.val_acc == b.history.val_acc
+        for (name, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
+            assert torch.equal(x, y), name
+    assert E._train_all(keys[:1])[0] is there[0]  # kept: asked again, the same Run
+
+
+def test_lr_sweep_in_worker_processes_is_the_sweep_here(monkeypatch):
+    kwargs = dict(arms=tuple(E.SWEEP_ARMS)[:2], lrs=(0.02, 0.05), seeds=(0, 1, 2), steps=15)
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "1")
+    here = E.lr_sweep(**kwargs)
+    E._fine_steps.cache_clear()
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "2")
+    there = E.lr_sweep(**kwargs)
+    for arm in kwargs["arms"]:
+        assert np.array_equal(here.steps[arm], there.steps[arm]), arm
 
 
 def test_fine_steps_follow_the_grid_trajectory():
@@ -232,6 +254,7 @@ def test_lr_sweep_stops_going_up_after_a_failure(monkeypatch):
         return float(steps) if lr in (0.01, 1.0) else 10.0   # fails at the smallest lr, works, then fails
 
     monkeypatch.setattr(E, "fine_steps_to_target", fake)
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "1")  # the calls are counted in this process
     sweep = E.lr_sweep(arms=("none",), lrs=(0.01, 0.1, 1.0, 3.0), seeds=(0, 1, 2), steps=80)
     assert sorted(set(calls)) == [0.01, 0.1, 1.0]          # 3.0 is counted as failed without a run
     assert sweep.steps["none"][:, 0].tolist() == [80.0, 10.0, 80.0, 80.0]

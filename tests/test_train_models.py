@@ -499,16 +499,16 @@ def test_train_with_batches_of_one_and_batches_larger_than_the_data():
 
 
 def test_batches_are_an_epochwise_partition_without_the_short_tail():
-    batches = train._batches(10, 3, torch.Generator().manual_seed(0))
+    batches = train.minibatch_indices(10, 3, torch.Generator().manual_seed(0))
     epoch = [next(batches) for _ in range(3)]
     assert all(len(b) == 3 for b in epoch)
     assert len(set(torch.cat(epoch).tolist())) == 9
     assert len(next(batches)) == 3  # a new epoch starts: the short tail (1 index) is dropped
-    eleven = train._batches(11, 3, torch.Generator().manual_seed(0))
+    eleven = train.minibatch_indices(11, 3, torch.Generator().manual_seed(0))
     assert [len(next(eleven)) for _ in range(5)] == [3] * 5  # never the 2-index tail of 11 = 3 + 3 + 3 + 2
-    whole = train._batches(5, 50, torch.Generator().manual_seed(0))
+    whole = train.minibatch_indices(5, 50, torch.Generator().manual_seed(0))
     assert sorted(next(whole).tolist()) == [0, 1, 2, 3, 4]
-    again = train._batches(10, 3, torch.Generator().manual_seed(0))
+    again = train.minibatch_indices(10, 3, torch.Generator().manual_seed(0))
     assert torch.equal(next(again), epoch[0])
 
 

@@ -5,7 +5,7 @@ from matplotlib.figure import Figure
 
 from course_utils import setup_notebook
 from course_utils.experiments import batchnorm as E
-from course_utils.widgets import BENCHMARKS, Explorer
+from course_utils.widgets import BENCHMARKS, KERNEL_BUDGET_MS, Explorer
 from course_utils.widgets.batchnorm import BATCH_SIZES, MOMENTA, build_batchstats_explorer, make_draw
 
 setup_notebook(quiet=True)
@@ -44,7 +44,7 @@ def test_draw_is_pure():
 
 def test_registered_benchmark():
     bench = [b for b in BENCHMARKS if b.name == "batchnorm"]
-    assert len(bench) == 1 and bench[0].budget_ms == 100
+    assert len(bench) == 1 and bench[0].budget_ms == KERNEL_BUDGET_MS
 
 
 def test_explorer_updates_one_figure_in_place():

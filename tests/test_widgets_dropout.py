@@ -4,7 +4,7 @@ import ipywidgets as w
 import pytest
 
 from course_utils import setup_notebook
-from course_utils.widgets import BENCHMARKS, Explorer
+from course_utils.widgets import BENCHMARKS, KERNEL_BUDGET_MS, Explorer
 from course_utils.widgets.dropout import build_dropout_explorer, make_draw
 
 setup_notebook(quiet=True)
@@ -42,7 +42,7 @@ def test_button_resamples_mask(explorer):
 
 def test_registered_benchmark():
     bench = [b for b in BENCHMARKS if b.name == "dropout"]
-    assert len(bench) == 1 and bench[0].budget_ms == 100
+    assert len(bench) == 1 and bench[0].budget_ms == KERNEL_BUDGET_MS
 
 
 def test_bad_arguments():

@@ -221,53 +221,27 @@ def bench_widgets(benchmarks=None, **kwargs) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- ratios
-# Sizes of the issue: (constructor args, input shape); the norm layers' come from their registry
-# (course_utils.norms, each spec's ``bench``). A class of course_utils.nn not listed here gets the first
-# fallback that both it and its torch.nn namesake accept.
-def layer_cases() -> dict[str, tuple[tuple, tuple[int, ...]]]:
-    from course_utils import norms
-
-    return {"Dropout": ((0.5,), (512, 1024)), **{s.name: (s.bench.args, s.bench.shape) for s in norms.REGISTRY}}
-FALLBACK_CASES: tuple[tuple[tuple, tuple[int, ...]], ...] = (
-    ((1024,), (512, 1024)),
-    ((64,), (64, 64, 16, 16)),
-    ((64,), (64, 64, 256)),
-    ((8, 64), (64, 64, 16, 16)),
-)
-
-
-def layer_classes() -> dict[str, tuple[type, type]]:
-    """Every class in course_utils.nn.__all__ that is a torch.nn.Module with a torch.nn namesake."""
+# What the ratios table times: Dropout and every layer of the registry (course_utils.norms), each against
+# its reference (a torch.nn class) at the size its spec's ``bench`` gives (constructor args, input shape).
+# A layer added to the registry gets its row here without an edit.
+def layer_specs() -> dict[str, tuple[type, type, tuple, tuple[int, ...]]]:
+    """``{name: (our class, torch.nn class, constructor args, input shape)}`` for Dropout and every registered
+    layer whose reference is a torch.nn class."""
     import torch
 
     from course_utils import nn as cnn
+    from course_utils import norms
 
-    out = {}
-    for name in cnn.__all__:
-        ours = getattr(cnn, name)
-        theirs = getattr(torch.nn, name, None)
-        if inspect.isclass(ours) and issubclass(ours, torch.nn.Module) and inspect.isclass(theirs):
-            out[name] = (ours, theirs)
+    out = {"Dropout": (cnn.Dropout, torch.nn.Dropout, (0.5,), (512, 1024))}
+    for s in norms.REGISTRY:
+        if inspect.isclass(s.reference) and issubclass(s.reference, torch.nn.Module):
+            out[s.name] = (s.course_class, s.reference, s.bench.args, s.bench.shape)
     return out
 
 
-def layer_case(name: str, ours: type, theirs: type, scale: float = 1.0):
-    """(args, shape) for the layer: the table above, else the first fallback both classes accept.
-    ``scale`` < 1 shrinks the batch (tests use tiny sizes)."""
-    import torch
-
-    cases = layer_cases()
-    candidates = ([cases[name]] if name in cases else []) + list(FALLBACK_CASES)
-    for args, shape in candidates:
-        shape = (max(2, int(shape[0] * scale)), *shape[1:])
-        try:
-            x = torch.randn(shape)
-            ours(*args)(x)
-            theirs(*args)(x)
-        except (TypeError, ValueError, RuntimeError):
-            continue
-        return args, shape
-    raise ValueError(f"no benchmark case fits course_utils.nn.{name}; give it a bench case in course_utils.norms.")
+def scaled(shape: tuple[int, ...], scale: float) -> tuple[int, ...]:
+    """``shape`` with its batch shrunk by ``scale`` (at least 2: BatchNorm needs two examples; tests use tiny sizes)."""
+    return (max(2, int(shape[0] * scale)), *shape[1:])
 
 
 def has_fast_path(cls: type, args: tuple = (), shape: tuple[int, ...] = ()) -> bool:
@@ -312,8 +286,8 @@ def bench_ratios(repeats: int = 50, warmup: int = 10, scale: float = 1.0) -> dic
 
     torch.manual_seed(0)
     rows: dict[str, Any] = {}
-    for name, (ours_cls, theirs_cls) in layer_classes().items():
-        args, shape = layer_case(name, ours_cls, theirs_cls, scale)
+    for name, (ours_cls, theirs_cls, args, shape) in layer_specs().items():
+        shape = scaled(shape, scale)
         x = torch.randn(shape)
         gout = torch.randn(shape)
         theirs = theirs_cls(*args)

@@ -18,9 +18,9 @@ from torch import nn
 
 from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
-from ..parallel import map_in_processes
-from ..train import History, evaluate, train
+from ..train import History
 from ..validation import check_choice, check_float_array, check_int, check_number, check_probability
+from .runner import cached_runs, seeded_run
 from .runner import digits as _digits
 
 __all__ = [
@@ -43,17 +43,13 @@ __all__ = [
     "prediction_flip_rate",
     "train_run",
     "sweep_grid",
-    "compare_runs",
     "input_vs_hidden",
-    "test_error",
     "activation_stats",
-    "compare_features",
     "hidden_activations",
     "mc_probabilities",
     "mc_vs_weight_scaling",
     "predictive_entropy",
     "unlike_digits",
-    "uncertainty_summary",
     "placement_outputs",
     "placement_gaps",
     "dropout_variance",
@@ -226,27 +222,18 @@ def _train(key: RunKey) -> Run:
     """Train the run ``key`` names. Its random numbers (initial weights, subset, batches, masks) come only
     from generators seeded by ``key``, so it is the same run in any process and in any order."""
     n_train, p, input_p, seed, steps, hidden = key
-    split = _digits()
-    if n_train < len(split.X_train):
-        split = split.subset_train(n_train, seed=seed)
-    with torch.random.fork_rng(devices=[]):  # dropout masks come from torch's global generator
-        manual_seed(seed)
-        model = make_mlp(64, list(hidden), 10, dropout=p, input_dropout=input_p, seed=seed)
-        history = train(
-            model, split, steps=steps, lr=LR, momentum=MOMENTUM, batch_size=BATCH_SIZE,
-            eval_every=EVAL_EVERY, seed=seed, progress=False,
-        )  # fmt: skip
-    model.eval()
+    model, history = seeded_run(
+        lambda: make_mlp(64, list(hidden), 10, dropout=p, input_dropout=input_p, seed=seed), _digits(),
+        seed=seed, n_train=n_train, steps=steps, lr=LR, momentum=MOMENTUM, batch_size=BATCH_SIZE,
+        eval_every=EVAL_EVERY,
+    )  # fmt: skip
     return Run(model, history, n_train, p, input_p, seed)
 
 
 def _train_all(keys, desc: str | None = None) -> list[Run]:
     """The runs ``keys`` name, in order; those not trained yet are trained on every core (they do not
     depend on each other: ``course_utils.parallel``) and kept in :data:`_RUNS`."""
-    keys = [tuple(k) for k in keys]
-    missing = [k for k in dict.fromkeys(keys) if k not in _RUNS]
-    _RUNS.update(zip(missing, map_in_processes(_train, missing, desc=desc), strict=True))
-    return [_RUNS[k] for k in keys]
+    return cached_runs(_RUNS, _train, [tuple(k) for k in keys], desc)
 
 
 def train_run(
@@ -349,17 +336,6 @@ def sweep_grid(
     return _cached_grid(p_values, sizes, seeds, steps, hidden)
 
 
-def compare_runs(grid: DropoutGrid, n_train: int, p: float = 0.5) -> dict[str, dict[str, float]]:
-    """Seed-averaged final train/val loss and accuracy and the generalization gap, without and with dropout."""
-    out = {}
-    for label, q in (("no dropout", 0.0), (f"dropout p={p}", p)):
-        row = {m: grid.mean(q, n_train, m) for m in ("train_loss", "val_loss", "train_acc", "val_acc")}
-        row["gap_acc"] = row["train_acc"] - row["val_acc"]
-        row["gap_loss"] = row["val_loss"] - row["train_loss"]
-        out[label] = row
-    return out
-
-
 INPUT_HIDDEN_CONFIGS = {
     "none": (0.0, 0.0),
     "input 0.2": (0.0, 0.2),
@@ -381,16 +357,6 @@ def input_vs_hidden(
             "val_acc": float(np.mean([r.history.final()["val_acc"] for r in runs])),
         }
     return out
-
-
-def test_error(grid: DropoutGrid, p: float, n_train: int) -> float:
-    """Seed-averaged test classification error (%) of the grid's models (weight scaling = eval mode)."""
-    X, y = _digits().tensors("test")
-    errors = [100 * (1 - evaluate(grid.runs[(p, n_train, s)].model, X, y)[1]) for s in grid.seeds]
-    return float(np.mean(errors))
-
-
-test_error.__test__ = False  # not a pytest test despite its name
 
 
 # ------------------------------------------------------------------------------------------ features
@@ -420,25 +386,6 @@ def _hidden_outputs(model: nn.Module, X: torch.Tensor) -> list[torch.Tensor]:
     finally:
         model.train(was_training)
     return outputs
-
-
-def compare_features(grid: DropoutGrid, n_train: int, p: float = 0.5, threshold: float = 0.01) -> dict[str, dict]:
-    """Validation-set :func:`activation_stats` of the grid's models without and with dropout, averaged over
-    seeds and hidden layers (``'mean'``, ``'near_zero'``) and per layer (``'per_layer'``)."""
-    X = _digits().tensors("val")[0]
-    out = {}
-    for label, q in (("no dropout", 0.0), (f"dropout p={p}", p)):
-        stats = [activation_stats(grid.runs[(q, n_train, s)].model, X, threshold) for s in grid.seeds]
-        per_layer = [
-            {key: float(np.mean([st[i][key] for st in stats])) for key in ("mean", "near_zero")}
-            for i in range(len(stats[0]))
-        ]
-        out[label] = {
-            "mean": float(np.mean([row["mean"] for row in per_layer])),
-            "near_zero": float(np.mean([row["near_zero"] for row in per_layer])),
-            "per_layer": per_layer,
-        }
-    return out
 
 
 @torch.no_grad()
@@ -508,22 +455,6 @@ def unlike_digits(kind: str, n: int = 359, seed: int = 0) -> torch.Tensor:
     if kind == "noise":
         return torch.from_numpy(_rng(seed).random((n, X_test.shape[1])).astype(np.float32))
     return torch.from_numpy(1.0 - X_test[:n])
-
-
-def uncertainty_summary(model: nn.Module, k: int = 50, seed: int = 0) -> dict[str, dict[str, float]]:
-    """Mean predictive entropy and mean MC variance (of the predicted class) on test digits and unlike inputs."""
-    inputs = {
-        "test digits": _digits().tensors("test")[0],
-        "inverted digits": unlike_digits("inverted"),
-        "uniform noise": unlike_digits("noise", seed=seed),
-    }
-    out = {}
-    for name, X in inputs.items():
-        probs = mc_probabilities(model, X, k, seed)
-        pred = probs.mean(0).argmax(1)
-        var = probs.var(axis=0)[np.arange(len(pred)), pred]
-        out[name] = {"entropy": float(predictive_entropy(probs).mean()), "variance": float(var.mean())}
-    return out
 
 
 # ----------------------------------------------------------------------------------------- placement

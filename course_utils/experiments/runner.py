@@ -6,16 +6,21 @@ Seeds come from the course's one seed source (:mod:`course_utils.env`); training
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterable
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 from ..data import Split, load_digits
 from ..env import manual_seed
+from ..parallel import map_in_processes
 from ..train import History, batchnorm_layers, recalibrate_batchnorm, train
 
-__all__ = ["digits", "standardized_digits", "seeded_run", "batchnorm_layers", "recalibrate_batchnorm"]
+__all__ = ["digits", "standardized_digits", "seeded_run", "cached_runs", "batchnorm_layers", "recalibrate_batchnorm"]
+
+K = TypeVar("K", bound=Hashable)
+R = TypeVar("R")
 
 
 @functools.lru_cache(maxsize=2)
@@ -54,3 +59,16 @@ def seeded_run(
         history = train(model, split, seed=seed, progress=False, **train_kwargs)
     model.eval()
     return model, history
+
+
+def cached_runs(cache: dict[K, R], train_one: Callable[[K], R], keys: Iterable[K], desc: str | None = None) -> list[R]:
+    """``[train_one(key) for key in keys]``, each key trained once per kernel: results are kept in ``cache``, and
+    the keys not in it yet are trained on every core (:func:`course_utils.parallel.map_in_processes`).
+
+    ``train_one`` must be a module-level function whose result depends only on its key (its random numbers come
+    from generators seeded by the key, as in :func:`seeded_run`): then where and in what order a key is trained
+    changes nothing."""
+    keys = list(keys)
+    missing = [key for key in dict.fromkeys(keys) if key not in cache]
+    cache.update(zip(missing, map_in_processes(train_one, missing, desc=desc), strict=True))
+    return [cache[key] for key in keys]

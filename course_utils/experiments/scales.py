@@ -28,7 +28,6 @@ __all__ = [
     "loss_grid",
     "gradient_descent_path",
     "hessian_condition_number",
-    "largest_stable_gd_lr",
     "optimal_gd_lr",
     "standardize_two_features",
 ]
@@ -212,12 +211,6 @@ def hessian_condition_number(X: np.ndarray) -> float:
     X = _check_design("X", X)
     eig = np.linalg.eigvalsh(X.T.astype(np.float64) @ X / len(X))
     return float(eig[-1] / eig[0]) if eig[0] > 0 else math.inf
-
-
-def largest_stable_gd_lr(X: np.ndarray) -> float:
-    """``2 / lambda_max(X^T X / n)``: above it, gradient descent on the squared error diverges."""
-    X = _check_design("X", X)
-    return float(2.0 / np.linalg.eigvalsh(X.T.astype(np.float64) @ X / len(X))[-1])
 
 
 def optimal_gd_lr(X: np.ndarray) -> float:

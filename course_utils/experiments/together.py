@@ -2,11 +2,12 @@
 (BN before/after the activation; dropout before BN and Li et al. 2019's variance shift with its two
 fixes), and the numbers behind the summary table and the conventions table.
 
-Every training run is cached per configuration (``functools.lru_cache``): the grid is trained once per
-kernel and every later section (placement, summary table, decision guide, exercises) reuses the very
-same runs. Paired seeds throughout: run ``seed`` of every configuration uses ``make_mlp(seed=seed)``
-for the initial weights, ``torch.manual_seed(seed)`` for the dropout masks and ``train(seed=seed)`` for
-the minibatch order, so two configurations with the same seed differ only in the method.
+Every training run is kept per configuration (a dict in this module; the runs not trained yet are trained
+on every core, ``course_utils.parallel``): the grid is trained once per kernel and every later section
+(placement, summary table, decision guide, exercises) reuses the very same runs. Paired seeds throughout:
+run ``seed`` of every configuration uses ``make_mlp(seed=seed)`` for the initial weights,
+``torch.manual_seed(seed)`` for the dropout masks and ``train(seed=seed)`` for the minibatch order, so two
+configurations with the same seed differ only in the method.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import Split
 from ..env import experiment_seeds, manual_seed, torch_generator
 from ..models import DEFAULT_BLOCK, make_mlp
 from ..paired import Paired, paired
-from ..train import History, batchnorm_layers, evaluate, recalibrate_batchnorm, train_steps
+from ..parallel import map_in_processes
+from ..train import History, batchnorm_layers, minibatch_indices, recalibrate_batchnorm, train_steps
 from ..validation import check_bool, check_choice, check_int, check_number, check_positive, check_probability
+from .runner import cached_runs, seeded_run
 from .runner import digits as _digits
-from .runner import seeded_run
 
 __all__ = [
     "Config",
@@ -211,54 +212,35 @@ class Run:
     history: History
 
 
-def _split(n_train: int, seed: int) -> Split:
-    split = _digits()
-    return split if n_train >= len(split.X_train) else split.subset_train(n_train, seed=seed)
+RunKey = tuple  # (Config, n_train, seed, steps, hidden)
+_RUNS: dict[RunKey, Run] = {}
+"""Every run trained in this kernel, by its key: the grid, placement, fixes and exercises share them."""
 
 
-@functools.lru_cache(maxsize=512)
-def _cached_run(config: Config, n_train: int, seed: int, steps: int, hidden: tuple[int, ...]) -> Run:
-    # Keyed by the Config, not the name: "dropout before BN" and "BN+dropout" are the same runs.
-    model = build_model(config, hidden, seed)
-    with torch.random.fork_rng(devices=[]):  # dropout masks come from torch's global generator
-        manual_seed(seed)
-        history = _train_grid_run(model, _split(n_train, seed), steps, seed)
-    model.eval()
+def _train(key: RunKey) -> Run:
+    """Train the run ``key`` names, with the grid's settings. Its random numbers (initial weights, subset,
+    batches, dropout masks) come only from generators seeded by the key, so it is the same run in any process
+    and in any order. The training metrics are evaluated only at the last step (NaN before): the grid reads
+    them only there (the gap), and evaluating all 1,079 training digits every 10 steps cost about 8 s of CPU
+    per notebook run."""
+    config, n_train, seed, steps, hidden = key
+    with torch.random.fork_rng(devices=[]):  # building seeds torch's global generator: keep the caller's
+        model = build_model(config, hidden, seed)
+    model, history = seeded_run(
+        model, _digits(), seed=seed, n_train=n_train, steps=steps, lr=LR, momentum=MOMENTUM,
+        batch_size=BATCH_SIZE, eval_every=EVAL_EVERY, train_metrics="last evaluation",
+    )  # fmt: skip
     return Run(config, n_train, seed, model, history)
 
 
-def _train_grid_run(model: nn.Module, split: Split, steps: int, seed: int) -> History:
-    # The loop of course_utils.train.train with its settings (same minibatch order, optimizer and dropout masks:
-    # the same trajectory, bit for bit; tested), except that the TRAINING metrics are evaluated only at the last
-    # step (NaN before): the grid reads them only there (the gap), and evaluating all 1,079 training digits every
-    # 10 steps cost about 8 s of CPU per notebook run. Validation metrics every EVAL_EVERY steps, as before.
-    X, y = split.tensors("train")
-    Xv, yv = split.tensors("val")
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    batches = _batch_order(len(X), BATCH_SIZE, torch_generator(seed))
-    history = History()
-    model.train()
-    for step in range(1, steps + 1):
-        idx = next(batches)
-        loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        history.step_loss.append(loss.item())
-        history.diverged = not math.isfinite(history.step_loss[-1])
-        last = step == steps or history.diverged
-        if step % EVAL_EVERY == 0 or last:
-            train_loss, train_acc = evaluate(model, X, y) if last else (math.nan, math.nan)
-            val_loss, val_acc = evaluate(model, Xv, yv)
-            history.steps.append(step)
-            history.train_loss.append(train_loss)
-            history.train_acc.append(train_acc)
-            history.val_loss.append(val_loss)
-            history.val_acc.append(val_acc)
-        if history.diverged:
-            break
-    model.train()
-    return history
+def _train_all(keys, desc: str | None = None) -> list[Run]:
+    """The runs ``keys`` name, in order; those not trained yet are trained on every core and kept in :data:`_RUNS`.
+    Keyed by the Config, not the name: "dropout before BN" and "BN+dropout" are the same runs."""
+    return cached_runs(_RUNS, _train, [tuple(k) for k in keys], desc)
+
+
+def _key(name: str | Config, n_train: int, seed: int, steps: int, hidden) -> RunKey:
+    return (_config(name), n_train, seed, steps, tuple(hidden))
 
 
 def train_config(
@@ -274,7 +256,7 @@ def train_config(
     seed = check_int("seed", seed, minimum=0)
     steps = check_int("steps", steps, minimum=1)
     hidden = tuple(check_int("hidden", h, minimum=1) for h in hidden)
-    return _cached_run(config, n_train, seed, steps, hidden)
+    return _train_all([(config, n_train, seed, steps, hidden)])[0]
 
 
 def _steps_to_target(history: History, target: float, steps: int) -> float:
@@ -351,7 +333,9 @@ class AblationGrid:
 
 @functools.lru_cache(maxsize=8)
 def _cached_grid(names, sizes, seeds, steps, hidden, target) -> AblationGrid:
-    runs = {(name, n, s): train_config(name, n, s, steps, hidden) for n in sizes for name in names for s in seeds}
+    cells = [(name, n, s) for n in sizes for name in names for s in seeds]
+    trained = _train_all([_key(name, n, s, steps, hidden) for name, n, s in cells], desc="ablation grid")
+    runs = dict(zip(cells, trained, strict=True))
     return AblationGrid(names, sizes, seeds, steps, hidden, target, runs)
 
 
@@ -528,11 +512,8 @@ def shift_vs_width(
     steps = check_int("steps", steps, minimum=1)
     config = Config(norm="batch", dropout=p)  # with p = P_DROP: the grid's "BN+dropout" runs (same cache)
     X = _digits().tensors("val")[0]
-    ratios = np.zeros((len(widths), len(seeds)))
-    for i, width in enumerate(widths):
-        for j, seed in enumerate(seeds):
-            model = _cached_run(config, FULL_N, seed, steps, (width, width)).model
-            ratios[i, j] = bn_variance_ratios(model, X)[1]
+    runs = _train_all([(config, FULL_N, seed, steps, (wd, wd)) for wd in widths for seed in seeds], desc="widths")
+    ratios = np.array([bn_variance_ratios(run.model, X)[1] for run in runs]).reshape(len(widths), len(seeds))
     return {"widths": widths, "seeds": seeds, "ratios": ratios}
 
 
@@ -557,11 +538,11 @@ def fixes_table(seeds: Sequence[int] = SEEDS, hidden: Sequence[int] = HIDDEN, st
         with torch.no_grad():
             return float((model(Xv).argmax(1) == yv).float().mean())
 
+    trained = ("dropout before BN", "dropout after the last BN", "BN")
+    _train_all([_key(name, FULL_N, seed, steps, hidden) for seed in seeds for name in trained], desc="fixes")
     for seed in seeds:
-        shifted = train_config("dropout before BN", FULL_N, seed, steps, hidden).model
-        fix1 = train_config("dropout after the last BN", FULL_N, seed, steps, hidden).model
+        shifted, fix1, plain = (train_config(name, FULL_N, seed, steps, hidden).model for name in trained)
         fix2 = recalibrate_bn(shifted, X)
-        plain = train_config("BN", FULL_N, seed, steps, hidden).model
         for key, model in zip(out, (shifted, fix1, fix2, plain), strict=True):
             out[key]["ratio"].append(bn_variance_ratios(model, Xv)[1])
             out[key]["val_acc"].append(acc(model))
@@ -739,39 +720,36 @@ SWEEP_SEEDS = SEEDS[:5]
 seeds keep the sweep inside the notebook's time budget (with 5, only 5 wins of 5 support a claim)."""
 
 
-def _batch_order(n: int, batch_size: int, gen: torch.Generator):
-    # The minibatch order of course_utils.train.train (a fresh permutation per epoch, the short batch dropped),
-    # so that a sweep run at the grid's lr follows the grid run's trajectory step for step.
-    while True:
-        perm = torch.randperm(n, generator=gen)
-        for start in range(0, n - batch_size + 1, batch_size):
-            yield perm[start : start + batch_size]
-
-
 @functools.lru_cache(maxsize=1024)
 def _fine_steps(name: str, standardize: bool, seed: int, lr: float, steps: int, target: float) -> float:
     split = _digits().standardized() if standardize else _digits()
     X, y = split.tensors("train")
     Xv, yv = split.tensors("val")
-    model = build_model(name, HIDDEN, seed)
+    with torch.random.fork_rng(devices=[]):  # building seeds torch's global generator: keep the caller's
+        model = build_model(name, HIDDEN, seed)
+    batches = minibatch_indices(len(X), BATCH_SIZE, torch_generator(seed))  # the grid's minibatch order (train's)
+    reached = [float(steps)]  # never reached, or diverged: censored at the budget
+
+    def next_loss(step: int) -> torch.Tensor:
+        idx = next(batches)
+        return nn.functional.cross_entropy(model(X[idx]), y[idx])
+
+    @torch.no_grad()
+    def reached_target(step: int, loss: float) -> bool:  # validation accuracy after EVERY step: the fine grid
+        if not math.isfinite(loss):
+            return True
+        model.eval()
+        accuracy = float((model(Xv).argmax(1) == yv).float().mean())
+        model.train()
+        if accuracy >= target:
+            reached[0] = float(step)
+        return accuracy >= target
+
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=MOMENTUM)
-    batches = _batch_order(len(X), BATCH_SIZE, torch_generator(seed))
     with torch.random.fork_rng(devices=[]):  # dropout masks, as in the grid's runs
         manual_seed(seed)
-        for step in range(1, steps + 1):
-            model.train()
-            idx = next(batches)
-            loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
-            if not torch.isfinite(loss):
-                return float(steps)  # diverged: never reaches the target
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            model.eval()
-            with torch.no_grad():  # validation accuracy after EVERY step: the fine evaluation grid
-                if float((model(Xv).argmax(1) == yv).float().mean()) >= target:
-                    return float(step)
-    return float(steps)
+        train_steps(model, opt, next_loss, steps, after_step=[reached_target], progress=False)
+    return reached[0]
 
 
 def fine_steps_to_target(
@@ -862,17 +840,17 @@ def lr_sweep(
     if not lrs or list(lrs) != sorted(set(lrs)):
         raise ValueError(f"lrs must be increasing and distinct, got {lrs}.")
     steps = check_int("steps", steps, minimum=1)
-    table = {}
-    for arm in arms:
-        name, standardize = SWEEP_ARMS[arm]
-        table[arm] = np.array([_ascending_lrs(name, standardize, seed, lrs, steps) for seed in seeds]).T
+    cells = [(*SWEEP_ARMS[arm], seed, lrs, steps) for arm in arms for seed in seeds]
+    rows = iter(map_in_processes(_ascending_lrs, cells, desc="lr sweep"))  # (arm, seed) runs are independent
+    table = {arm: np.array([next(rows) for _ in seeds]).T for arm in arms}
     return LrSweep(arms, lrs, seeds, steps, table)
 
 
-def _ascending_lrs(name: str, standardize: bool, seed: int, lrs: tuple[float, ...], steps: int) -> list[float]:
+def _ascending_lrs(cell: tuple[str, bool, int, tuple[float, ...], int]) -> list[float]:
     # Up the lr grid until a run fails AFTER a smaller lr has worked: every larger lr is then counted as failed
     # too, without running it (above the stable range a larger step does not bring training back; measured
     # while building the sweep, it saves the most expensive runs: failures run the whole budget).
+    name, standardize, seed, lrs, steps = cell
     out: list[float] = []
     worked = False
     for lr in lrs:

@@ -25,5 +25,5 @@ def build_standardize_explorer(mean: float = 50.0, std: float = 10.0) -> Explore
 
 
 BENCHMARKS.append(
-    ExplorerBenchmark("standardize explorer (00)", build_standardize_explorer, (("mean", -20.0), ("std", 100.0)), 100)
+    ExplorerBenchmark("standardize explorer (00)", build_standardize_explorer, (("mean", -20.0), ("std", 100.0)))
 )

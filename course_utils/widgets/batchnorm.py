@@ -57,6 +57,5 @@ if not any(b.name == "batchnorm" for b in BENCHMARKS):
             name="batchnorm",
             build=build_batchstats_explorer,
             changes=(("batch_size", 2), ("momentum", 0.01), ("outlier", 8.0), ("batch_size", 256)),
-            budget_ms=100,
         )
     )

@@ -108,6 +108,5 @@ BENCHMARKS.append(
         name="depth explorer",
         build=build_depth_explorer,
         changes=(("depth", 14), ("init", "small"), ("gain", 2.0), ("activation", "tanh"), ("input_scale", 10.0)),
-        budget_ms=100,
     )
 )

@@ -71,6 +71,5 @@ if not any(b.name == "dropout" for b in BENCHMARKS):
             name="dropout",
             build=build_dropout_explorer,
             changes=(("p", 0.8), ("n_train", exp.SMALL_N), ("mask_seed", 7)),
-            budget_ms=100,
         )
     )
