@@ -234,3 +234,48 @@ def test_convert_sync_batchnorm_swaps_every_batchnorm_and_keeps_its_state():
     assert isinstance(single, cnn.SyncBatchNorm) and single.running_mean.dtype == torch.float64
     with pytest.raises(TypeError, match="module"):
         cnn.SyncBatchNorm.convert_sync_batchnorm("model")
+
+
+# ---------- moved here by subject: tests written against one-line bugs that survived the unit tests
+# (a planted-bug run over the code of notebooks 03-05; each comment names the bug it failed with)
+
+
+def test_syncbatchnorm_asks_its_own_process_group_for_the_world_size(monkeypatch):
+    # Planted: dist.get_world_size() without the group: a layer in a subgroup synchronizes with the wrong world.
+    import torch.distributed as dist
+
+    group, seen = object(), []
+    monkeypatch.setattr(dist, "is_available", lambda: True)
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda g=None: seen.append(g) or 1)
+    layer = cnn.SyncBatchNorm(3, process_group=group)
+    layer(torch.randn(4, 3))
+    assert seen == [group]
+
+
+def test_the_all_gather_and_its_backward_use_the_given_group(monkeypatch):
+    # Planted: group=None in dist.all_gather / dist.all_reduce / dist.get_rank of the differentiable all-gather.
+    import torch.distributed as dist
+
+    group, seen = object(), []
+
+    def all_gather(parts, tensor, group=None):
+        seen.append(("all_gather", group))
+        for i, part in enumerate(parts):
+            part.copy_(tensor * (i + 1))  # process i holds (i + 1) times our tensor
+
+    def all_reduce(tensor, op=None, group=None):
+        seen.append(("all_reduce", group))
+        tensor.mul_(2)  # the other process sends the same gradient
+
+    monkeypatch.setattr(dist, "all_gather", all_gather)
+    monkeypatch.setattr(dist, "all_reduce", all_reduce)
+    monkeypatch.setattr(dist, "get_world_size", lambda g=None: seen.append(("get_world_size", g)) or 2)
+    monkeypatch.setattr(dist, "get_rank", lambda g=None: seen.append(("get_rank", g)) or 1)
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    stacked = cnn.all_gather_stack(x, group)
+    torch.testing.assert_close(stacked, torch.tensor([[1.0, 2.0], [2.0, 4.0]]))
+    stacked.backward(torch.tensor([[1.0, 1.0], [3.0, 5.0]]))
+    torch.testing.assert_close(x.grad, torch.tensor([6.0, 10.0]))  # our row (rank 1), summed over 2 processes
+    assert {g for _, g in seen} == {group}
+    assert {name for name, _ in seen} == {"all_gather", "all_reduce", "get_world_size", "get_rank"}

@@ -305,3 +305,92 @@ def test_small_batch_errors_control_and_recalibration():
     assert plain[16][0] != bn[16][0] and recal[16][0] != bn[16][0]
     again = E.small_batch_errors(batch_sizes=(16,), seeds=(0,), epochs=1)
     assert again[16][0] == bn[16][0]   # recalibrating worked on a copy: the cached model is untouched
+
+
+# ---------- moved here by subject: tests written against one-line bugs that survived the unit tests
+# (a planted-bug run over the code of notebooks 03-05; each comment names the bug it failed with)
+
+
+def _bn_model() -> nn.Module:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    for _ in range(3):
+        model(torch.randn(16, 4))
+    return model.eval()
+
+
+def _under_global_seeds(fn):
+    """fn() under two global seeds: its results, and whether it left the global generator untouched."""
+    results, untouched = [], True
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)
+        results.append(fn())
+        state = torch.random.get_rng_state()
+        torch.manual_seed(global_seed)
+        untouched &= torch.equal(state, torch.random.get_rng_state())
+    return results, untouched
+
+
+def test_accuracy_vs_eval_batch_shuffles_with_its_seed_only():
+    # Planted: torch.randperm(len(X)) without generator=gen (the global generator decides the batches).
+    model, X = _bn_model(), torch.randn(40, 4, generator=torch.Generator().manual_seed(5))
+    y = torch.randint(0, 3, (40,), generator=torch.Generator().manual_seed(6))
+    results, untouched = _under_global_seeds(lambda: E.accuracy_vs_eval_batch(model, X, y, batch_sizes=(4,)))
+    assert untouched and results[0] == results[1]
+
+
+def test_companion_dependence_draws_companions_with_its_seed_only():
+    model, X = _bn_model(), torch.randn(40, 4, generator=torch.Generator().manual_seed(5))
+    results, untouched = _under_global_seeds(lambda: E.companion_dependence(model, X, index=3, n_batches=5))
+    assert untouched and results[0] == results[1]
+
+
+def test_padded_running_stats_draws_new_values_for_every_batch(monkeypatch):
+    # Planted: padded_batch(lengths, seed=seed) in the loop: every batch repeats the same values.
+    seeds = []
+    real = E.padded_batch
+
+    def recording(lengths, *args, seed=0, **kwargs):
+        seeds.append(seed)
+        return real(lengths, *args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(E, "padded_batch", recording)
+    r = E.padded_running_stats(n_batches=30, seed=2)
+    assert len(set(seeds)) == 30
+    # and the masked running mean then estimates the true mean 1 from 30 batches' values, not one batch's
+    assert abs(r["masked_running_mean"] - 1.0) < 0.03
+
+
+def test_masked_batchnorm_statistics_are_those_of_the_valid_values():
+    # Planted: the variance or the count taken over every position, padding included.
+    x, mask = E.padded_batch([2, 5, 7], seed=1)
+    x = x + 9.0 * (~mask[:, None, :])  # garbage in the padding: it must not matter
+    layer = E.MaskedBatchNorm1d(4, momentum=None).double()
+    out = layer(x, mask)
+    valid = x.permute(0, 2, 1)[mask]  # (valid positions, C)
+    mean, var = valid.mean(0), valid.var(0, unbiased=False)
+    expected = (valid - mean) / torch.sqrt(var + layer.eps)
+    torch.testing.assert_close(out.permute(0, 2, 1)[mask], expected)
+    torch.testing.assert_close(layer.running_mean, mean)
+    torch.testing.assert_close(layer.running_var, valid.var(0, unbiased=True))
+
+
+def test_running_traces_are_torchs_batchnorm_step_by_step():
+    # Planted: batch.var(axis=1, ddof=1) for the batch variance, a running variance without b / (b - 1), and
+    # momentum as the weight of the *old* value (Keras's convention) instead of torch's.
+    stream = E.stat_stream(max_batch=8, steps=30)
+    traces = E.running_traces(stream, 5, momentum=0.2)
+    bn = nn.BatchNorm1d(1, momentum=0.2).double()
+    for step, row in enumerate(stream):
+        batch = torch.from_numpy(row[:5]).reshape(5, 1)
+        bn(batch)
+        assert traces["batch_var"][step] == pytest.approx(float(batch.var(unbiased=False)))
+        assert traces["running_mean"][step] == pytest.approx(float(bn.running_mean[0]))
+        assert traces["running_var"][step] == pytest.approx(float(bn.running_var[0]))
+
+
+def test_running_var_bias_reports_the_biased_batch_variance():
+    # Planted: x.var() (unbiased) for the batch variance: the "biased" mean would then be sigma^2, not 3/4 of it.
+    out = E.running_var_bias(batch_size=2, batches=4000, sigma=1.0)
+    assert out["expected_biased"] == 0.5
+    assert abs(out["mean_biased_batch_var"] - 0.5) < 0.05 and abs(out["running_var"] - 1.0) < 0.1

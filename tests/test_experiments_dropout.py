@@ -5,10 +5,12 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from course_utils import setup_notebook
 from course_utils.experiments import dropout as E
 from course_utils.models import make_mlp
+from course_utils.train import History
 
 setup_notebook(quiet=True)
 
@@ -232,3 +234,37 @@ def test_uncertainty_by_seed_shapes(grid):
     for by_input in scores.values():
         assert set(by_input) == {"test digits", "inverted digits", "uniform noise"}
         assert all(len(v) == len(grid.seeds) for v in by_input.values())
+
+
+# ---------- moved here by subject: tests written against one-line bugs that survived the unit tests
+# (a planted-bug run over the code of notebooks 03-05; each comment names the bug it failed with)
+
+
+def _run(seed: int, **final) -> E.Run:
+    history = History(steps=[1], train_loss=[final.get("train_loss", 1.0)], train_acc=[final.get("train_acc", 0.5)],
+                      val_loss=[final["val_loss"]], val_acc=[final["val_acc"]])  # fmt: skip
+    return E.Run(model=nn.Identity(), history=history, n_train=10, p=0.0, input_p=0.0, seed=seed)
+
+
+@pytest.mark.parametrize(("metric", "higher_is_better"), [("val_loss", False), ("val_acc", True)])
+def test_dropout_paired_metric_knows_which_direction_is_better(metric, higher_is_better):
+    # Planted: higher_is_better=metric.endswith("loss") (or left at its default): a lower loss counted as worse.
+    runs = {
+        "dropout": [_run(s, val_loss=0.5, val_acc=0.9) for s in range(3)],
+        "no dropout": [_run(s, val_loss=0.8, val_acc=0.8) for s in range(3)],
+    }
+    result = E.paired_metric(runs, metric=metric, a="dropout")
+    assert result.higher_is_better is higher_is_better
+    assert result.wins == 3  # dropout is better on both metrics, in every seed
+
+
+def test_dropout_grid_paired_knows_which_direction_is_better():
+    seeds = (0, 1)
+    runs = {}
+    for p, loss in ((0.0, 0.8), (0.5, 0.5)):
+        for s in seeds:
+            runs[(p, 10, s)] = _run(s, val_loss=loss, val_acc=1 - loss)
+    grid = E.DropoutGrid(p_values=(0.0, 0.5), sizes=(10,), seeds=seeds, steps=1, hidden=(4,), runs=runs)
+    for metric, higher in (("val_loss", False), ("val_acc", True)):
+        result = E.grid_paired(grid, 10, 0.5, metric=metric)
+        assert result.higher_is_better is higher and result.wins == 2, metric

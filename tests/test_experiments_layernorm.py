@@ -6,6 +6,7 @@ import unittest.mock
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from course_utils import nn as cnn
 from course_utils.experiments import layernorm as E
@@ -263,3 +264,17 @@ def test_qk_norm_normalizes_each_heads_queries_and_keys_and_keeps_the_other_weig
         assert t.shape[-1] == head_dim
         assert torch.allclose(t.pow(2).mean(-1), torch.ones(t.shape[:-1]), atol=1e-3)
     assert not E.TransformerBlock("pre").qk_norm
+
+
+# ---------- moved here by subject: tests written against one-line bugs that survived the unit tests
+# (a planted-bug run over the code of notebooks 03-05; each comment names the bug it failed with)
+
+
+def test_sequence_net_averages_over_the_valid_positions_only():
+    # Planted: h.mean(-1) in SequenceNet.forward: extra padding would then shrink the features.
+    x, mask, _ = E.make_sequences(6, seed=0)
+    longer_x, longer_mask = F.pad(x, (0, 13)), F.pad(mask, (0, 13))
+    for norm in (None, "layer"):
+        net = E.SequenceNet(norm, seed=0).eval()
+        with torch.no_grad():
+            torch.testing.assert_close(net(longer_x, longer_mask), net(x, mask), rtol=1e-5, atol=1e-6)

@@ -9,6 +9,7 @@ from torch import nn
 
 from course_utils import data, models, setup_notebook, train
 from course_utils import nn as cnn
+from course_utils.data import Split
 
 
 @pytest.fixture(autouse=True)
@@ -722,3 +723,24 @@ def test_history_best_is_the_minimum_of_a_loss_and_the_maximum_of_an_accuracy():
     assert history.best("train_acc") == 0.8
     assert history.best() == 0.7
     assert history.steps_to("val_loss", 0.45) == 2 and history.steps_to("val_acc", 0.65) == 3
+
+
+# ---------- moved here by subject: tests written against one-line bugs that survived the unit tests
+# (a planted-bug run over the code of notebooks 03-05; each comment names the bug it failed with)
+
+
+def test_train_draws_its_batches_with_its_seed_only():
+    from course_utils.models import make_mlp
+    from course_utils.train import train
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.int64)
+    split = Split(X[:40], y[:40], X[40:], y[40:], X[40:], y[40:], target_names=["a", "b"])
+
+    def fit(global_seed):
+        model = make_mlp(4, [8], 2, norm="batch", seed=0)
+        torch.manual_seed(global_seed)  # after make_mlp, whose seed= sets the global generator itself
+        return train(model, split, steps=5, batch_size=8, seed=3, progress=False).step_loss
+
+    assert fit(0) == fit(1)

@@ -1,5 +1,6 @@
 """The batch-statistics explorer: wiring tested by setting control values."""
 
+import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
@@ -58,3 +59,20 @@ def test_explorer_updates_one_figure_in_place():
     assert len(figures) == len(CHANGES) and all(fig is figures[0] for fig in figures)
     fig = figures[0]
     assert len(fig.axes) == 2 and [len(ax.lines) for ax in fig.axes] == [6, 2]
+
+
+# ---------- moved here by subject: tests written against one-line bugs that survived the unit tests
+# (a planted-bug run over the code of notebooks 03-05; each comment names the bug it failed with)
+
+
+def test_batchstats_explorer_passes_torchs_momentum_through(monkeypatch):
+    # Planted: the explorer handing running_traces 1 - momentum (the other convention).
+    from course_utils.widgets import batchnorm as W
+
+    seen = {}
+    monkeypatch.setattr(W.BatchStatsPanel, "update", lambda self, traces, *args: seen.update(traces) or "figure")
+    stream = E.stat_stream(max_batch=8, steps=10)
+    assert W.make_draw(stream)(4, 0.05, 0.0) == "figure"
+    expected = E.running_traces(stream, 4, 0.05)
+    np.testing.assert_allclose(seen["running_mean"], expected["running_mean"])
+    assert seen["running_mean"][0] == pytest.approx(0.05 * stream[0, :4].mean())
