@@ -45,6 +45,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,7 @@ sys.path.insert(0, str(ROOT / "deploy"))
 from numeric_env import numeric_env  # noqa: E402
 
 KERNEL_ENV = {**numeric_env(), "NORMCOURSE_NO_PROGRESS": "1", "PYTHONHASHSEED": "0"}
+RUN_CACHE_VAR = "NORMCOURSE_RUN_CACHE"  # course_utils.run_cache.CACHE_VAR (tools do not import torch's package)
 
 
 # ------------------------------------------------------------------------------------------- the course
@@ -337,7 +339,24 @@ def grade(submitted: Path, out: Path, *, workers: int = 2, cell_timeout: int = D
         shutil.rmtree(snapshot)
     for sub in subs:  # learners may keep working while the batch runs: grade what was there at the start
         _snapshot(submitted / sub.path, snapshot / sub.path)
-    env = {**os.environ, **KERNEL_ENV}
+    # The lesson's experiments are the same in every copy: the first kernel to train a run keeps it in this
+    # batch's folder and the others load it (course_utils.run_cache); the learners' own code always runs.
+    shared_runs = Path(tempfile.mkdtemp(prefix="normcourse-runs-"))
+    env = {**os.environ, **KERNEL_ENV, RUN_CACHE_VAR: str(shared_runs)}
+    try:
+        results = _run_batch(subs, snapshot, out, env, workers, cell_timeout, notebook_timeout)
+    finally:
+        shutil.rmtree(shared_runs, ignore_errors=True)
+    rows = [r for sub in subs for r in results[sub.key]]
+    write_gradebook(out / "gradebook.csv", rows)
+    if feedback:
+        write_feedback(out, rows)
+    return rows
+
+
+def _run_batch(subs: list[Submission], snapshot: Path, out: Path, env: dict, workers: int, cell_timeout: int,
+               notebook_timeout: int) -> dict[str, list[dict]]:
+    """Run every submission, ``workers`` at a time, each in its own process; its rows by submission key."""
     lessons = course_lessons()
     results: dict[str, list[dict]] = {}
     queue, running = list(subs), {}
@@ -364,11 +383,7 @@ def grade(submitted: Path, out: Path, *, workers: int = 2, cell_timeout: int = D
             proc.stderr and proc.stderr.close()
             results[key] = [{**r, "learner": sub.learner, "notebook": str(sub.path)} for r in rows]
             del running[key]
-    rows = [r for sub in subs for r in results[sub.key]]
-    write_gradebook(out / "gradebook.csv", rows)
-    if feedback:
-        write_feedback(out, rows)
-    return rows
+    return results
 
 
 def _snapshot(src: Path, dst: Path, tries: int = 5) -> None:

@@ -23,6 +23,7 @@ from ..data import Split, load_wine
 from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
 from ..numpy_layers import batchnorm_backward, batchnorm_backward_naive, batchnorm_forward
+from ..run_cache import persistent
 from ..train import History, batchnorm_layers, evaluate, is_batchnorm, recalibrate_batchnorm, train
 from ..validation import check_choice, check_int, check_number, check_positive
 from .runner import digits
@@ -237,6 +238,7 @@ _digits = digits  # the shared digits split (cached)
 
 
 @functools.lru_cache(maxsize=16)
+@persistent
 def _trained(seed: int, steps: int, momentum: float | None, batch_size: int) -> nn.Module:
     split = _digits()
     model = make_mlp(64, [100, 100], 10, norm="batch", linear_bias=False, seed=seed,
@@ -427,6 +429,7 @@ def _fig1_model(norm, seed, std=FIG1_STD):
 
 
 @functools.lru_cache(maxsize=32)
+@persistent
 def _fig1_run(norm, seed, steps, lr, unit, std=FIG1_STD):
     split = _digits()
     model = _fig1_model(norm, seed, std)
@@ -482,6 +485,7 @@ def percentile_drift(run: Fig1Run) -> float:
 
 
 @functools.lru_cache(maxsize=64)
+@persistent
 def _sweep_run(norm, seed, lr, std, steps):
     if lr == FIG1_LR and std == FIG1_STD and steps <= FIG1_STEPS and steps % FIG1_EVAL == 0:
         # The same run as Figure 1's (same init, batches and step count): read it off instead of training again.
@@ -547,6 +551,7 @@ def wine_folds(folds: int = 5, seed: int = 0) -> list[tuple[Split, Split]]:
     return out
 
 
+@persistent
 def wine_input_bn(folds: int = 5, steps: int = 300, lr: float = 0.05, batch_size: int = 16,
                   early_step: int = 5) -> dict[str, np.ndarray]:  # fmt: skip
     """Wine, MLP 13-32-3 (SGD momentum 0.9), ``folds``-fold cross-validation (one model per fold, seeded
@@ -616,6 +621,7 @@ def _noisy_model(norm: bool, noise: bool, seed: int, shift: float, scale: float)
 
 
 @functools.lru_cache(maxsize=32)
+@persistent
 def _noise_run(norm, noise, seed, steps, lr, shift, scale):
     split = _digits()
     with torch.random.fork_rng(devices=[]):
@@ -639,6 +645,7 @@ def noise_injection(seeds=SEEDS, steps: int = 200, lr: float = 0.1, shift: float
 
 
 @functools.lru_cache(maxsize=16)
+@persistent
 def _landscape(norm: bool, seed: int, steps: int, lr: float, etas: tuple[float, ...], every: int) -> dict:
     split = _digits()
     X, y = split.tensors("train")
@@ -726,6 +733,7 @@ class PerProcessBatchNorm1d(nn.BatchNorm1d):
 
 
 @functools.lru_cache(maxsize=96)
+@persistent
 def _small_batch_model(norm, batch_size, seed, epochs, base_lr, per_process=None):
     split = _digits()
     model = make_mlp(64, [64, 64], 10, norm=norm, linear_bias=norm is None, seed=seed)

@@ -24,6 +24,7 @@ from .. import norms
 from .. import train as train_module
 from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
+from ..run_cache import persistent
 from ..train import evaluate, train, train_steps
 from ..validation import check_choice, check_int, check_number, check_positive
 from .batchnorm import MaskedBatchNorm1d
@@ -360,6 +361,7 @@ def _sweep_run(norm: str | None, batch_size: int, seed: int, epochs: int) -> tup
 
 
 @functools.lru_cache(maxsize=4)
+@persistent
 def _cached_sweep(norms: tuple[str, ...], batch_sizes: tuple[int, ...], seeds: tuple[int, ...], epochs: int):
     runs = {(name, b): [_sweep_run(NORMS[name], b, s, epochs) for s in seeds] for name in norms for b in batch_sizes}
     errors = {key: tuple(r[0] for r in values) for key, values in runs.items()}
@@ -551,6 +553,7 @@ def _train_sequence_net(norm: str | None, seed: int, data: tuple, steps: int, ba
 
 
 @functools.lru_cache(maxsize=2)
+@persistent
 def sequence_comparison(
     seeds: tuple[int, ...] = SEEDS,
     steps: int = 80,
@@ -718,6 +721,7 @@ DEPTHS = (2, 4, 8, 16, 24)
 
 
 @functools.lru_cache(maxsize=4)
+@persistent
 def depth_grad_norms(depths: tuple[int, ...] = DEPTHS, seeds: tuple[int, ...] = SEEDS,
                      embed_std: float = 1.0, placements: tuple[str, ...] = PLACEMENTS) -> DepthGradNorms:
     """Precompute :func:`grad_norms_at_init` for each placement, every depth and seed (a few seconds)."""
@@ -748,6 +752,7 @@ class WarmupResults:
 
 
 @functools.lru_cache(maxsize=256)
+@persistent
 def _train_sorter(placement: str, warmup: int, seed: int, lr: float, steps: int, depth: int, batch_size: int,
                   qk_norm: bool = False):
     """One training run (cached, so that the learning-rate sweep and the warm-up comparison share runs):

@@ -27,6 +27,7 @@ from ..env import experiment_seeds, manual_seed, torch_generator
 from ..models import DEFAULT_BLOCK, make_mlp
 from ..paired import Paired, paired
 from ..parallel import map_in_processes
+from ..run_cache import persistent
 from ..train import History, batchnorm_layers, minibatch_indices, recalibrate_batchnorm, train_steps
 from ..validation import check_bool, check_choice, check_int, check_number, check_positive, check_probability
 from .runner import cached_runs, seeded_run
@@ -190,6 +191,7 @@ def conv_block_net(channels: int = 16, p: float = 0.1, seed: int = 0) -> nn.Sequ
 
 
 @functools.lru_cache(maxsize=4)
+@persistent
 def train_conv(channels: int = 16, p: float = 0.1, seed: int = 0, steps: int = 150) -> tuple[nn.Sequential, History]:
     """Train :func:`conv_block_net` on all training digits (cached); the model is returned in eval mode."""
     steps = check_int("steps", steps, minimum=1)
@@ -721,6 +723,7 @@ seeds keep the sweep inside the notebook's time budget (with 5, only 5 wins of 5
 
 
 @functools.lru_cache(maxsize=1024)
+@persistent
 def _fine_steps(name: str, standardize: bool, seed: int, lr: float, steps: int, target: float) -> float:
     split = _digits().standardized() if standardize else _digits()
     X, y = split.tensors("train")
