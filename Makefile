@@ -184,7 +184,7 @@ HUB_STAMP := $(VENV)/.hub-installed
 HUB_PROXY := deploy/proxy/node_modules/.bin/configurable-http-proxy
 SUBMITTED ?= hub-data/users
 
-$(HUB_STAMP): $(STAMP) requirements-hub.txt
+$(HUB_STAMP): $(LEARNER_STAMP) requirements-hub.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-hub.txt -c constraints.txt
 	@touch $(HUB_STAMP)
 
@@ -196,7 +196,7 @@ hub-setup: $(HUB_STAMP) $(HUB_PROXY)
 
 # The student build the hub hands out, rebuilt only when a notebook changed (so `make hub` starts fast).
 HUB_STUDENT := build/student/.built
-$(HUB_STUDENT): $(STAMP) tools/student.py $(wildcard notebooks/*.ipynb)
+$(HUB_STUDENT): $(LEARNER_STAMP) tools/student.py $(wildcard notebooks/*.ipynb)
 	$(BIN)/python tools/student.py --out build/student
 	@touch $@
 
@@ -205,7 +205,7 @@ hub: hub-setup $(HUB_STUDENT)
 	$(BIN)/python deploy/hubctl.py start
 
 # Browser test of the hub (two learners, a hub restart): not part of `make test`; about 1-3 minutes.
-e2e-hub: hub-setup $(HUB_STUDENT)
+e2e-hub: $(STAMP) hub-setup $(HUB_STUDENT)
 	NORMCOURSE_HUB_E2E=1 $(RUN_ENV) $(BIN)/python -m pytest -q -rs -m hub tests/e2e/test_e2e_hub.py
 
 hub-stop: $(HUB_STAMP)
@@ -213,11 +213,11 @@ hub-stop: $(HUB_STAMP)
 
 # Every learner's notebooks under SUBMITTED/<learner>/ run with the course's checks: grading/gradebook.csv and
 # grading/feedback/<learner>/index.html. nbgrader's collect layout (submitted/<student>/<assignment>/) works too.
-grade: $(STAMP)
+grade: $(LEARNER_STAMP)
 	$(BIN)/python tools/grade.py $(SUBMITTED) --out grading $(ARGS)
 
 # Benchmark: 30 submissions of one lesson (LESSON=03_batchnorm), two at a time; budget 10 minutes on 2 cores.
-bench-grade: $(STAMP)
+bench-grade: $(LEARNER_STAMP)
 	$(BIN)/python tools/bench_grade.py $(ARGS)
 
 lock: $(STAMP)

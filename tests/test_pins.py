@@ -77,7 +77,7 @@ def test_make_lab_installs_only_the_learner_requirements():
     learner_recipe = makefile[makefile.index("$(LEARNER_STAMP): "):makefile.index("$(STAMP): ")]
     assert "-r requirements.txt" in learner_recipe and "requirements-dev" not in learner_recipe
     assert re.search(r"^setup: \$\(LEARNER_STAMP\)$", makefile, re.M)
-    for target in ("student", "lab-authors"):
+    for target in ("student", "lab-authors", "grade", "bench-grade", r"\$\(HUB_STAMP\)", r"\$\(HUB_STUDENT\)"):
         assert re.search(rf"^{target}: \$\(LEARNER_STAMP\)", makefile, re.M), f"make {target} needs no dev tools"
     assert re.search(r"^workspace: student$", makefile, re.M) and re.search(r"^lab: workspace$", makefile, re.M)
 
