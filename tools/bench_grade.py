@@ -126,8 +126,9 @@ def _run_lesson(path: Path, cell_timeout: int) -> dict:
             t0 = datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))
             t1 = datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
             slowest = max(slowest, (t1 - t0).total_seconds())
-    errors = sum(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
-    return {"total": round(total, 1), "slowest_cell": round(slowest, 1), "errors": errors}
+    failed = [f"cell {i}: {o.get('ename')}: {str(o.get('evalue', ''))[:200]}" for i, c in enumerate(nb.cells)
+              for o in c.get("outputs", []) if o.get("output_type") == "error"]  # fmt: skip
+    return {"total": round(total, 1), "slowest_cell": round(slowest, 1), "errors": len(failed), "failed": failed}
 
 
 def bench_capacity(lesson: str, learners: int, cell_timeout: int = 600) -> dict:
@@ -152,6 +153,7 @@ def bench_capacity(lesson: str, learners: int, cell_timeout: int = 600) -> dict:
     return {"what": f"{learners} learner(s) running {lesson} at once (RLIMIT_DATA 4 GB each)", "learners": learners,
             "wall": round(wall, 1), "cpu_seconds": round(cpu, 1), "errors": sum(r["errors"] for r in runs),
             "slowest_cell": max(r["slowest_cell"] for r in runs), "totals": [r["total"] for r in runs],
+            "failed": [f for r in runs for f in r["failed"]],
             "load_before": load_before, "load_after": _load()}
 
 

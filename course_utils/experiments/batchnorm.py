@@ -24,7 +24,7 @@ from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
 from ..numpy_layers import batchnorm_backward, batchnorm_backward_naive, batchnorm_forward
 from ..run_cache import persistent
-from ..train import History, batchnorm_layers, evaluate, is_batchnorm, recalibrate_batchnorm, train
+from ..train import History, batchnorm_layers, evaluate, is_batchnorm, recalibrate_batchnorm, train, train_steps
 from ..validation import check_choice, check_int, check_number, check_positive
 from .runner import digits
 
@@ -654,35 +654,45 @@ def _landscape(norm: bool, seed: int, steps: int, lr: float, etas: tuple[float, 
     params = list(model.parameters())
     gen = torch_generator(seed)
     out = {eta: {"loss_change": [], "grad_change": [], "grad_change_rel": []} for eta in etas}
-    for step in range(steps):
+    now: dict = {}  # the step's batch and loss, for the probe
+
+    def next_loss(step: int) -> torch.Tensor:
         idx = torch.randint(0, len(X), (64,), generator=gen)
-        loss = nn.functional.cross_entropy(model(X[idx]), y[idx])
-        grads = torch.autograd.grad(loss, params)
-        if step % every == 0:
-            saved = [p.detach().clone() for p in params]
-            buffers = [b.clone() for b in model.buffers()]
-            norm_g = float(torch.sqrt(sum((g**2).sum() for g in grads)))
-            for eta in etas:
-                # Step along the gradient by eta, look at the loss and the gradient there (same batch).
-                with torch.no_grad():
-                    for p, g in zip(params, grads, strict=True):
-                        p -= eta * g
-                loss2 = nn.functional.cross_entropy(model(X[idx]), y[idx])
-                grads2 = torch.autograd.grad(loss2, params)
-                change = float(torch.sqrt(sum(((a - b) ** 2).sum() for a, b in zip(grads, grads2, strict=True))))
-                out[eta]["loss_change"].append(float(loss2.detach() - loss.detach()))
-                out[eta]["grad_change"].append(change)
-                out[eta]["grad_change_rel"].append(change / norm_g)
-                with torch.no_grad():
-                    for p, s in zip(params, saved, strict=True):
-                        p.copy_(s)
-                    for b, s in zip(model.buffers(), buffers, strict=True):
-                        b.copy_(s)
-        with torch.no_grad():
-            for p, g in zip(params, grads, strict=True):
-                p -= lr * g
+        now.update(step=step, batch=(X[idx], y[idx]))
+        now["loss"] = nn.functional.cross_entropy(model(X[idx]), y[idx])
+        return now["loss"]
+
+    def probe() -> None:  # the gradient is computed, the step not yet taken
+        if (now["step"] - 1) % every == 0:
+            _probe_steps(model, params, now["batch"], now["loss"].detach(), etas, out)
+
+    train_steps(model, torch.optim.SGD(params, lr=lr), next_loss, steps, before_update=probe, progress=False)
     return {eta: {"max_loss_change": max(v["loss_change"]), "grad_change": float(np.mean(v["grad_change"])),
                   "grad_change_rel": float(np.mean(v["grad_change_rel"]))} for eta, v in out.items()}  # fmt: skip
+
+
+def _probe_steps(model: nn.Module, params: list, batch: tuple, loss: torch.Tensor, etas, out: dict) -> None:
+    """Step along the gradient by each eta, look at the loss and the gradient there (same batch), step back."""
+    X, y = batch
+    grads = [p.grad.detach().clone() for p in params]
+    saved = [p.detach().clone() for p in params]
+    buffers = [b.clone() for b in model.buffers()]
+    norm_g = float(torch.sqrt(sum((g**2).sum() for g in grads)))
+    for eta in etas:
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                p -= eta * g
+        loss2 = nn.functional.cross_entropy(model(X), y)
+        grads2 = torch.autograd.grad(loss2, params)
+        change = float(torch.sqrt(sum(((a - b) ** 2).sum() for a, b in zip(grads, grads2, strict=True))))
+        out[eta]["loss_change"].append(float(loss2.detach() - loss))
+        out[eta]["grad_change"].append(change)
+        out[eta]["grad_change_rel"].append(change / norm_g)
+        with torch.no_grad():
+            for p, s in zip(params, saved, strict=True):
+                p.copy_(s)
+            for b, s in zip(model.buffers(), buffers, strict=True):
+                b.copy_(s)
 
 
 def landscape(seeds=SEEDS, steps: int = 200, lr: float = 0.1, etas=(0.1, 0.4), every: int = 20) -> dict:
