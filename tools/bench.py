@@ -61,8 +61,13 @@ def summary(samples: Sequence[float]) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------- notebooks
 # Peak RSS and the CPU seconds the kernel (and the checks' forked children) used: CPU time says what a
 # notebook costs even when other jobs share the machine, where wall time only says what it took today.
-RSS_PROBE = ("import resource as _r; _s, _c = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN); "
-             "print('__peak_rss_kb__', _s.ru_maxrss, '__cpu_s__', "
+# The peak is the kernel's VmHWM where /proc has it: getrusage's ru_maxrss survives exec, so a kernel started
+# by this process would report this process's own peak (every notebook showed the same 637 MB).
+RSS_PROBE = ("import resource as _r, re as _re, os as _os; "
+             "_s, _c = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN); "
+             "_hwm = _re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()) "
+             "if _os.path.exists('/proc/self/status') else None; "
+             "print('__peak_rss_kb__', int(_hwm.group(1)) if _hwm else _s.ru_maxrss, '__cpu_s__', "
              "_s.ru_utime + _s.ru_stime + _c.ru_utime + _c.ru_stime)")
 
 
