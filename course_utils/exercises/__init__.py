@@ -304,8 +304,9 @@ def _read_until(fd: int, deadline: float) -> bytes | None:
         left = deadline - time.monotonic()
         if left <= 0:
             return None
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
+        poller = select.poll()  # not select.select(): it refuses descriptors numbered 1024 or more
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        if not poller.poll(left * 1000):
             return None
         chunk = os.read(fd, 1 << 16)
         if not chunk:
