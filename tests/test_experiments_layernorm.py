@@ -155,10 +155,10 @@ def test_warmup_really_warms_up(monkeypatch):
         return real_step(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.Adam, "step", record)
-    E._train_sorter.__wrapped__("pre", 4, 0, 0.02, 5, 1, 4)
+    E._sorter_run(("pre", 4, 0, 0.02, 5, 1, 4, False))
     assert seen == pytest.approx([0.005, 0.01, 0.015, 0.02, 0.02])
     seen.clear()
-    E._train_sorter.__wrapped__("pre", 0, 0, 0.02, 2, 1, 4)
+    E._sorter_run(("pre", 0, 0, 0.02, 2, 1, 4, False))
     assert seen == pytest.approx([0.02, 0.02])
 
 
@@ -278,3 +278,19 @@ def test_sequence_net_averages_over_the_valid_positions_only():
         net = E.SequenceNet(norm, seed=0).eval()
         with torch.no_grad():
             torch.testing.assert_close(net(longer_x, longer_mask), net(x, mask), rtol=1e-5, atol=1e-6)
+
+
+def test_sweep_and_transformer_runs_in_worker_processes_are_the_runs_here(monkeypatch):
+    keys = [("pre", w, s, 0.02, 6, 1, 4, False) for w in (0, 3) for s in (0, 1)]
+    here = [E._sorter_run(k) for k in keys]
+    monkeypatch.setattr(E, "_SORTER_RUNS", {})
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "2")
+    torch.rand(3)  # whatever the caller drew before, a run draws only from generators its seed sets
+    assert E._train_sorters(keys) == here
+    sweep_keys = [(norm, 16, s, 1) for norm in (None, "batch") for s in (0, 1)]
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "1")
+    serial = [E._sweep_run(k) for k in sweep_keys]
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "2")
+    from course_utils.parallel import map_in_processes
+
+    assert repr(map_in_processes(E._sweep_run, sweep_keys)) == repr(serial)  # repr: nan == nan

@@ -24,11 +24,12 @@ from .. import norms
 from .. import train as train_module
 from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
+from ..parallel import map_in_processes
 from ..run_cache import persistent
 from ..train import evaluate, train, train_steps
 from ..validation import check_choice, check_int, check_number, check_positive
 from .batchnorm import MaskedBatchNorm1d
-from .runner import standardized_digits
+from .runner import cached_runs, standardized_digits
 
 __all__ = [
     "PAPER_TABLE1",
@@ -345,11 +346,15 @@ def recalibrate_batchnorm(model: nn.Module, X: torch.Tensor) -> None:
     train_module.recalibrate_batchnorm(model, X, batch_size=len(X), drop_last=False)
 
 
-def _sweep_run(norm: str | None, batch_size: int, seed: int, epochs: int) -> tuple[float, float]:
-    """(test error, test error after recalibrating BatchNorm's statistics; nan without BatchNorm)."""
+def _sweep_run(key: tuple[str | None, int, int, int]) -> tuple[float, float]:
+    """(test error, test error after recalibrating BatchNorm's statistics; nan without BatchNorm) of the run
+    ``(norm, batch_size, seed, epochs)``. It draws only from generators its seed sets, so it is the same run in a
+    worker process (the sweep trains on every core)."""
+    norm, batch_size, seed, epochs = key
     split = _digits()
-    model = make_mlp(split.n_features, list(SWEEP_HIDDEN), split.n_classes, norm=norm, groups=SWEEP_GROUPS,
-                     seed=seed)
+    with torch.random.fork_rng(devices=[]):  # building seeds torch's global generator: keep the caller's
+        model = make_mlp(split.n_features, list(SWEEP_HIDDEN), split.n_classes, norm=norm, groups=SWEEP_GROUPS,
+                         seed=seed)
     steps = max(1, epochs * len(split.X_train) // batch_size)
     train(model, split, steps=steps, lr=SWEEP_LR_AT_32 * batch_size / 32, batch_size=batch_size, momentum=0.9,
           eval_every=10**9, seed=seed, progress=False)
@@ -363,7 +368,10 @@ def _sweep_run(norm: str | None, batch_size: int, seed: int, epochs: int) -> tup
 @functools.lru_cache(maxsize=4)
 @persistent
 def _cached_sweep(norms: tuple[str, ...], batch_sizes: tuple[int, ...], seeds: tuple[int, ...], epochs: int):
-    runs = {(name, b): [_sweep_run(NORMS[name], b, s, epochs) for s in seeds] for name in norms for b in batch_sizes}
+    cells = [(name, b) for name in norms for b in batch_sizes]
+    done = iter(map_in_processes(_sweep_run, [(NORMS[name], b, s, epochs) for name, b in cells for s in seeds],
+                                 desc="batch-size sweep"))
+    runs = {cell: [next(done) for _ in seeds] for cell in cells}
     errors = {key: tuple(r[0] for r in values) for key, values in runs.items()}
     recalibrated = {b: tuple(r[1] for r in runs[("BatchNorm", b)]) for b in batch_sizes if "BatchNorm" in norms}
     return BatchSizeSweep(norms, batch_sizes, seeds, errors, recalibrated)
@@ -751,13 +759,23 @@ class WarmupResults:
         return float(np.mean(self.accuracy[(placement, warmup, lr)]))
 
 
-@functools.lru_cache(maxsize=256)
-@persistent
-def _train_sorter(placement: str, warmup: int, seed: int, lr: float, steps: int, depth: int, batch_size: int,
-                  qk_norm: bool = False):
-    """One training run (cached, so that the learning-rate sweep and the warm-up comparison share runs):
-    (token accuracy on 1,000 fresh sequences, training losses)."""
-    model = TinyTransformer(depth, placement, seed, qk_norm=qk_norm)
+SorterKey = tuple  # (placement, warmup, seed, lr, steps, depth, batch_size, qk_norm)
+_SORTER_RUNS: dict[SorterKey, tuple] = {}
+"""Every sorting-Transformer run trained in this kernel: the learning-rate window, the warm-up comparison and
+QK-norm share them."""
+
+
+def _train_sorters(keys: list[SorterKey]) -> list[tuple]:
+    """The runs ``keys`` name, in order; those not trained yet are trained on every core."""
+    return cached_runs(_SORTER_RUNS, _sorter_run, [tuple(k) for k in keys], desc="Transformer runs")
+
+
+def _sorter_run(key: SorterKey):
+    """One training run of the sorting Transformer: (token accuracy on 1,000 fresh sequences, training losses).
+    It draws only from generators its seed sets, so it is the same run in a worker process."""
+    placement, warmup, seed, lr, steps, depth, batch_size, qk_norm = key
+    with torch.random.fork_rng(devices=[]):  # building seeds torch's global generator: keep the caller's
+        model = TinyTransformer(depth, placement, seed, qk_norm=qk_norm)
     # betas=(0.9, 0.98) as in Vaswani et al. and Xiong et al.; fused: one kernel per step, same algorithm.
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98), fused=True)
     gen = torch_generator(seed)
@@ -796,12 +814,12 @@ def warmup_comparison(
     lrs = tuple(check_number("lrs", lr) for lr in lrs)
     warmups = tuple(check_int("warmups", w, minimum=0) for w in warmups)
     steps, depth = check_int("steps", steps, minimum=1), check_int("depth", depth, minimum=1)
+    cells = [(placement, warmup, lr) for placement in placements for warmup in warmups for lr in lrs]
+    done = iter(_train_sorters([(placement, warmup, s, lr, steps, depth, batch_size, bool(qk_norm))
+                                for placement, warmup, lr in cells for s in seeds]))  # fmt: skip
     accuracy, losses = {}, {}
-    for placement in placements:
-        for warmup in warmups:
-            for lr in lrs:
-                runs = [_train_sorter(placement, warmup, s, lr, steps, depth, batch_size, bool(qk_norm))
-                        for s in seeds]
-                accuracy[(placement, warmup, lr)] = tuple(r[0] for r in runs)
-                losses[(placement, warmup, lr)] = np.array([r[1] for r in runs])
+    for cell in cells:
+        runs = [next(done) for _ in seeds]
+        accuracy[cell] = tuple(r[0] for r in runs)
+        losses[cell] = np.array([r[1] for r in runs])
     return WarmupResults(tuple(seeds), lrs, steps, max(warmups), depth, accuracy, losses, bool(qk_norm))
