@@ -51,7 +51,7 @@ def test_hub_listens_on_loopback_and_keeps_its_state_in_the_data_folder(hub_conf
 def test_learners_get_the_copy_step_the_numeric_settings_and_a_memory_cap(hub_config):
     c, _ = hub_config
     assert c.Spawner.cmd[-1].endswith("deploy/singleuser.py")
-    for name, value in numeric_env.FALLBACK.items():
+    for name, value in numeric_env.numeric_env().items():
         assert c.Spawner.environment[name] == value
     assert c.Spawner.mem_limit == "4G"
     assert c.Spawner.default_url == "/lab/tree/my-notebooks/00_start_here.ipynb"
