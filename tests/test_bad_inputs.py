@@ -223,6 +223,7 @@ ROWS = [
     ("train input size", lambda: fit(model=mlp(5, [4], 3)), ValueError, "in_features"),
     ("train output count", lambda: fit(model=mlp(2, [4], 2)), ValueError, "out_features"),
     ("train mse on a classifier", lambda: fit(loss="mse"), ValueError, "loss"),
+    ("train train_metrics typo", lambda: fit(train_metrics="last"), ValueError, "train_metrics"),
     ("train callback not callable", lambda: fit(callback=3), TypeError, "callback"),
     ("train momentum=5", lambda: fit(momentum=5), ValueError, "momentum"),
     ("train weight_decay<0", lambda: fit(weight_decay=-0.1), ValueError, "weight_decay"),
