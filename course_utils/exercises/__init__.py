@@ -300,12 +300,12 @@ def _child(read_end: int, write_end: int, body: Callable, args: tuple, name: str
 def _read_until(fd: int, deadline: float) -> bytes | None:
     """Everything the child writes, or None if it does not finish before ``deadline``."""
     chunks = []
+    poller = select.poll()  # not select.select(): it refuses descriptors numbered 1024 or more
+    poller.register(fd, select.POLLIN | select.POLLHUP)
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             return None
-        poller = select.poll()  # not select.select(): it refuses descriptors numbered 1024 or more
-        poller.register(fd, select.POLLIN | select.POLLHUP)
         if not poller.poll(left * 1000):
             return None
         chunk = os.read(fd, 1 << 16)

@@ -24,7 +24,6 @@ from .. import norms
 from .. import train as train_module
 from ..env import experiment_seeds, manual_seed, numpy_rng, torch_generator
 from ..models import make_mlp
-from ..parallel import map_in_processes
 from ..run_cache import persistent
 from ..train import evaluate, train, train_steps
 from ..validation import check_choice, check_int, check_number, check_positive
@@ -365,12 +364,15 @@ def _sweep_run(key: tuple[str | None, int, int, int]) -> tuple[float, float]:
     return error, _test_error(model)
 
 
+_SWEEP_RUNS: dict[tuple, tuple[float, float]] = {}
+"""Every batch-size-sweep run trained in this kernel, by its key (norm, batch size, seed, epochs)."""
+
+
 @functools.lru_cache(maxsize=4)
-@persistent
 def _cached_sweep(norms: tuple[str, ...], batch_sizes: tuple[int, ...], seeds: tuple[int, ...], epochs: int):
     cells = [(name, b) for name in norms for b in batch_sizes]
-    done = iter(map_in_processes(_sweep_run, [(NORMS[name], b, s, epochs) for name, b in cells for s in seeds],
-                                 desc="batch-size sweep"))
+    done = iter(cached_runs(_SWEEP_RUNS, _sweep_run, [(NORMS[name], b, s, epochs) for name, b in cells for s in seeds],
+                            desc="batch-size sweep"))
     runs = {cell: [next(done) for _ in seeds] for cell in cells}
     errors = {key: tuple(r[0] for r in values) for key, values in runs.items()}
     recalibrated = {b: tuple(r[1] for r in runs[("BatchNorm", b)]) for b in batch_sizes if "BatchNorm" in norms}
