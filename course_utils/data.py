@@ -6,6 +6,7 @@ Everything here ships with scikit-learn (wine, digits) or is synthetic: nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -191,43 +192,64 @@ def _from_arrays(X, y, name, feature_names, target_names, val_fraction, test_fra
     )  # fmt: skip
 
 
+# The two real datasets ship inside the package (course_utils/datafiles/README.md: copies of scikit-learn's,
+# which were the only reason the learner's install carried scikit-learn and SciPy).
+DATA_DIR = Path(__file__).resolve().parent / "datafiles"
+WINE_FEATURES = [
+    "alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols", "flavanoids",
+    "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue", "od280/od315_of_diluted_wines",
+    "proline",
+]  # fmt: skip
+
+
+def _read_wine() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(features float64, labels, class names) from wine_data.csv (first line: n, d, class names)."""
+    with open(DATA_DIR / "wine_data.csv", encoding="utf-8") as f:
+        header = f.readline().strip().split(",")
+        table = np.loadtxt(f, delimiter=",", dtype=np.float64, ndmin=2)
+    n_samples, n_features = int(header[0]), int(header[1])
+    if table.shape != (n_samples, n_features + 1):
+        raise RuntimeError(f"{DATA_DIR / 'wine_data.csv'} is damaged: {table.shape} rows/columns, header says "
+                           f"{n_samples} x {n_features + 1}. Reinstall the course (git checkout the file).")
+    return table[:, :-1], table[:, -1].astype(np.int64), header[2:]
+
+
+def _read_digits() -> tuple[np.ndarray, np.ndarray]:
+    """(pixels float64 in 0..16, labels) from digits.csv.gz (64 pixels then the label per line)."""
+    table = np.loadtxt(DATA_DIR / "digits.csv.gz", delimiter=",", dtype=np.float64, ndmin=2)
+    if table.shape != (1797, 65):
+        raise RuntimeError(f"{DATA_DIR / 'digits.csv.gz'} is damaged: {table.shape} rows/columns, expected "
+                           "1797 x 65. Reinstall the course (git checkout the file).")
+    return table[:, :-1], table[:, -1].astype(np.int64)
+
+
 def load_wine(
     standardize: bool = False, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0
 ) -> Split:
-    """scikit-learn's bundled wine data (178 wines, 13 features, 3 cultivars).
+    """The UCI wine data, as bundled by scikit-learn (178 wines, 13 features, 3 cultivars).
 
     Its features live on wildly different scales (proline ~10^3 next to hue ~1), which is exactly
     what makes unnormalized inputs hard to learn from. ``standardize=True`` scales with training
     statistics only.
     """
     standardize = check_bool("standardize", standardize)
-    from sklearn.datasets import load_wine as _load
-
-    bunch = _load()
-    split = _from_arrays(
-        bunch.data, bunch.target, "wine", bunch.feature_names, bunch.target_names,
-        val_fraction, test_fraction, seed,
-    )  # fmt: skip
+    X, y, target_names = _read_wine()
+    split = _from_arrays(X, y, "wine", WINE_FEATURES, target_names, val_fraction, test_fraction, seed)
     return split.standardized() if standardize else split
 
 
 def load_digits(
     standardize: bool = False, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0
 ) -> Split:
-    """scikit-learn's bundled 8x8 digits (1797 images, 64 pixel features in 0..16, 10 classes).
+    """The UCI 8x8 digits, as bundled by scikit-learn (1797 images, 64 pixel features in 0..16, 10 classes).
 
     Features are scaled to [0, 1] (pixel / 16); ``standardize=True`` additionally standardizes with
     training statistics only.
     """
     standardize = check_bool("standardize", standardize)
-    from sklearn.datasets import load_digits as _load
-
-    bunch = _load()
+    X, y = _read_digits()
     names = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]
-    split = _from_arrays(
-        bunch.data / 16.0, bunch.target, "digits", names, bunch.target_names,
-        val_fraction, test_fraction, seed,
-    )  # fmt: skip
+    split = _from_arrays(X / 16.0, y, "digits", names, range(10), val_fraction, test_fraction, seed)
     return split.standardized() if standardize else split
 
 

@@ -299,3 +299,51 @@ def test_split_indices_are_pairwise_disjoint_complete_and_proportional(seed, fra
     for cls, count in zip([0, 1, 2], [50, 30, 20], strict=True):
         assert (labels[val_idx] == cls).sum() == round(count * fractions[0])
         assert (labels[test_idx] == cls).sum() == round(count * fractions[1])
+
+
+# The packaged copies of scikit-learn's wine and digits (course_utils/datafiles/README.md). scikit-learn is in
+# the authors' install (requirements-dev.txt) only for these two tests.
+DATA_HASHES = {
+    "wine_data.csv": "10e8a802908b34f86e5da8ce962f3c806694bc98450a18f61851af59f324bede",
+    "digits.csv.gz": "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22",
+}
+
+
+def test_packaged_data_files_are_the_documented_copies():
+    import hashlib
+
+    readme = (data.DATA_DIR / "README.md").read_text()
+    for name, digest in DATA_HASHES.items():
+        assert hashlib.sha256((data.DATA_DIR / name).read_bytes()).hexdigest() == digest, name
+        assert name in readme and digest in readme, f"datafiles/README.md must list {name} and its hash"
+
+
+@pytest.mark.parametrize("name", ["wine", "digits"])
+def test_packaged_loaders_equal_scikit_learns_bit_for_bit(name):
+    """Same float64 values, labels and names as the scikit-learn loaders the course used before (so every
+    committed notebook output still holds), for every split seed a lesson uses."""
+    from sklearn import datasets
+
+    if name == "wine":
+        bunch = datasets.load_wine()
+        X, y, target_names = data._read_wine()
+        assert data.WINE_FEATURES == list(bunch.feature_names) and target_names == list(bunch.target_names)
+    else:
+        bunch = datasets.load_digits()
+        X, y = data._read_digits()
+    assert X.dtype == bunch.data.dtype and y.dtype == np.int64
+    np.testing.assert_array_equal(X, bunch.data)
+    np.testing.assert_array_equal(y, bunch.target)
+
+
+def test_a_damaged_data_file_is_named_with_the_fix(tmp_path, monkeypatch):
+    (tmp_path / "digits.csv.gz").write_bytes(b"")
+    import gzip
+
+    with gzip.open(tmp_path / "digits.csv.gz", "wt") as f:
+        f.write("1,2,3\n")
+    (tmp_path / "wine_data.csv").write_text("178,13,class_0,class_1,class_2\n1,2,0\n")
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    for load, file in ((data.load_digits, "digits.csv.gz"), (data.load_wine, "wine_data.csv")):
+        with pytest.raises(RuntimeError, match=f"{file} is damaged.*Reinstall"):
+            load()
