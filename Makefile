@@ -85,8 +85,8 @@ $(LEARNER_STAMP): requirements.txt constraints.txt pyproject.toml tools/jupyterl
 	torch_args=$$($(BIN)/python tools/torch_build.py pip-args); \
 	$(BIN)/python -m pip install $(PIP_QUIET) --no-compile -r requirements.txt -c constraints.txt $$torch_args; \
 	$(BIN)/python -m pip install $(PIP_QUIET) --no-compile --no-deps --no-build-isolation -e .; \
-	$(BIN)/python tools/lab_extras.py > /dev/null; \
 	$(BIN)/python tools/warm_bytecode.py; \
+	$(BIN)/python tools/lab_extras.py > /dev/null; \
 	touch $(LEARNER_STAMP); \
 	echo "make setup: learner install done in $$(( $$(date +%s) - start )) s ($$(du -sh $(VENV) | cut -f1) in $(VENV)/)"; \
 	$(BIN)/python tools/torch_build.py report

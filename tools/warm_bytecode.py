@@ -21,7 +21,8 @@ import time
 sys.dont_write_bytecode = False  # before any import below: this script exists to write the .pyc files
 
 # What a lesson's kernel imports (ipykernel, the inline backend, widgets), what JupyterLab's server imports
-# before its extensions, and what `make lab` runs before it (the student build: nbgrader's ClearSolutions).
+# before its extensions, what `make lab` runs before it (the student build: nbgrader's ClearSolutions) and
+# what tools/lab_extras.py's Jupyter commands import (kernelspec, extension manager).
 ENTRY_MODULES = (
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
@@ -32,6 +33,9 @@ ENTRY_MODULES = (
     "IPython.core.completer",
     "jupyter_server.serverapp",
     "jupyterlab.labapp",
+    "jupyter_server.extension.serverextension",
+    "jupyterlab.labextensions",
+    "ipykernel.kernelspec",
     "nbformat",
     "nbgrader.preprocessors",
 )
@@ -45,12 +49,13 @@ def course_modules() -> list[str]:
 
 
 def server_extensions() -> list[str]:
-    """The Jupyter server extensions enabled in this environment (tools/lab_extras.py switches some off)."""
+    """The Jupyter server extensions installed in this environment, on or off (tools/lab_extras.py, which
+    runs next and then starts three Jupyter commands itself, switches nbgrader's off)."""
     from jupyter_core.paths import jupyter_config_path
     from jupyter_server.extension.config import ExtensionConfigManager
 
     manager = ExtensionConfigManager(read_config_path=jupyter_config_path())
-    return sorted(name for name, enabled in manager.get_jpserver_extensions().items() if enabled)
+    return sorted(manager.get_jpserver_extensions())
 
 
 def warm(modules: list[str]) -> list[str]:
