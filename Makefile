@@ -74,16 +74,18 @@ no-npm-note:
 	@echo "note: npm not found: make lab and make test work, make site/make slides need npm (apt-get install npm)"
 
 # tools/lab_extras.py installs the JupyterLab additions: the course kernel with the pinned numeric path in its
-# kernel.json, overrides, explorers in RISE slides, nbgrader's menus off. pip compiles nothing (--no-compile):
-# tools/warm_bytecode.py compiles only what a lesson and JupyterLab load (pip's 286 MB of .pyc took half the time).
-$(LEARNER_STAMP): requirements.txt constraints.txt pyproject.toml tools/jupyterlab_overrides.json \
+# kernel.json, overrides, explorers in RISE slides, nbgrader's menus off. tools/install.py installs the locked
+# learner packages (requirements-lock.txt) in parallel pip processes without byte-compiling them;
+# tools/warm_bytecode.py then compiles only what a lesson and JupyterLab load.
+$(LEARNER_STAMP): requirements.txt requirements-lock.txt constraints.txt pyproject.toml tools/jupyterlab_overrides.json \
+		tools/install.py \
 		tools/lab_extras.py tools/check_python.py tools/torch_build.py tools/warm_bytecode.py course_utils/numeric.py \
 		$(RISE_WIDGETS)/package.json $(RISE_WIDGETS)/static/remoteEntry.js
 	@$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) tools/check_python.py
 	@set -e; start=$$(date +%s); \
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
 	torch_args=$$($(BIN)/python tools/torch_build.py pip-args); \
-	$(BIN)/python -m pip install $(PIP_QUIET) --no-compile -r requirements.txt -c constraints.txt $$torch_args; \
+	$(BIN)/python tools/install.py $$torch_args; \
 	$(BIN)/python -m pip install $(PIP_QUIET) --no-compile --no-deps --no-build-isolation -e .; \
 	$(BIN)/python tools/warm_bytecode.py; \
 	$(BIN)/python tools/lab_extras.py > /dev/null; \
