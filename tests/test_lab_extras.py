@@ -96,3 +96,13 @@ def test_conda_and_binder_get_the_learner_copy_not_the_solutions():
     env = (REPO / "environment.yml").read_text()
     assert "-c constraints.txt" in env, "conda must hold transitive packages to the same versions as make setup"
     assert "--no-deps" not in env, "the header must not ask for a second install of the course"
+
+
+def test_a_failed_kernel_install_is_an_error_and_missing_nbgrader_is_not():
+    """The three Jupyter commands run at once; only the kernel install must succeed."""
+    import subprocess
+
+    import pytest
+
+    with pytest.raises(subprocess.CalledProcessError):
+        lab_extras.install_kernel_and_disable_nbgrader("false")  # every command fails: the kernel's counts

@@ -75,7 +75,10 @@ def test_the_learner_install_holds_no_authors_tool():
 def test_make_lab_installs_only_the_learner_requirements():
     makefile = (ROOT / "Makefile").read_text()
     learner_recipe = makefile[makefile.index("$(LEARNER_STAMP): "):makefile.index("$(STAMP): ")]
-    assert "-r requirements.txt" in learner_recipe and "requirements-dev" not in learner_recipe
+    assert "tools/install.py" in learner_recipe and "requirements-dev" not in learner_recipe
+    installer = (ROOT / "tools" / "install.py").read_text()
+    assert '"requirements.txt"' in installer and "requirements-dev" not in installer
+    assert "requirements-dev" not in (ROOT / "requirements-lock.txt").read_text()
     assert re.search(r"^setup: \$\(LEARNER_STAMP\)$", makefile, re.M)
     for target in ("student", "lab-authors", "grade", "bench-grade", r"\$\(HUB_STAMP\)", r"\$\(HUB_STUDENT\)"):
         assert re.search(rf"^{target}: \$\(LEARNER_STAMP\)", makefile, re.M), f"make {target} needs no dev tools"

@@ -12,7 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import check_python  # noqa: E402
+import install  # noqa: E402
+import lock  # noqa: E402
 import torch_build  # noqa: E402
+import warm_bytecode  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------- Python version
@@ -105,3 +108,105 @@ def test_make_setup_passes_the_choice_to_pip_and_reports_the_build():
     recipe = makefile[makefile.index("$(LEARNER_STAMP): "):makefile.index("$(STAMP): ")]
     assert "torch_build.py pip-args" in recipe and "$$torch_args" in recipe
     assert "torch_build.py report" in recipe and "done in" in recipe
+
+
+# ----------------------------------------------------------------------------------- the locked, parallel install
+def _lock_file_pins() -> list[str]:
+    return install.locked_pins((ROOT / "requirements-lock.txt").read_text())
+
+
+def test_the_lock_is_the_learner_closure_of_this_environment():
+    """requirements-lock.txt = requirements.txt and everything it pulls in (walked through the installed
+    metadata, as make lock writes it): a stale or incomplete lock fails here, not on a learner's machine."""
+    assert _lock_file_pins() == lock.learner_lock(), "requirements-lock.txt is stale: run make lock"
+
+
+def test_the_lock_agrees_with_constraints_and_holds_every_learner_pin():
+    from packaging.utils import canonicalize_name
+
+    def by_name(lines):
+        return {canonicalize_name(x.split("==")[0]): x.split("==")[1] for x in lines if "==" in x and x[0] != "#"}
+
+    locked = by_name(_lock_file_pins())
+    constraints = by_name((ROOT / "constraints.txt").read_text().splitlines())
+    learner = by_name((ROOT / "requirements.txt").read_text().splitlines())
+    assert all(constraints.get(name) == version for name, version in locked.items())
+    assert all(locked.get(name) == version for name, version in learner.items())
+    assert "pytest" not in locked and "scikit-learn" not in locked and "pip" not in locked
+
+
+def test_the_closure_follows_markers_and_extras(monkeypatch):
+    class Dist:
+        def __init__(self, version, requires):
+            self.version, self.requires = version, requires
+
+    dists = {
+        "app": Dist("1.0", ["lib>=1", 'winonly; sys_platform == "win32"', 'extra-dep; extra == "fast"']),
+        "lib": Dist("2.0", ["app[fast]"]),
+        "extra-dep": Dist("3.0", []),
+        "winonly": Dist("4.0", []),
+    }
+    monkeypatch.setattr(lock.metadata, "distribution", lambda name: dists[name])
+    if sys.platform != "win32":
+        assert lock.closure(["app"]) == {"app": "1.0", "lib": "2.0", "extra-dep": "3.0"}
+
+
+def test_groups_cover_the_lock_once_with_torch_alone():
+    pins = _lock_file_pins()
+    for jobs in (1, 2, 4):
+        groups = install.groups(pins, jobs)
+        flat = [p for g in groups for p in g]
+        assert sorted(flat) == sorted(pins) and len(flat) == len(set(flat)), "each package in exactly one pip"
+        assert groups[0] == ["torch==2.13.0"]
+        assert len(groups) == jobs + 1
+    with pytest.raises(ValueError, match="jobs"):
+        install.groups(pins, 0)
+
+
+def test_an_incomplete_lock_falls_back_to_pips_resolver(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(install, "fast_path_applies", lambda: True)
+    monkeypatch.setattr(install, "install_groups", lambda groups, args: calls.append("groups") or [])
+    monkeypatch.setattr(install, "pip_check", lambda: (False, "foo 1.0 requires bar, which is not installed."))
+    monkeypatch.setattr(install, "resolve_with_pip", lambda args: calls.append(("resolve", tuple(args))) or 0)
+    assert install.main(["--extra-index-url", "X"]) == 0
+    assert calls == ["groups", ("resolve", ("--extra-index-url", "X"))]
+    assert "does not cover this machine" in capsys.readouterr().err
+
+
+def test_a_failed_group_falls_back_and_other_platforms_resolve(monkeypatch):
+    calls = []
+    monkeypatch.setattr(install, "resolve_with_pip", lambda args: calls.append("resolve") or 0)
+    monkeypatch.setattr(install, "install_groups", lambda groups, args: ["pip could not install x"])
+    monkeypatch.setattr(install, "fast_path_applies", lambda *a: True)
+    assert install.main([]) == 0 and calls == ["resolve"]
+    monkeypatch.undo()
+    assert not install.fast_path_applies("darwin", (3, 11)) and not install.fast_path_applies("linux", (3, 12))
+    assert install.fast_path_applies("linux", (3, 11))
+
+
+def test_make_setup_installs_through_the_lock_without_compiling():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("$(LEARNER_STAMP): "):makefile.index("$(STAMP): ")]
+    assert "tools/install.py $$torch_args" in recipe and "requirements-lock.txt" in recipe
+    assert "--no-compile" in " ".join(install.PIP)
+    # the warm-up must come after the course is installed and before lab_extras' Jupyter commands
+    assert recipe.index("-e .") < recipe.index("warm_bytecode.py;") < recipe.index("lab_extras.py >")
+
+
+def test_warm_up_writes_bytecode_even_where_python_is_told_not_to(tmp_path):
+    (tmp_path / "lesson_mod.py").write_text("X = 1\n")
+    code = (f"import sys; sys.path.insert(0, {str(ROOT / 'tools')!r}); import warm_bytecode; "
+            f"sys.path.insert(0, {str(tmp_path)!r}); print(warm_bytecode.warm(['lesson_mod', 'no_such_mod']))")
+    env = {"PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert list((tmp_path / "__pycache__").glob("lesson_mod.*.pyc")), "no bytecode written"
+    assert "no_such_mod (ModuleNotFoundError" in out, "a module that cannot load is reported"
+
+
+def test_warm_up_covers_every_course_module_and_both_sides():
+    modules = warm_bytecode.course_modules()
+    assert {"course_utils.experiments.batchnorm", "course_utils.widgets.dropout", "course_utils.nn"} <= set(modules)
+    assert "jupyterlab" in warm_bytecode.server_extensions()
+    with pytest.raises(ValueError, match="side must be"):
+        warm_bytecode.warm_side("client")

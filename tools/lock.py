@@ -71,11 +71,11 @@ def learner_lock(requirements: Path = ROOT / "requirements.txt") -> list[str]:
 
 def main() -> int:
     frozen = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--exclude-editable"], check=True, capture_output=True, text=True
+        [sys.executable, "-m", "pip", "freeze", "--all", "--exclude-editable"], check=True, capture_output=True, text=True
     ).stdout.splitlines()
     pins = []
     for line in frozen:
-        if "==" not in line or line.startswith("-e"):
+        if "==" not in line or line.startswith(("-e", "pip==")):  # pip: the venv's own tool
             continue
         name, version = line.split("==", 1)
         pins.append(f"{name}=={version.split('+')[0]}")  # torch's "+cpu" local tag is not on the pin
