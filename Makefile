@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LEARNER_STAMP := $(VENV)/.installed-learner
+INSTRUCTOR_STAMP := $(VENV)/.installed-instructor
 PIP_QUIET := --quiet --disable-pip-version-check
 RISE_WIDGETS := tools/labextensions/normcourse-rise-widgets
 PORT   ?= 8888
@@ -31,13 +32,14 @@ NBVAL_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); k=$$(ls $(NB) 2>/dev
 	[ $$k -lt 1 ] && k=1; echo $$(( n < k ? n : k )))
 NBVAL_PARALLEL := -n $(NBVAL_WORKERS) --dist loadfile
 
-.PHONY: claims help offline-check setup setup-dev reset lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation hub hub-setup hub-stop e2e-hub grade bench-grade
+.PHONY: claims help offline-check setup setup-instructor setup-dev reset lab lab-authors workspace student student-check slidemeta slides site test lint unit nbval e2e regen bench lock clean imgs mutation hub hub-setup hub-stop e2e-hub grade bench-grade
 
 help:
 	@echo "make lab    - set up .venv and open your own copy of the course (my-notebooks/) in JupyterLab"
 	@echo "make reset NB=03 - start one lesson afresh (your copy is kept in my-notebooks/backups/)"
-	@echo "make setup  - the learner's install into .venv (make lab does it); make setup-dev adds the authors' tools"
-	@echo "make lab-authors - open the course itself (notebooks/, with solutions) in JupyterLab"
+	@echo "make setup  - the learner's install into .venv (make lab does it); make setup-instructor adds live slides,"
+	@echo "             make setup-dev the authors' tools"
+	@echo "make lab-authors - open the course itself (notebooks/, with solutions, live slides) in JupyterLab"
 	@echo "make student - build/student/: the notebooks without solutions (nbgrader)"
 	@echo "make slides - build/slides/: static slide decks that open offline"
 	@echo "make site   - build/site/ (learners, no solutions) and build/site-instructor/: static HTML that opens offline"
@@ -61,6 +63,7 @@ WEB_ASSETS := $(if $(NPM),$(WEB_STAMP),no-npm-note)
 # how long it took and which PyTorch build it got (tools/torch_build.py: the CPU build where PyTorch's CPU
 # index answers, else the configured index).
 setup: $(LEARNER_STAMP)
+setup-instructor: $(INSTRUCTOR_STAMP)
 setup-dev: $(STAMP) $(WEB_ASSETS)
 
 # Browser assets of `make site`/`make slides` (KaTeX, require.js, the widget manager, reveal.js), pinned in
@@ -93,7 +96,14 @@ $(LEARNER_STAMP): requirements.txt requirements-lock.txt constraints.txt pyproje
 	echo "make setup: learner install done in $$(( $$(date +%s) - start )) s ($$(du -sh $(VENV) | cut -f1) in $(VENV)/)"; \
 	$(BIN)/python tools/torch_build.py report
 
-$(STAMP): $(LEARNER_STAMP) requirements-dev.txt
+# The instructor's addition: live slides (RISE) for make lab-authors; the learner's install leaves it out.
+$(INSTRUCTOR_STAMP): $(LEARNER_STAMP) requirements-instructor.txt
+	@set -e; start=$$(date +%s); \
+	$(BIN)/python -m pip install $(PIP_QUIET) -r requirements-instructor.txt -c constraints.txt; \
+	touch $(INSTRUCTOR_STAMP); \
+	echo "make setup-instructor: live slides (RISE) added in $$(( $$(date +%s) - start )) s"
+
+$(STAMP): $(INSTRUCTOR_STAMP) requirements-dev.txt
 	@set -e; start=$$(date +%s); \
 	$(BIN)/python -m pip install $(PIP_QUIET) -r requirements-dev.txt -c constraints.txt; \
 	touch $(STAMP); \
@@ -105,7 +115,7 @@ lab: workspace
 	$(BIN)/python tools/lab.py --messages build/learner-messages.txt -- $(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/$(LEARNER_DIR)/$(START) $(ROOT_ARGS) $(LAB_ARGS)
 
-lab-authors: $(LEARNER_STAMP)
+lab-authors: $(INSTRUCTOR_STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir="$(CURDIR)" \
 		--LabApp.default_url=/lab/tree/notebooks/$(START) $(ROOT_ARGS) $(LAB_ARGS)
 

@@ -24,12 +24,16 @@ def learner_requirements() -> dict[str, str]:
     return _pins((ROOT / "requirements.txt").read_text().splitlines())
 
 
+def instructor_requirements() -> dict[str, str]:
+    return _pins((ROOT / "requirements-instructor.txt").read_text().splitlines())
+
+
 def dev_requirements() -> dict[str, str]:
     return _pins((ROOT / "requirements-dev.txt").read_text().splitlines())
 
 
 def requirements() -> dict[str, str]:
-    return learner_requirements() | dev_requirements()
+    return learner_requirements() | instructor_requirements() | dev_requirements()
 
 
 def environment_yml() -> dict[str, str]:
@@ -41,9 +45,10 @@ def environment_yml() -> dict[str, str]:
 
 def pyproject(part: str = "all") -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    deps = {"dependencies": project["dependencies"], "test": project["optional-dependencies"]["test"]}
+    extras = project["optional-dependencies"]
+    deps = {"dependencies": project["dependencies"], "instructor": extras["instructor"], "test": extras["test"]}
     if part == "all":
-        return _pins(deps["dependencies"] + deps["test"])
+        return _pins(deps["dependencies"] + deps["instructor"] + deps["test"])
     return _pins(deps[part])
 
 
@@ -60,6 +65,7 @@ def test_pyproject_matches_requirements():
     assert pyproject() == requirements()
     assert pyproject("dependencies") == learner_requirements(), "the package's dependencies are the learner's"
     assert pyproject("test") == dev_requirements(), "the test extra is requirements-dev.txt"
+    assert pyproject("instructor") == instructor_requirements(), "the instructor extra is requirements-instructor.txt"
 
 
 def test_the_learner_install_holds_no_authors_tool():
@@ -68,8 +74,12 @@ def test_the_learner_install_holds_no_authors_tool():
     assert not authors_only & set(learner_requirements())
     assert authors_only <= set(dev_requirements())
     assert not set(learner_requirements()) & set(dev_requirements()), "a pin belongs in one file"
+    assert not set(instructor_requirements()) & (set(learner_requirements()) | set(dev_requirements()))
+    assert "jupyterlab-rise" in instructor_requirements() and "jupyterlab-rise" not in learner_requirements()
     dev = (ROOT / "requirements-dev.txt").read_text()
-    assert re.search(r"^-r requirements\.txt$", dev, re.M), "the dev install is the learner's plus the tools"
+    instructor = (ROOT / "requirements-instructor.txt").read_text()
+    assert re.search(r"^-r requirements-instructor\.txt$", dev, re.M), "the dev install is the instructor's + tools"
+    assert re.search(r"^-r requirements\.txt$", instructor, re.M), "the instructor's install is the learner's + slides"
 
 
 def test_make_lab_installs_only_the_learner_requirements():
@@ -80,8 +90,11 @@ def test_make_lab_installs_only_the_learner_requirements():
     assert '"requirements.txt"' in installer and "requirements-dev" not in installer
     assert "requirements-dev" not in (ROOT / "requirements-lock.txt").read_text()
     assert re.search(r"^setup: \$\(LEARNER_STAMP\)$", makefile, re.M)
-    for target in ("student", "lab-authors", "grade", "bench-grade", r"\$\(HUB_STAMP\)", r"\$\(HUB_STUDENT\)"):
+    for target in ("student", "grade", "bench-grade", r"\$\(HUB_STAMP\)", r"\$\(HUB_STUDENT\)"):
         assert re.search(rf"^{target}: \$\(LEARNER_STAMP\)", makefile, re.M), f"make {target} needs no dev tools"
+    assert re.search(r"^lab-authors: \$\(INSTRUCTOR_STAMP\)$", makefile, re.M), "the instructor presents with RISE"
+    assert re.search(r"^\$\(INSTRUCTOR_STAMP\): \$\(LEARNER_STAMP\) requirements-instructor\.txt$", makefile, re.M)
+    assert re.search(r"^\$\(STAMP\): \$\(INSTRUCTOR_STAMP\)", makefile, re.M), "CI tests the slides too"
     assert re.search(r"^workspace: student$", makefile, re.M) and re.search(r"^lab: workspace$", makefile, re.M)
 
 
