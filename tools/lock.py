@@ -70,9 +70,8 @@ def learner_lock(requirements: Path = ROOT / "requirements.txt") -> list[str]:
 
 
 def main() -> int:
-    frozen = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--all", "--exclude-editable"], check=True, capture_output=True, text=True
-    ).stdout.splitlines()
+    freeze = [sys.executable, "-m", "pip", "freeze", "--all", "--exclude-editable"]
+    frozen = subprocess.run(freeze, check=True, capture_output=True, text=True).stdout.splitlines()
     pins = []
     for line in frozen:
         if "==" not in line or line.startswith(("-e", "pip==")):  # pip: the venv's own tool
