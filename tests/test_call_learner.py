@@ -398,3 +398,11 @@ def test_check_bodies_run_one_after_the_other_where_there_is_no_fork(monkeypatch
     with pytest.raises(ExerciseError, match="ZeroDivisionError"):
         deliver_check(second)
     assert capsys.readouterr().out == "said a\n"
+
+
+def test_check_bodies_run_one_after_the_other_with_one_worker(monkeypatch):
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "1")
+    start = time.monotonic()
+    first, second = run_checks_at_once([(_nap_and_tell, (0.5, "a")), (_nap_and_tell, (0.5, "b"))])
+    assert time.monotonic() - start >= 1.0
+    assert deliver_check(first)[0] == "a" and deliver_check(second)[1] not in (os.getpid(), deliver_check(first)[1])
