@@ -346,3 +346,63 @@ def test_a_check_works_when_the_kernel_has_over_1024_open_files():
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# ------------------------------------------------------------- run_checks_at_once: independent bodies together
+
+from course_utils.exercises import deliver_check, run_checks_at_once  # noqa: E402
+
+
+def _nap_and_tell(seconds, word):
+    print(f"said {word}")
+    time.sleep(seconds)
+    return (word, os.getpid())
+
+
+def test_independent_check_bodies_run_at_once_in_their_own_children(capsys):
+    start = time.monotonic()
+    first, second = run_checks_at_once([(_nap_and_tell, (1.0, "first")), (_nap_and_tell, (1.0, "second"))])
+    assert time.monotonic() - start < 1.8          # at once: not 2 s one after the other
+    assert capsys.readouterr().out == ""           # nothing shown until delivered
+    (word1, pid1), (word2, pid2) = deliver_check(first), deliver_check(second)
+    assert (word1, word2) == ("first", "second") and len({pid1, pid2, os.getpid()}) == 3
+    assert capsys.readouterr().out == "said first\nsaid second\n"
+
+
+def test_a_result_not_delivered_shows_nothing_and_a_slow_body_gets_the_time_limit_hint(capsys):
+    def stubborn():
+        while True:
+            try:
+                time.sleep(0.01)
+            except:  # noqa: E722 - exactly what a learner may write
+                pass
+
+    start = time.monotonic()
+    fast, slow = run_checks_at_once([(_nap_and_tell, (0.0, "fast")), (_call_body, (stubborn,))], name="fn",
+                                    time_limit=0.5)
+    assert time.monotonic() - start < 3
+    assert deliver_check(fast)[0] == "fast"
+    with pytest.raises(ExerciseError, match="did not return within 0.5 s"):
+        deliver_check(slow, "fn")
+    _unused, hint = run_checks_at_once([(_nap_and_tell, (0.0, "unused")), (_call_body, (lambda: 1 / 0,))])
+    with pytest.raises(ExerciseError, match="ZeroDivisionError"):
+        deliver_check(hint)
+    assert capsys.readouterr().out == "said fast\n"   # "said unused" was never delivered
+
+
+def test_check_bodies_run_one_after_the_other_where_there_is_no_fork(monkeypatch, capsys):
+    monkeypatch.setenv("NORMCOURSE_CHECK_IN_PROCESS", "1")
+    first, second = run_checks_at_once([(_nap_and_tell, (0.0, "a")), (_call_body, (lambda: 1 / 0,))])
+    assert capsys.readouterr().out == ""
+    assert deliver_check(first) == ("a", os.getpid())
+    with pytest.raises(ExerciseError, match="ZeroDivisionError"):
+        deliver_check(second)
+    assert capsys.readouterr().out == "said a\n"
+
+
+def test_check_bodies_run_one_after_the_other_with_one_worker(monkeypatch):
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "1")
+    start = time.monotonic()
+    first, second = run_checks_at_once([(_nap_and_tell, (0.5, "a")), (_nap_and_tell, (0.5, "b"))])
+    assert time.monotonic() - start >= 1.0
+    assert deliver_check(first)[0] == "a" and deliver_check(second)[1] not in (os.getpid(), deliver_check(first)[1])

@@ -112,3 +112,48 @@ def test_standardizing_makes_the_valley_round_and_gd_fast():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def _reference_sweep_losses(split, hidden, lrs, steps, seed):
+    """What lr_sweep reported before it trained on every core: one train_full_batch after the other, here."""
+    import math
+
+    losses = []
+    for lr in sorted(lrs):
+        _model, hist = train_full_batch(split, hidden, lr=lr, steps=steps, seed=seed, eval_every=steps)
+        losses.append(math.inf if hist.diverged else hist.final()["train_loss"])
+    return tuple(losses)
+
+
+@pytest.mark.parametrize(("data", "hidden"), [("raw", [32]), ("standardized", [32]), ("standardized", [])])
+def test_lr_sweep_on_every_core_is_the_sweep_one_run_after_the_other(wine, monkeypatch, data, hidden):
+    import torch
+
+    from course_utils.experiments import scales
+
+    split = wine[data == "standardized"]
+    lrs, steps, seed = LR_GRID[::2], 40, 1        # 1e-7 ... 1000: stalled, stable and (standardized MLP) nan runs
+    with torch.random.fork_rng(devices=[]):
+        expected = _reference_sweep_losses(split, hidden, lrs, steps, seed)
+    assert len({v < 0.9 * baseline_loss(split) for v in expected}) == 2    # stable and unstable runs
+    results = {}
+    for workers in ("1", "2"):
+        monkeypatch.setattr(scales, "_SWEEP_RUNS", {})
+        monkeypatch.setenv("NORMCOURSE_WORKERS", workers)
+        torch.rand(5)    # whatever the caller drew before, a run draws only from generators seeded by its key
+        before = torch.get_rng_state()
+        results[workers] = lr_sweep(split, hidden, lrs, steps=steps, seed=seed)
+        assert torch.equal(torch.get_rng_state(), before), "a sweep run moved the caller's global generator"
+    for sweep in results.values():   # repr: the same float bits (inf included), in the order of the lrs
+        assert repr(sweep.final_loss) == repr(expected) and sweep.lrs == tuple(sorted(lrs))
+    assert repr(results["1"]) == repr(results["2"])
+    again = lr_sweep(split, hidden, lrs[:3], steps=steps, seed=seed)   # kept: nothing trained, the same numbers
+    assert again.final_loss == expected[:3]
+
+
+def test_lr_sweep_keys_name_the_data_not_the_object(wine):
+    from course_utils.experiments.scales import _split_digest
+
+    raw, std = wine
+    assert _split_digest(raw) == _split_digest(load_wine()) != _split_digest(std)
+    assert _split_digest(raw) != _split_digest(raw.subset_train(50))

@@ -64,8 +64,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = [
-    "ExerciseError", "NotDoneYet", "ok", "require", "call_learner", "run_check", "forbidden", "require_close",
-    "gradients", "DEFAULT_TIME_LIMIT",
+    "ExerciseError", "NotDoneYet", "ok", "require", "call_learner", "run_check", "run_checks_at_once",
+    "deliver_check", "forbidden", "require_close", "gradients", "DEFAULT_TIME_LIMIT",
 ]
 
 DEFAULT_TIME_LIMIT = 20.0
@@ -237,30 +237,82 @@ def run_check(body: Callable, *args: Any, name: str = "your function",
         with _time_limit(0 if _IN_CHILD else time_limit):
             outcome = _body_outcome(body, args, name)
         return _finish(outcome, name)
-    read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Python >= 3.12 warns about fork with threads
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child; coverage cannot see it
-        _child(read_end, write_end, body, args, name)
-    os.close(write_end)
-    try:
-        payload = _read_until(read_end, time.monotonic() + time_limit)
-    finally:
-        os.close(read_end)
-        _reap(pid)
-    if payload is None:
-        raise ExerciseError(f"{name} did not return within {time_limit:g} s: look for a loop that never ends "
-                            "(or a computation far too large).")
-    try:
-        outcome, out, err = pickle.loads(payload)
-    except Exception:  # noqa: BLE001 - the child died while writing (killed, out of memory)
-        raise ExerciseError(f"The check of {name} stopped unexpectedly (out of memory?).") from None
+    return deliver_check(_run_in_children([(body, args)], name, time_limit)[0], name)
+
+
+def run_checks_at_once(calls: list[tuple[Callable, tuple]], *, name: str = "your function",
+                       time_limit: float = DEFAULT_TIME_LIMIT) -> list[tuple]:
+    """Run several check bodies that do not depend on each other (``calls``: pairs ``(body, args)``) at once, each
+    in its own forked child as :func:`run_check` runs one, all within the one ``time_limit``.
+
+    Returns one result per body, in order; :func:`deliver_check` shows a result's printed output and returns the
+    body's value or raises its hint. The check decides which results it delivers, in what order: a result it
+    does not need (say, a second call whose answer only matters if the first was right) is dropped unseen,
+    output included. Without ``os.fork`` (or inside a child) the bodies run here, one after the other, their
+    output captured likewise.
+    """
+    if _IN_CHILD or not _can_fork():
+        results = []
+        for body, args in calls:
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                    _time_limit(0 if _IN_CHILD else time_limit):
+                outcome = _body_outcome(body, args, name)
+            results.append((outcome, out.getvalue(), err.getvalue()))
+        return results
+    return _run_in_children(calls, name, time_limit)
+
+
+def deliver_check(result: tuple, name: str = "your function") -> Any:
+    """Show what a body of :func:`run_checks_at_once` printed, then return its value or raise its hint."""
+    outcome, out, err = result
     if out:
         sys.stdout.write(out)
     if err:
         sys.stderr.write(err)
     return _finish(outcome, name)
+
+
+def _run_in_children(calls: list[tuple[Callable, tuple]], name: str, time_limit: float,
+                     deadline: float | None = None) -> list[tuple]:
+    """``(outcome, stdout, stderr)`` of each ``body(*args)``, each run in a forked child, all started at once (one
+    after the other with ``NORMCOURSE_WORKERS=1``: :func:`course_utils.parallel.worker_count`); a child still
+    running at the deadline is killed (its outcome: the time-limit hint)."""
+    from ..parallel import worker_count
+
+    deadline = time.monotonic() + time_limit if deadline is None else deadline
+    if len(calls) > 1 and worker_count() == 1:
+        return [_run_in_children([call], name, time_limit, deadline)[0] for call in calls]
+    children = []
+    try:
+        for body, args in calls:
+            read_end, write_end = os.pipe()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # Python >= 3.12 warns about fork with threads
+                pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child; coverage cannot see it
+                for _pid, other in children:
+                    os.close(other)
+                _child(read_end, write_end, body, args, name)
+            os.close(write_end)
+            children.append((pid, read_end))
+        return [_collect(read_end, deadline, name, time_limit) for _pid, read_end in children]
+    finally:
+        for pid, read_end in children:
+            os.close(read_end)
+            _reap(pid)  # killed if it still runs (the deadline passed, or Ctrl-C)
+
+
+def _collect(read_end: int, deadline: float, name: str, time_limit: float) -> tuple:
+    """What the child at the other end of ``read_end`` sent: ``(outcome, stdout, stderr)``."""
+    payload = _read_until(read_end, deadline)
+    if payload is None:
+        return (("hint", False, f"{name} did not return within {time_limit:g} s: look for a loop that never ends "
+                                "(or a computation far too large)."), "", "")
+    try:
+        return pickle.loads(payload)
+    except Exception:  # noqa: BLE001 - the child died while writing (killed, out of memory)
+        return (("hint", False, f"The check of {name} stopped unexpectedly (out of memory?)."), "", "")
 
 
 def _finish(outcome: tuple, name: str) -> Any:

@@ -4,11 +4,16 @@ gradients keep their size, vanish, explode or saturate in a deep MLP (notebook 0
 ``depth_statistics`` is the core: one forward + backward pass of a freshly initialized deep MLP on a
 fixed Gaussian batch, summarised per layer. It is cached (``functools.lru_cache``), so the depth
 explorer can redraw instantly when a control returns to a setting it has seen.
+
+``train_deep`` trains a deep MLP on digits; ``train_deep_runs`` trains several at once on every core (the runs do
+not depend on each other: :func:`course_utils.experiments.runner.cached_runs`), with the same results, bit for
+bit, as one after the other.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,11 +24,12 @@ from ..env import torch_generator
 from ..models import ACTIVATIONS, make_mlp
 from ..train import History, train
 from ..validation import check_choice, check_int, check_positive
+from .runner import cached_runs
 from .runner import standardized_digits as _digits
 
 __all__ = [
     "INIT_SCHEMES", "DepthStats", "init_scheme", "depth_statistics", "std_decay_per_layer", "train_deep",
-    "activation_stats_callback", "drift_table",
+    "train_deep_runs", "activation_stats_callback", "drift_table",
 ]
 
 # Named initialisations for the notebook and the explorer: (models.make_mlp init, gain, std).
@@ -187,15 +193,87 @@ def train_deep(
 ) -> History:
     """Train a deep MLP on standardized digits with a named ``init`` scheme (short training comparison).
 
-    ``callback`` goes to :func:`course_utils.train.train` (e.g. :func:`activation_stats_callback`)."""
-    depth = check_int("depth", depth, minimum=1, maximum=50)
+    ``callback`` goes to :func:`course_utils.train.train` (e.g. :func:`activation_stats_callback`). A run is kept
+    per kernel (asked again, the same History); :func:`train_deep_runs` trains several at once on every core."""
+    kwargs = dict(depth=depth, width=width, steps=steps, lr=lr, gain=gain)
+    if callback is not None and getattr(callback, "spec", None) is None:  # any other callback: run it here
+        with torch.random.fork_rng(devices=[]):
+            return _train_deep(_deep_key(init, activation, seed=seed, record=None, **kwargs), callback)
+    return train_deep_runs([init], activation, seeds=[seed], callbacks=None if callback is None else {init: callback},
+                           **kwargs)[init, seed]
+
+
+def train_deep_runs(
+    inits: Iterable[str],
+    activation: str = "relu",
+    *,
+    seeds: Iterable[int] = (0,),
+    callbacks: Mapping[str, object] | None = None,
+    depth: int = 10,
+    width: int = 64,
+    steps: int = 300,
+    lr: float = 0.05,
+    gain: float = 1.0,
+) -> dict[tuple[str, int], History]:
+    """``{(init, seed): train_deep(init, activation, seed=seed, ...)}`` for every init and seed, the runs not
+    trained yet in this kernel trained on every core (they do not depend on each other).
+
+    ``callbacks`` maps an init to an :func:`activation_stats_callback`: its runs fill that callback's records (in
+    the order of ``seeds``), as if it had been passed to :func:`train_deep`."""
+    inits, seeds, callbacks = list(inits), list(seeds), dict(callbacks or {})
+    for init, callback in callbacks.items():
+        if callback is not None and getattr(callback, "spec", None) is None:
+            raise TypeError(f"callbacks[{init!r}] must be an activation_stats_callback (its records come back from the "
+                            "worker processes); pass any other callback to train_deep, which runs it here.")
+    keys = [
+        _deep_key(init, activation, depth=depth, width=width, steps=steps, lr=lr, gain=gain, seed=seed,
+                  record=getattr(callbacks.get(init), "spec", None))
+        for init in inits for seed in seeds
+    ]  # fmt: skip
+    histories = {}
+    for key, (history, records) in zip(keys, cached_runs(_DEEP_RUNS, _deep_run, keys, desc="deep MLP runs"),
+                                       strict=True):
+        init, seed = key[0], key[7]
+        histories[init, seed] = history
+        if records is not None:
+            callbacks[init].records.extend(records)
+    return histories
+
+
+DeepKey = tuple  # (init, activation, depth, width, steps, lr, gain, seed, record): record = a callback's spec
+_DEEP_RUNS: dict[DeepKey, tuple[History, list | None]] = {}
+"""Every train_deep run of this kernel by its key: its History and the records of its activation-stats callback."""
+
+
+def _deep_key(init, activation, *, depth, width, steps, lr, gain, seed, record) -> DeepKey:
+    init_scheme(init)
+    check_choice("activation", activation, [a for a in ACTIVATIONS if a != "identity"])
+    return (init, activation, check_int("depth", depth, minimum=1, maximum=50), check_int("width", width, minimum=1),
+            check_int("steps", steps, minimum=1), check_positive("lr", lr), check_positive("gain", gain),
+            check_int("seed", seed, minimum=0), record)
+
+
+def _deep_run(key: DeepKey) -> tuple[History, list | None]:
+    """The History of the run ``key`` names, and its activation-stats records (None without). Its random numbers
+    come only from generators seeded by the key (``make_mlp(seed=)`` seeds torch's global generator: inside
+    ``fork_rng``, so the caller's generator is neither read nor moved): the same run in any process."""
+    record = key[-1]
+    callback = None if record is None else activation_stats_callback(*record)
+    with torch.random.fork_rng(devices=[]):
+        history = _train_deep(key, callback)
+    return history, None if callback is None else callback.records
+
+
+def _train_deep(key: DeepKey, callback) -> History:
+    init, activation, depth, width, steps, lr, gain, seed, _record = key
     scheme, base_gain, std = init_scheme(init)
     split = _digits()
     model = make_mlp(split.n_features, [width] * depth, split.n_classes, activation=activation, init=scheme,
-                     gain=base_gain * check_positive("gain", gain), std=std, seed=seed)
+                     gain=base_gain * gain, std=std, seed=seed)
     if callback is not None:
         callback(0, model, None)  # the statistics at initialization, before the first step
-    return train(model, split, steps=steps, lr=lr, batch_size=64, eval_every=25, seed=seed, callback=callback)
+    return train(model, split, steps=steps, lr=lr, batch_size=64, eval_every=25, seed=seed, callback=callback,
+                 progress=False)
 
 
 def activation_stats_callback(activation: str = "relu", n_examples: int = 256):
@@ -203,7 +281,8 @@ def activation_stats_callback(activation: str = "relu", n_examples: int = 256):
     mean and std of every ``activation`` layer's output on a fixed batch of ``n_examples`` validation digits.
 
     The records are in ``callback.records``: a list of ``(step, means, stds)``; :func:`drift_table` turns
-    them into arrays.
+    them into arrays. ``callback.spec`` is ``(activation, n_examples)``: a worker process builds the same
+    callback from it (:func:`train_deep_runs`).
     """
     check_choice("activation", activation, [a for a in ACTIVATIONS if a != "identity"])
     n_examples = check_int("n_examples", n_examples, minimum=2)
@@ -217,6 +296,7 @@ def activation_stats_callback(activation: str = "relu", n_examples: int = 256):
         callback.records.append((int(step), [s.mean for s in stats], [s.std for s in stats]))
 
     callback.records = []
+    callback.spec = (activation, n_examples)
     return callback
 
 

@@ -1,20 +1,26 @@
 """Inputs on wildly different scales (notebook 01): the same model trained by gradient descent on raw
 and on standardized features, learning-rate sweeps, first-layer weights, and the 2-feature loss
 surface with the gradient-descent path across it.
+
+A sweep's runs (one per learning rate) do not depend on each other: they are kept per run in this module and
+the ones not trained yet are trained on every core (:func:`course_utils.experiments.runner.cached_runs`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch import nn
 
 from ..data import Split, Standardizer
 from ..models import make_mlp
 from ..train import History, train
 from ..validation import check_float_array, check_int, check_number, check_positive
+from .runner import cached_runs
 
 __all__ = [
     "LR_GRID",
@@ -119,20 +125,51 @@ def lr_sweep(
     ``result.largest_stable_lr`` is the largest learning rate whose run neither diverged (inf/nan, or a
     final loss above where it started) nor stalled (final training loss above
     ``stall_fraction * baseline_loss(split)``). Runs are short (full batch, ~1 ms per step): no progress bar.
+    The runs are independent, so those not trained yet in this kernel are trained on every core
+    (:func:`_sweep_run`); the result is the same, bit for bit, as training them one after the other.
     """
     split = _check_split(split)
+    hidden = tuple(_check_hidden(hidden))
     lrs = tuple(sorted(check_positive(f"lrs[{i}]", lr) for i, lr in enumerate(lrs)))
     if not lrs:
         raise ValueError("lrs must hold at least one learning rate, e.g. (1e-3, 1e-2, 1e-1).")
     stall_fraction = check_positive("stall_fraction", stall_fraction)
+    steps = check_int("steps", steps, minimum=1)
+    seed = check_int("seed", seed, minimum=0)
     baseline = baseline_loss(split)
-    finals, stable = [], []
-    for lr in lrs:
-        _model, hist = train_full_batch(split, hidden, lr=lr, steps=steps, seed=seed, eval_every=steps)
-        final = math.inf if hist.diverged else hist.final()["train_loss"]
-        finals.append(final)
-        stable.append(bool(np.isfinite(final) and final < stall_fraction * baseline))
-    return SweepResult(lrs, tuple(finals), baseline, stall_fraction, tuple(stable))
+    data = _split_digest(split)
+    _SPLITS[data] = split  # where a worker process (forked from this one) finds the split its key names
+    finals = tuple(cached_runs(_SWEEP_RUNS, _sweep_run, [(data, hidden, lr, steps, seed) for lr in lrs]))
+    stable = tuple(bool(np.isfinite(final) and final < stall_fraction * baseline) for final in finals)
+    return SweepResult(lrs, finals, baseline, stall_fraction, stable)
+
+
+SweepKey = tuple  # (_split_digest(split), hidden, lr, steps, seed)
+_SWEEP_RUNS: dict[SweepKey, float] = {}
+"""The final training loss (inf if it diverged) of every sweep run trained in this kernel, by its key."""
+_SPLITS: dict[str, Split] = {}
+"""The splits the sweeps of this kernel trained on, by :func:`_split_digest` (a handful of small arrays)."""
+
+
+def _split_digest(split: Split) -> str:
+    """A name for ``split``'s contents (its name and a SHA-256 of every array, shape and dtype): two splits with
+    the same digest hold the same numbers, so a sweep run's key can name its data with plain text."""
+    digest = hashlib.sha256(repr((split.name, split.feature_names, split.target_names)).encode())
+    for part in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
+        array = np.ascontiguousarray(getattr(split, part))
+        digest.update(repr((part, array.dtype.str, array.shape)).encode())
+        digest.update(array.tobytes())
+    return f"{split.name}-{digest.hexdigest()[:32]}"
+
+
+def _sweep_run(key: SweepKey) -> float:
+    """The final training loss (inf if it diverged) of the sweep run ``key`` names. Its random numbers come only
+    from generators seeded by the key (``make_mlp(seed=)`` seeds torch's global generator: inside ``fork_rng``,
+    so a run neither depends on nor disturbs what the caller drew), so it is the same run in any process."""
+    data, hidden, lr, steps, seed = key
+    with torch.random.fork_rng(devices=[]):
+        _model, hist = train_full_batch(_SPLITS[data], list(hidden), lr=lr, steps=steps, seed=seed, eval_every=steps)
+    return math.inf if hist.diverged else hist.final()["train_loss"]
 
 
 def first_layer_weights(model: nn.Module) -> np.ndarray:
