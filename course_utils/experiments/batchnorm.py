@@ -828,7 +828,7 @@ recalibration and the per-process simulation share them. Callers copy a model be
 def _small_batch_models(keys) -> list[nn.Module]:
     """The models ``keys`` name, in order; those not trained yet are trained on every core (the longest first)."""
     keys = [tuple(k) for k in keys]
-    longest_first = sorted(dict.fromkeys(keys), key=lambda k: k[1])  # steps = epochs * 1079 // batch_size
+    longest_first = sorted(dict.fromkeys(keys), key=lambda k: -k[3] / k[1])  # steps = epochs * 1079 // batch_size
     models = dict(zip(longest_first, cached_runs(_SMALL_BATCH_RUNS, _small_batch_model, longest_first,
                                                  desc="small-batch runs"), strict=True))  # fmt: skip
     return [models[k] for k in keys]
