@@ -229,14 +229,13 @@ def test_accuracy_vs_eval_batch_gives_every_setting_a_fresh_copy(model):
     assert torch.equal(model[1].running_mean, before)
 
 
-def test_sweep_reuses_the_fig1_run_only_when_it_is_the_same_run():
-    E._fig1_run.cache_clear()
-    E._sweep_run.cache_clear()
-    read = E._sweep_run(None, 0, E.FIG1_LR, E.FIG1_STD, 20)   # read off the (cached) Figure-1 run at step 20
+def test_sweep_reuses_the_fig1_run_only_when_it_is_the_same_run(monkeypatch):
+    monkeypatch.setattr(E, "_FIG1_RUNS", {})
+    read = E._sweep_run((None, 0, E.FIG1_LR, E.FIG1_STD, 20))   # read off the (cached) Figure-1 run at step 20
     fresh = E.train(E._fig1_model(None, 0), E._digits(), steps=20, lr=E.FIG1_LR, batch_size=E.FIG1_BATCH,
                     eval_every=20, seed=0, progress=False).final()["val_acc"]  # fmt: skip
     assert read == fresh
-    assert E._fig1_run.cache_info().currsize == 1
+    assert list(E._FIG1_RUNS) == [(None, 0, E.FIG1_STEPS, E.FIG1_LR, 0, E.FIG1_STD)]
 
 
 def test_percentile_drift():
@@ -394,3 +393,93 @@ def test_running_var_bias_reports_the_biased_batch_variance():
     out = E.running_var_bias(batch_size=2, batches=4000, sigma=1.0)
     assert out["expected_biased"] == 0.5
     assert abs(out["mean_biased_batch_var"] - 0.5) < 0.05 and abs(out["running_var"] - 1.0) < 0.1
+
+
+# ---------- the runs train on every core: the same bits as one after the other
+
+# Tiny versions of every run function notebook 03 trains on every core, with their keys.
+_RUN_CASES = {
+    "fig1": (E._fig1_run, [(norm, s, 20, 1.0, 0, 1.0) for norm in (None, "batch") for s in (0, 1)]),
+    "sweep": (E._sweep_run, [(norm, s, lr, 0.5, 10) for norm in (None, "batch") for lr in (0.1, 3.0) for s in (0, 1)]),
+    "wine": (E._wine_run, [(2, k, c, 4, 0.05, 16) for k in (0, 1) for c in (*E.WINE_CONFIGS, E.WINE_EARLY)]),
+    "noise": (E._noise_run, [(norm, noise, s, 10, 0.1, 1.0, 1.5) for norm, noise in ((True, True), (False, False))
+                             for s in (0, 1)]),
+    "landscape": (E._landscape, [(norm, s, 6, 0.1, (0.1, 0.4), 3) for norm in (True, False) for s in (0, 1)]),
+    "small batch": (E._small_batch_model, [(norm, 32, s, 1, 0.1, per) for norm, per in ((None, None),
+                                           ("batch", None), ("batch", 8)) for s in (0, 1)]),
+}
+
+
+def _bits(x):
+    """Everything ``x`` holds, as comparable plain data: tensors and arrays by their bytes, floats by their hex
+    (nan equals nan, -0.0 differs from 0.0), models by their state and mode, objects by their attributes."""
+    if isinstance(x, nn.Module):
+        return type(x).__name__, x.training, _bits(dict(x.state_dict())), _bits(list(x.children()))
+    if isinstance(x, torch.Tensor):
+        return str(x.dtype), tuple(x.shape), x.detach().contiguous().numpy().tobytes()
+    if isinstance(x, np.ndarray):
+        return str(x.dtype), x.shape, x.tobytes()
+    if isinstance(x, float):
+        return float(x).hex()
+    if isinstance(x, dict):
+        return tuple((_bits(k), _bits(v)) for k, v in x.items())
+    if isinstance(x, list | tuple):
+        return type(x).__name__, tuple(_bits(v) for v in x)
+    if hasattr(x, "__dict__"):
+        return type(x).__name__, _bits(vars(x))
+    return x
+
+
+@pytest.mark.parametrize("case", list(_RUN_CASES))
+def test_runs_in_worker_processes_are_the_runs_here(case, monkeypatch):
+    # Planted (each failed this test): _small_batch_model building its model outside fork_rng (the caller's
+    # generator is re-seeded), _noisy_model without its manual_seed (the init comes from what the caller drew).
+    from course_utils.experiments.runner import cached_runs
+
+    fn, keys = _RUN_CASES[case]
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    here = [_bits(fn(k)) for k in keys]  # one after the other, in this process
+    assert torch.equal(torch.get_rng_state(), before), "a run changed the caller's global generator"
+    torch.rand(7)  # whatever the caller drew before, a run draws only from generators its key seeds
+    backwards = [_bits(fn(k)) for k in reversed(keys)][::-1]
+    assert backwards == here, "a run depends on what ran before it"
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "2")
+    torch.rand(5)
+    assert [_bits(r) for r in cached_runs({}, fn, keys)] == here
+
+
+def test_public_functions_gather_the_runs_in_order(monkeypatch):
+    # Planted: sweep filling its (values, seeds) table seed-major; noise_injection labelling runs in another
+    # order than it keyed them; small_batch_errors returning the models in training (longest-first) order.
+    for name in ("_FIG1_RUNS", "_SWEEP_RUNS", "_WINE_RUNS", "_NOISE_RUNS", "_LANDSCAPE_RUNS", "_SMALL_BATCH_RUNS"):
+        monkeypatch.setattr(E, name, {})
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "2")
+    seeds = (0, 1)
+    fig1 = E.fig1_runs(seeds=seeds, steps=20)
+    sweep = E.sweep("std", (0.5, 2.0), seeds=seeds, steps=10, lr=0.1)
+    wine = E.wine_input_bn(folds=2, steps=4, early_step=2)
+    noise = E.noise_injection(seeds=seeds, steps=10)
+    land = E.landscape(seeds=seeds, steps=6, etas=(0.1,), every=3)
+    small = E.small_batch_errors(batch_sizes=(32, 16), seeds=seeds, epochs=1)
+    per = E.per_process_errors(per_process=(32, 8), batch_size=32, seeds=seeds, epochs=1)
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "1")
+    for norm, label in ((None, "none"), ("batch", "batch")):
+        for j, s in enumerate(seeds):
+            assert _bits(fig1[label][j]) == _bits(E._fig1_run((norm, s, 20, 1.0, 0, 1.0)))
+            for i, std in enumerate((0.5, 2.0)):
+                assert sweep[label][i, j] == E._sweep_run((norm, s, 0.1, std, 10))
+    for k in (0, 1):
+        for config in E.WINE_CONFIGS:
+            assert wine[config][k] == E._wine_run((2, k, config, 4, 0.05, 16))
+        assert (wine["early_eval"][k], wine["early_train"][k]) == E._wine_run((2, k, E.WINE_EARLY, 2, 0.05, 16))
+    for label, (norm, noisy) in {"BN": (True, False), "BN + noise": (True, True), "none": (False, False)}.items():
+        assert noise[label] == tuple(E._noise_run((norm, noisy, s, 10, 0.1, 1.0, 1.5)) for s in seeds)
+    for label, norm in (("BN", True), ("none", False)):
+        runs = [E._landscape((norm, s, 6, 0.1, (0.1,), 3)) for s in seeds]
+        assert land[label][0.1] == {m: [r[0.1][m] for r in runs] for m in runs[0][0.1]}
+    for b in (32, 16):
+        assert list(small[b]) == [E._test_error(E._small_batch_model(("batch", b, s, 1, 0.1, None))) for s in seeds]
+    for k, per_process in ((32, None), (8, 8)):
+        assert list(per[k]) == [E._test_error(E._small_batch_model(("batch", 32, s, 1, 0.1, per_process)))
+                                for s in seeds]

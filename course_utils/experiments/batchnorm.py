@@ -3,8 +3,10 @@ the paper's Figure 1 at CPU scale, unstandardized inputs, noise injection (Santu
 batches, padded sequences, folding BN into the Linear before it.
 
 Every function returns plain numbers/arrays so the notebook can print them rounded and assert them.
-Training runs that several sections reuse are cached (``functools.lru_cache``); the distributed part
-lives in :mod:`course_utils.distributed`.
+The independent training runs (Figure 1, the sweeps, wine, noise, landscape, small batches) are each a
+module-level function of a plain key, trained on every core and kept per kernel by
+:func:`course_utils.experiments.runner.cached_runs`: the same numbers as one after the other. The distributed
+part lives in :mod:`course_utils.distributed`.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ..numpy_layers import batchnorm_backward, batchnorm_backward_naive, batchno
 from ..run_cache import persistent
 from ..train import History, batchnorm_layers, evaluate, is_batchnorm, recalibrate_batchnorm, train, train_steps
 from ..validation import check_choice, check_int, check_number, check_positive
-from .runner import digits
+from .runner import cached_runs, digits
 
 __all__ = [
     "PAPER_IMAGENET",
@@ -428,11 +430,23 @@ def _fig1_model(norm, seed, std=FIG1_STD):
                     seed=seed, linear_bias=norm is None)  # fmt: skip
 
 
-@functools.lru_cache(maxsize=32)
-@persistent
-def _fig1_run(norm, seed, steps, lr, unit, std=FIG1_STD):
+Fig1Key = tuple  # (norm, seed, steps, lr, unit, std)
+_FIG1_RUNS: dict[Fig1Key, Fig1Run] = {}
+"""Every Figure-1 run trained in this kernel, by its key: Figure 1 and the sweeps share them."""
+
+
+def _fig1_runs(keys) -> list[Fig1Run]:
+    """The Figure-1 runs ``keys`` name, in order; those not trained yet are trained on every core."""
+    return cached_runs(_FIG1_RUNS, _fig1_run, [tuple(k) for k in keys], desc="Figure 1 runs")
+
+
+def _fig1_run(key: Fig1Key) -> Fig1Run:
+    """One Figure-1 run ``(norm, seed, steps, lr, unit, std)``. It draws only from generators its seed sets (the
+    model is built inside ``fork_rng``), so it is the same run in a worker process and in any order."""
+    norm, seed, steps, lr, unit, std = key
     split = _digits()
-    model = _fig1_model(norm, seed, std)
+    with torch.random.fork_rng(devices=[]):  # building seeds torch's global generator: keep the caller's
+        model = _fig1_model(norm, seed, std)
     Xv = split.tensors("val")[0]
     rows = []
     # The sigmoid input of the last hidden layer: the output of the module right before the last Sigmoid.
@@ -464,7 +478,8 @@ def fig1_runs(seeds=SEEDS, steps: int = FIG1_STEPS, lr: float = FIG1_LR, unit: i
     lr = check_positive("lr", lr)
     std = check_positive("std", std)
     unit = check_int("unit", unit, minimum=0, maximum=FIG1_HIDDEN[-1] - 1)
-    return {norm or "none": [_fig1_run(norm, s, steps, lr, unit, std) for s in seeds] for norm in (None, "batch")}
+    runs = iter(_fig1_runs([(norm, s, steps, lr, unit, std) for norm in (None, "batch") for s in seeds]))
+    return {norm or "none": [next(runs) for _ in seeds] for norm in (None, "batch")}
 
 
 def steps_to_target(runs: list[Fig1Run], target: float = FIG1_TARGET) -> list[int]:
@@ -484,16 +499,32 @@ def percentile_drift(run: Fig1Run) -> float:
     return float(np.ptp(run.percentiles, axis=0).max())
 
 
-@functools.lru_cache(maxsize=64)
-@persistent
-def _sweep_run(norm, seed, lr, std, steps):
+SweepKey = tuple  # (norm, seed, lr, std, steps)
+_SWEEP_RUNS: dict[SweepKey, float] = {}
+"""Every sweep run trained in this kernel, by its key."""
+
+
+def _fig1_key(key: SweepKey) -> Fig1Key | None:
+    """The Figure-1 run the sweep run ``key`` can be read off (same init, batches and step count), or None."""
+    norm, seed, lr, std, steps = key
     if lr == FIG1_LR and std == FIG1_STD and steps <= FIG1_STEPS and steps % FIG1_EVAL == 0:
-        # The same run as Figure 1's (same init, batches and step count): read it off instead of training again.
-        h = _fig1_run(norm, seed, FIG1_STEPS, lr, 0, std).history
+        return (norm, seed, FIG1_STEPS, lr, 0, std)
+    return None
+
+
+def _sweep_run(key: SweepKey) -> float:
+    """Final validation accuracy of the sweep run ``(norm, seed, lr, std, steps)`` (0.1 if it diverged). It draws
+    only from generators its seed sets, so it is the same run in a worker process and in any order."""
+    norm, seed, lr, std, steps = key
+    fig1 = _fig1_key(key)
+    if fig1 is not None:
+        # The same run as Figure 1's: read it off instead of training again.
+        h = _fig1_runs([fig1])[0].history
         if steps in h.steps:
             return 0.1 if h.diverged else h.val_acc[h.steps.index(steps)]
     split = _digits()
-    model = _fig1_model(norm, seed, std=std)
+    with torch.random.fork_rng(devices=[]):  # building seeds torch's global generator: keep the caller's
+        model = _fig1_model(norm, seed, std=std)
     h = train(model, split, steps=steps, lr=lr, batch_size=FIG1_BATCH, eval_every=steps, seed=seed, progress=False)
     return h.final()["val_acc"] if not h.diverged else 0.1
 
@@ -508,12 +539,14 @@ def sweep(kind: str, values, seeds=SWEEP_SEEDS, steps: int = 300, lr: float = FI
     seeds = tuple(check_int("seeds", s, minimum=0) for s in seeds)
     steps = check_int("steps", steps, minimum=1)
     lr, std = check_positive("lr", lr), check_positive("std", std)
+    keys = [(norm, s, v if kind == "lr" else lr, v if kind == "std" else std, steps)
+            for norm in (None, "batch") for v in values for s in seeds]  # fmt: skip
+    # The Figure-1 runs some of them are read off come first (on every core), so that no worker trains one.
+    _fig1_runs(dict.fromkeys(k for k in map(_fig1_key, keys) if k is not None))
+    accs = iter(cached_runs(_SWEEP_RUNS, _sweep_run, keys, desc=f"{kind} sweep"))
     out: dict = {"values": values}
     for norm in (None, "batch"):
-        out[norm or "none"] = np.array([
-            [_sweep_run(norm, s, v if kind == "lr" else lr, v if kind == "std" else std, steps) for s in seeds]
-            for v in values
-        ])  # fmt: skip
+        out[norm or "none"] = np.array([[next(accs) for _ in seeds] for _ in values])
     return out
 
 
@@ -524,6 +557,11 @@ WINE_CONFIGS = ("raw", "standardized", "raw + BN input", "raw + hidden BN")
 
 
 def _wine_model(config: str, seed: int, momentum=0.1) -> nn.Module:
+    with torch.random.fork_rng(devices=[]):  # make_mlp seeds torch's global generator: keep the caller's
+        return _build_wine_model(config, seed, momentum)
+
+
+def _build_wine_model(config: str, seed: int, momentum) -> nn.Module:
     if config == "raw + hidden BN":  # Linear -> BN -> ReLU: BN normalizes the hidden units, not the inputs
         return make_mlp(13, [32], 3, norm="batch", linear_bias=False, seed=seed, norm_kwargs={"momentum": momentum})
     body = make_mlp(13, [32], 3, seed=seed)
@@ -551,7 +589,33 @@ def wine_folds(folds: int = 5, seed: int = 0) -> list[tuple[Split, Split]]:
     return out
 
 
-@persistent
+@functools.lru_cache(maxsize=2)
+def _wine_folds(folds: int) -> tuple[tuple[Split, Split], ...]:
+    """:func:`wine_folds` made once per process (worker processes inherit it)."""
+    return tuple(wine_folds(folds))
+
+
+WineKey = tuple  # (folds, fold, config, steps, lr, batch_size); config: one of WINE_CONFIGS or WINE_EARLY
+WINE_EARLY = "raw + BN input, early"
+_WINE_RUNS: dict[WineKey, float | tuple[float, float]] = {}
+"""Every wine run trained in this kernel, by its key."""
+
+
+def _wine_run(key: WineKey) -> float | tuple[float, float]:
+    """One wine model, trained on all folds but ``fold`` and seeded by the fold index: its accuracy on the held-out
+    fold (0.0 if it diverged); for ``WINE_EARLY`` (the BN-input model after ``steps`` steps) the held-out accuracy
+    in eval mode and in train mode (batch statistics). Only generators its key seeds: the same run anywhere."""
+    folds, k, config, steps, lr, batch_size = key
+    raw, std = _wine_folds(folds)[k]
+    model = _wine_model("raw + BN input" if config == WINE_EARLY else config, k)
+    h = train(model, std if config == "standardized" else raw, steps=steps, lr=lr, momentum=0.9,
+              batch_size=batch_size, eval_every=steps, seed=k, progress=False)  # fmt: skip
+    if config != WINE_EARLY:
+        return 0.0 if h.diverged else h.final()["val_acc"]
+    Xv, yv = raw.tensors("val")
+    return evaluate(model, Xv, yv)[1], accuracy_vs_eval_batch(model, Xv, yv, batch_sizes=(len(Xv),))["train"][0]
+
+
 def wine_input_bn(folds: int = 5, steps: int = 300, lr: float = 0.05, batch_size: int = 16,
                   early_step: int = 5) -> dict[str, np.ndarray]:  # fmt: skip
     """Wine, MLP 13-32-3 (SGD momentum 0.9), ``folds``-fold cross-validation (one model per fold, seeded
@@ -559,20 +623,17 @@ def wine_input_bn(folds: int = 5, steps: int = 300, lr: float = 0.05, batch_size
     raw inputs with BatchNorm after the hidden Linear. Per fold: accuracy on the held-out fold; for the
     BN-input model also after ``early_step`` steps in eval mode (running statistics not yet settled on
     features of size ~1000) and in train mode (batch statistics)."""
-    out: dict[str, list] = {k: [] for k in (*WINE_CONFIGS, "early_eval", "early_train")}
-    for k, (raw, std) in enumerate(wine_folds(folds)):
-        for config in WINE_CONFIGS:
-            model = _wine_model(config, k)
-            h = train(model, std if config == "standardized" else raw, steps=steps, lr=lr, momentum=0.9,
-                      batch_size=batch_size, eval_every=steps, seed=k, progress=False)  # fmt: skip
-            out[config].append(0.0 if h.diverged else h.final()["val_acc"])
-        model = _wine_model("raw + BN input", k)
-        train(model, raw, steps=early_step, lr=lr, momentum=0.9, batch_size=batch_size, eval_every=early_step,
-              seed=k, progress=False)  # fmt: skip
-        Xv, yv = raw.tensors("val")
-        out["early_eval"].append(evaluate(model, Xv, yv)[1])
-        out["early_train"].append(accuracy_vs_eval_batch(model, Xv, yv, batch_sizes=(len(Xv),))["train"][0])
-    return {k: np.array(v) for k, v in out.items()}
+    folds = len(_wine_folds(folds))  # the folds are made here, before the workers start (they inherit them)
+    runs = [*((config, steps) for config in WINE_CONFIGS), (WINE_EARLY, early_step)]
+    keys = [(folds, k, config, n, lr, batch_size) for k in range(folds) for config, n in runs]
+    results = dict(zip(keys, cached_runs(_WINE_RUNS, _wine_run, keys, desc="wine runs"), strict=True))
+    out: dict[str, np.ndarray] = {
+        config: np.array([results[(folds, k, config, steps, lr, batch_size)] for k in range(folds)])
+        for config in WINE_CONFIGS
+    }
+    early = [results[(folds, k, WINE_EARLY, early_step, lr, batch_size)] for k in range(folds)]
+    out["early_eval"], out["early_train"] = np.array([e[0] for e in early]), np.array([e[1] for e in early])
+    return out
 
 
 # --------------------------------------------------------------------------- what BN does not do
@@ -620,9 +681,15 @@ def _noisy_model(norm: bool, noise: bool, seed: int, shift: float, scale: float)
     return nn.Sequential(*layers)
 
 
-@functools.lru_cache(maxsize=32)
-@persistent
-def _noise_run(norm, noise, seed, steps, lr, shift, scale):
+NoiseKey = tuple  # (norm, noise, seed, steps, lr, shift, scale)
+_NOISE_RUNS: dict[NoiseKey, float] = {}
+"""Every noise-injection run trained in this kernel, by its key."""
+
+
+def _noise_run(key: NoiseKey) -> float:
+    """Final validation accuracy of one noise-injection run (0.1 if it diverged). The init and the noise come from
+    the global generator, seeded inside ``fork_rng`` by the key: the same run anywhere, the caller's state kept."""
+    norm, noise, seed, steps, lr, shift, scale = key
     split = _digits()
     with torch.random.fork_rng(devices=[]):
         model = _noisy_model(norm, noise, seed, shift, scale)
@@ -638,15 +705,20 @@ def noise_injection(seeds=SEEDS, steps: int = 200, lr: float = 0.1, shift: float
     et al.'s "noisy BN"), no normalization (their "standard" network). A diverged run counts as chance (0.1)."""
     seeds = tuple(check_int("seeds", s, minimum=0) for s in seeds)
     configs = {"BN": (True, False), "BN + noise": (True, True), "none": (False, False)}
-    return {
-        label: tuple(_noise_run(norm, noise, s, steps, lr, shift, scale) for s in seeds)
-        for label, (norm, noise) in configs.items()
-    }
+    keys = [(norm, noise, s, steps, lr, shift, scale) for norm, noise in configs.values() for s in seeds]
+    accs = iter(cached_runs(_NOISE_RUNS, _noise_run, keys, desc="noise-injection runs"))
+    return {label: tuple(next(accs) for _ in seeds) for label in configs}
 
 
-@functools.lru_cache(maxsize=16)
-@persistent
-def _landscape(norm: bool, seed: int, steps: int, lr: float, etas: tuple[float, ...], every: int) -> dict:
+LandscapeKey = tuple  # (norm, seed, steps, lr, etas, every)
+_LANDSCAPE_RUNS: dict[LandscapeKey, dict] = {}
+"""Every landscape-probe run trained in this kernel, by its key."""
+
+
+def _landscape(key: LandscapeKey) -> dict:
+    """One probed training run ``(norm, seed, steps, lr, etas, every)``: per eta, the largest loss change and the
+    mean gradient changes. Only generators its seed sets: the same run in a worker process and in any order."""
+    norm, seed, steps, lr, etas, every = key
     split = _digits()
     X, y = split.tensors("train")
     with torch.random.fork_rng(devices=[]):
@@ -704,9 +776,14 @@ def landscape(seeds=SEEDS, steps: int = 200, lr: float = 0.1, etas=(0.1, 0.4), e
     etas = tuple(check_positive("etas", e) for e in etas)
     steps = check_int("steps", steps, minimum=1)
     every = check_int("every", every, minimum=1)
+    lr = check_positive("lr", lr)
+    norms = (("BN", True), ("none", False))
+    done = iter(cached_runs(_LANDSCAPE_RUNS, _landscape,
+                            [(norm, s, steps, lr, etas, every) for _, norm in norms for s in seeds],
+                            desc="landscape runs"))  # fmt: skip
     out: dict = {}
-    for label, norm in (("BN", True), ("none", False)):
-        runs = [_landscape(norm, s, steps, check_positive("lr", lr), etas, every) for s in seeds]
+    for label, _ in norms:
+        runs = [next(done) for _ in seeds]
         out[label] = {eta: {m: [r[eta][m] for r in runs] for m in runs[0][eta]} for eta in etas}
     return out
 
@@ -742,11 +819,28 @@ class PerProcessBatchNorm1d(nn.BatchNorm1d):
         return x_hat * self.weight + self.bias
 
 
-@functools.lru_cache(maxsize=96)
-@persistent
-def _small_batch_model(norm, batch_size, seed, epochs, base_lr, per_process=None):
+SmallBatchKey = tuple  # (norm, batch_size, seed, epochs, base_lr, per_process)
+_SMALL_BATCH_RUNS: dict[SmallBatchKey, nn.Module] = {}
+"""Every small-batch model trained in this kernel (eval mode), by its key: the batch-size table, its control,
+recalibration and the per-process simulation share them. Callers copy a model before changing it."""
+
+
+def _small_batch_models(keys) -> list[nn.Module]:
+    """The models ``keys`` name, in order; those not trained yet are trained on every core (the longest first)."""
+    keys = [tuple(k) for k in keys]
+    longest_first = sorted(dict.fromkeys(keys), key=lambda k: -k[3] / k[1])  # steps = epochs * 1079 // batch_size
+    models = dict(zip(longest_first, cached_runs(_SMALL_BATCH_RUNS, _small_batch_model, longest_first,
+                                                 desc="small-batch runs"), strict=True))  # fmt: skip
+    return [models[k] for k in keys]
+
+
+def _small_batch_model(key: SmallBatchKey) -> nn.Module:
+    """One small-batch model ``(norm, batch_size, seed, epochs, base_lr, per_process)``, trained, in eval mode.
+    Only generators its seed sets: the same model in a worker process and in any order."""
+    norm, batch_size, seed, epochs, base_lr, per_process = key
     split = _digits()
-    model = make_mlp(64, [64, 64], 10, norm=norm, linear_bias=norm is None, seed=seed)
+    with torch.random.fork_rng(devices=[]):  # make_mlp seeds torch's global generator: keep the caller's
+        model = make_mlp(64, [64, 64], 10, norm=norm, linear_bias=norm is None, seed=seed)
     if per_process is not None:  # the same init (BN starts at gamma 1, beta 0), per-process statistics
         model = nn.Sequential(*[PerProcessBatchNorm1d(m.num_features, per_process) if _is_bn(m) else m
                                 for m in model])  # fmt: skip
@@ -770,12 +864,14 @@ def small_batch_errors(batch_sizes=(32, 8, 2), seeds=SEEDS, epochs: int = 2, bas
     training data (weights frozen). Returns ``{B: array per seed}``."""
     check_choice("norm", norm, (None, "batch"))
     seeds = tuple(check_int("seeds", s, minimum=0) for s in seeds)
+    batch_sizes = [check_int("batch_sizes", b, minimum=2) for b in batch_sizes]
+    epochs = check_int("epochs", epochs, minimum=1)
+    models = iter(_small_batch_models([(norm, b, s, epochs, base_lr, None) for b in batch_sizes for s in seeds]))
     out = {}
     for b in batch_sizes:
-        b = check_int("batch_sizes", b, minimum=2)
         errors = []
         for s in seeds:
-            model = _small_batch_model(norm, b, s, check_int("epochs", epochs, minimum=1), base_lr)
+            model = next(models)
             if recalibrated and norm is not None:
                 model = recalibrate(copy.deepcopy(model), _digits().tensors("train")[0], batch_size=64, seed=s)
             errors.append(_test_error(model))
@@ -799,15 +895,13 @@ def per_process_errors(per_process=(32, 8, 2), batch_size: int = 32, seeds=SEEDS
     ``per_process == batch_size`` is one process (= synchronized BN). Test error (%), ``{k: array per seed}``."""
     batch_size = check_int("batch_size", batch_size, minimum=2)
     seeds = tuple(check_int("seeds", s, minimum=0) for s in seeds)
-    out = {}
+    per_process = [check_int("per_process", k, minimum=2, maximum=batch_size) for k in per_process]
     for k in per_process:
-        k = check_int("per_process", k, minimum=2, maximum=batch_size)
         if batch_size % k:
             raise ValueError(f"per_process={k} must divide batch_size={batch_size} (equal shards per process).")
-        ghost = None if k == batch_size else k
-        out[k] = np.array([_test_error(_small_batch_model("batch", batch_size, s, epochs, base_lr, ghost))
-                           for s in seeds])  # fmt: skip
-    return out
+    models = iter(_small_batch_models([("batch", batch_size, s, epochs, base_lr, None if k == batch_size else k)
+                                       for k in per_process for s in seeds]))  # fmt: skip
+    return {k: np.array([_test_error(next(models)) for _ in seeds]) for k in per_process}
 
 
 class MaskedBatchNorm1d(nn.BatchNorm1d):
