@@ -84,14 +84,16 @@ def test_run_check_returns_the_bodys_result():
     assert run_check(_call_body, lambda x: x * 2, 21) == 42
 
 
-def test_a_bare_except_around_the_learners_loop_cannot_keep_the_check_running():
-    def stubborn():
-        while True:
-            try:
-                time.sleep(0.01)
-            except:  # noqa: E722 - exactly what a learner may write
-                pass
+def _stubborn():
+    while True:
+        try:
+            time.sleep(0.01)
+        except:  # noqa: E722 - exactly what a learner may write
+            pass
 
+
+def test_a_bare_except_around_the_learners_loop_cannot_keep_the_check_running():
+    stubborn = _stubborn
     start = time.monotonic()
     with pytest.raises(ExerciseError, match="did not return within 0.5 s"):
         run_check(_call_body, stubborn, name="stubborn", time_limit=0.5)
@@ -359,10 +361,20 @@ def _nap_and_tell(seconds, word):
     return (word, os.getpid())
 
 
-def test_independent_check_bodies_run_at_once_in_their_own_children(capsys):
+def _nap_interval(seconds):
+    """(start, end) of a nap on the system-wide monotonic clock, comparable across processes."""
     start = time.monotonic()
-    first, second = run_checks_at_once([(_nap_and_tell, (1.0, "first")), (_nap_and_tell, (1.0, "second"))])
-    assert time.monotonic() - start < 1.8          # at once: not 2 s one after the other
+    time.sleep(seconds)
+    return start, time.monotonic()
+
+
+def test_independent_check_bodies_run_at_once_in_their_own_children(capsys):
+    # "At once" is judged by the bodies' own intervals overlapping, not by a wall-clock bound that a busy
+    # machine could break: one after the other, the second would start after the first ended.
+    first, second = run_checks_at_once([(_nap_interval, (0.5,)), (_nap_interval, (0.5,))])
+    (start1, end1), (start2, end2) = deliver_check(first), deliver_check(second)
+    assert max(start1, start2) < min(end1, end2), "the bodies ran one after the other"
+    first, second = run_checks_at_once([(_nap_and_tell, (0.0, "first")), (_nap_and_tell, (0.0, "second"))])
     assert capsys.readouterr().out == ""           # nothing shown until delivered
     (word1, pid1), (word2, pid2) = deliver_check(first), deliver_check(second)
     assert (word1, word2) == ("first", "second") and len({pid1, pid2, os.getpid()}) == 3
@@ -370,13 +382,7 @@ def test_independent_check_bodies_run_at_once_in_their_own_children(capsys):
 
 
 def test_a_result_not_delivered_shows_nothing_and_a_slow_body_gets_the_time_limit_hint(capsys):
-    def stubborn():
-        while True:
-            try:
-                time.sleep(0.01)
-            except:  # noqa: E722 - exactly what a learner may write
-                pass
-
+    stubborn = _stubborn
     start = time.monotonic()
     fast, slow = run_checks_at_once([(_nap_and_tell, (0.0, "fast")), (_call_body, (stubborn,))], name="fn",
                                     time_limit=0.5)
@@ -402,7 +408,7 @@ def test_check_bodies_run_one_after_the_other_where_there_is_no_fork(monkeypatch
 
 def test_check_bodies_run_one_after_the_other_with_one_worker(monkeypatch):
     monkeypatch.setenv("NORMCOURSE_WORKERS", "1")
-    start = time.monotonic()
-    first, second = run_checks_at_once([(_nap_and_tell, (0.5, "a")), (_nap_and_tell, (0.5, "b"))])
-    assert time.monotonic() - start >= 1.0
+    (_s1, end1), (start2, _e2) = (deliver_check(r) for r in run_checks_at_once([(_nap_interval, (0.2,))] * 2))
+    assert start2 >= end1, "with one worker the second body starts after the first ends"
+    first, second = run_checks_at_once([(_nap_and_tell, (0.0, "a")), (_nap_and_tell, (0.0, "b"))])
     assert deliver_check(first)[0] == "a" and deliver_check(second)[1] not in (os.getpid(), deliver_check(first)[1])
