@@ -205,12 +205,15 @@ def test_main_reports_a_failed_part_and_exits_1_after_running_the_others(tmp_pat
     fake_ratio = {"BatchNorm1d": {"shape": [4, 2], "ours_ms": 2.0, "torch_ms": 1.0, "ratio": 2.0}}
     monkeypatch.setattr(bench, "bench_ratios", lambda: fake_ratio)
     monkeypatch.setattr(bench, "bench_widgets", lambda: 1 / 0)
+    monkeypatch.setattr(bench, "bench_steps", lambda: {"paths": {}, "ops": {"relu": {"pinned_us": 2.0, "own_us": 1.0,
+                                                                                    "ratio": 2.0}}})
     out = tmp_path / "bench.json"
     assert bench.main(["--no-notebooks", "--no-browser", "--out", str(out)]) == 1
     result = json.loads(out.read_text())
     assert result["ratios"] == fake_ratio and "ZeroDivisionError" in result["widgets"]["error"]
-    assert result["cpu_model"]
-    assert "part 'widgets' FAILED" in capsys.readouterr().out
+    assert result["cpu_model"] and result["steps"]["ops"]["relu"]["ratio"] == 2.0
+    printed = capsys.readouterr().out
+    assert "part 'widgets' FAILED" in printed and "relu: pinned / machine's own" in printed
 
 
 def test_a_failing_notebook_is_recorded_and_the_next_one_still_timed(tmp_path):
@@ -230,3 +233,52 @@ def test_a_failing_notebook_is_recorded_and_the_next_one_still_timed(tmp_path):
     assert rows["b_ok.ipynb"]["seconds"] > 0 and rows["total_s"] == rows["b_ok.ipynb"]["seconds"]
     assert [list(s) for s in snapshots] == [["a_fails.ipynb"], ["a_fails.ipynb", "b_ok.ipynb"]]
     assert any("FAILED" in line for line in bench.table({"notebooks": rows}))
+
+
+# ------------------------------------------------------------------- the steps part: pinned vs the machine's own
+def test_machines_own_env_drops_exactly_the_kernel_settings_and_keeps_one_thread():
+    from course_utils import numeric
+
+    env = bench.machines_own_env({**numeric.PINNED_NUMERIC_ENV, "OMP_NUM_THREADS": "8", "HOME": "/h"})
+    assert not set(numeric.KERNEL_SETTINGS) & set(env)
+    assert {k: env[k] for k in numeric.THREAD_SETTINGS} == numeric.THREAD_SETTINGS
+    assert env["HOME"] == "/h"
+
+
+def test_bench_steps_times_every_op_pinned_here_and_unpinned_in_a_child(monkeypatch):
+    from course_utils import numeric
+
+    monkeypatch.setattr(bench, "step_ops", lambda: {k: v for k, v in _real_step_ops().items()
+                                                    if k.startswith(("relu", "step: MLP 64-128-128-10, no"))})
+    result = bench.bench_steps(min_run_time=0.01)
+    assert result["paths"]["pinned"] == numeric.describe() != result["paths"]["own"]
+    assert "NOT pinned" in result["paths"]["own"] or "portable" in result["paths"]["own"]
+    assert set(result["ops"]) == {"relu on 64x128", "step: MLP 64-128-128-10, no dropout"}
+    for row in result["ops"].values():
+        assert row["pinned_us"] > 0 and row["own_us"] > 0
+        assert row["ratio"] == round(row["pinned_us"] / row["own_us"], 2)
+    table = "\n".join(bench.table({"steps": result}))
+    assert "step: MLP 64-128-128-10, no dropout: pinned / machine's own" in table
+
+
+_real_step_ops = bench.step_ops
+
+
+def test_every_step_op_builds_and_runs_once():
+    for build in bench.step_ops().values():
+        build()()  # raises if an op or a lesson's model changed under it
+
+
+def test_bench_steps_refuses_to_compare_when_the_child_is_pinned_too(monkeypatch):
+    monkeypatch.setattr(bench, "step_ops", lambda: {"relu": _real_step_ops()["relu on 64x128"]})
+    monkeypatch.setattr(bench, "machines_own_env", lambda environ=None: dict(__import__("os").environ))
+    with pytest.raises(RuntimeError, match="pinned path too"):
+        bench.bench_steps(min_run_time=0.01)
+
+
+def test_bench_steps_must_start_on_the_pinned_path(monkeypatch):
+    from course_utils import numeric
+
+    monkeypatch.setattr(numeric, "missing_settings", lambda *a, **k: {"MKL_CBWR": "COMPATIBLE"})
+    with pytest.raises(RuntimeError, match="make bench"):
+        bench.bench_steps()

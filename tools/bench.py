@@ -2,7 +2,7 @@
 
     make bench                                  # everything; writes build/bench.json
     make bench ARGS="--no-notebooks --no-browser"
-    make bench ARGS="--only ratios"             # one part: notebooks, widgets, browser, ratios
+    make bench ARGS="--only ratios"             # one part: notebooks, widgets, browser, ratios, steps
 
 Parts of build/bench.json:
   notebooks  seconds per notebook (nbclient, a fresh kernel each, on a temporary copy so nothing
@@ -18,6 +18,11 @@ Parts of build/bench.json:
              median of >= 30 repeats after warm-up, in CPU time of the thread: every layer class in
              course_utils.nn with a torch.nn namesake (readable and, where there is one, fast path)
              and the numpy layers.
+  steps      what the lessons' training runs spend their time on, and what the pinned numeric path
+             (course_utils.numeric) costs: median microseconds of one call of each op at the sizes the
+             lessons use, and of one whole training step of three of their models, measured here (pinned)
+             and in a child process started without the kernel-choosing settings (the machine's own
+             kernels; one thread, as here), with torch.utils.benchmark in the thread's CPU time.
 Parts run quickest first (widgets, browser, ratios, notebooks); build/bench.json is rewritten after each
 part, and a part that fails is recorded as {"error": ...} while the others still run.
 Exit code 1 if a part failed or a budget is exceeded (notebook budget, explorer cold p95, browser p95).
@@ -46,8 +51,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "bench.json"
 BROWSER_BUDGET_MS = 150.0
-PARTS = ("notebooks", "widgets", "browser", "ratios")
-BENCH_ORDER = ("widgets", "browser", "ratios", "notebooks")
+PARTS = ("notebooks", "widgets", "browser", "ratios", "steps")
+BENCH_ORDER = ("widgets", "browser", "ratios", "steps", "notebooks")
 """Quick parts first: the notebooks take many minutes, and a failing notebook must not cost the rest."""
 
 
@@ -464,6 +469,142 @@ def _browser_explorer(ui, context, server, case, moves: int) -> dict[str, Any]:
     return {**s, "budget_ms": BROWSER_BUDGET_MS, "ok": s["p95_ms"] <= BROWSER_BUDGET_MS}
 
 
+# ---------------------------------------------------------------------------------------------- steps
+STEPS_CHILD_FLAG = "--steps-child"
+
+
+def _mlp_step(hidden: list[int], dropout: float, batch: int = 64) -> Callable[[], None]:
+    """One SGD step (momentum 0.9) of a ReLU MLP 64 -> hidden -> 10 on a fixed batch of digits' size."""
+    import torch
+
+    from course_utils.models import make_mlp
+
+    with torch.random.fork_rng(devices=[]):  # make_mlp seeds torch's global generator: keep the caller's
+        model = make_mlp(64, hidden, 10, dropout=dropout, init="kaiming", seed=0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(batch, 64, generator=gen), torch.randint(0, 10, (batch,), generator=gen)
+
+    def step() -> None:
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def _sorter_step() -> Callable[[], None]:
+    """One Adam step of notebook 04's sorting Transformer (4 Pre-LN layers, batch 32), as its runs train."""
+    import torch
+
+    from course_utils.experiments import layernorm as ln
+    from course_utils.train import torch_generator
+
+    with torch.random.fork_rng(devices=[]):  # building seeds torch's global generator: keep the caller's
+        model = ln.TinyTransformer(4, "pre", 0)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01, betas=(0.9, 0.98), fused=True)
+    x, y = ln.sorting_batch(32, torch_generator(0))
+
+    def step() -> None:
+        loss = ln._sort_loss(model, x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def step_ops() -> dict[str, Callable[[], Callable[[], Any]]]:
+    """Name -> builder of a no-argument function: the ops and training steps the ``steps`` part times.
+
+    The sizes are the lessons': batch 64, 64 inputs, 128 hidden units, 10 classes (02's dropout grid and
+    05's ablation grid train 64-128-128-10; 01's deep runs ten hidden layers of 128)."""
+    import torch
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(0)
+    x, h = torch.randn(64, 64, generator=gen), torch.randn(64, 128, generator=gen)
+    w1, w2, b = torch.randn(128, 64, generator=gen), torch.randn(128, 128, generator=gen), torch.randn(128)
+    logits, labels = torch.randn(64, 10, generator=gen), torch.randint(0, 10, (64,), generator=gen)
+
+    def linear_forward_backward() -> None:
+        hi, wi = h.detach().requires_grad_(True), w2.detach().requires_grad_(True)
+        F.linear(hi, wi, b).sum().backward()
+
+    return {
+        "linear 64x64 -> 128, forward": lambda: lambda: F.linear(x, w1, b),
+        "linear 64x128 -> 128, forward": lambda: lambda: F.linear(h, w2, b),
+        "linear 64x128 -> 128, forward + backward": lambda: linear_forward_backward,
+        "dropout p=0.5 on 64x128 (training)": lambda: lambda: F.dropout(h, 0.5, True),
+        "relu on 64x128": lambda: lambda: torch.relu(h),
+        "cross-entropy 64x10": lambda: lambda: F.cross_entropy(logits, labels),
+        "step: MLP 64-128-128-10, dropout 0.5 (02, 05)": lambda: _mlp_step([128, 128], 0.5),
+        "step: MLP 64-128-128-10, no dropout": lambda: _mlp_step([128, 128], 0.0),
+        "step: MLP 64-[128 x 10]-10 (01's deep runs)": lambda: _mlp_step([128] * 10, 0.0),
+        "step: sorting Transformer, 4 Pre-LN layers (04)": _sorter_step,
+    }
+
+
+def op_timings(min_run_time: float = 0.3) -> dict[str, float]:
+    """Median microseconds per call of each of :func:`step_ops` in this process, one thread, on whatever
+    numeric path the process was started with (torch.utils.benchmark, the thread's CPU time)."""
+    import torch
+    from torch.utils import benchmark
+
+    torch.set_num_threads(1)
+    out = {}
+    for name, build in step_ops().items():
+        fn = build()
+        timer = benchmark.Timer("fn()", globals={"fn": fn}, num_threads=1, timer=time.thread_time)
+        out[name] = round(timer.blocked_autorange(min_run_time=min_run_time).median * 1e6, 1)
+    return out
+
+
+def machines_own_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (default: this process's) without the settings that choose kernels, one thread kept:
+    the path torch and MKL would take on this CPU if the course did not pin one."""
+    from course_utils import numeric
+
+    env = dict(os.environ if environ is None else environ)
+    for key in numeric.KERNEL_SETTINGS:
+        env.pop(key, None)
+    env.update(numeric.THREAD_SETTINGS)
+    return env
+
+
+def bench_steps(min_run_time: float = 0.3) -> dict[str, Any]:
+    """Each op and step pinned (this process) and on the machine's own kernels (a child process), and the
+    ratio pinned / own: what portable bits cost at the lessons' sizes. ``paths`` names both numeric paths."""
+    import subprocess
+
+    from course_utils import numeric
+
+    if numeric.missing_settings():
+        raise RuntimeError("the steps part compares the pinned numeric path with the machine's own, so it must "
+                           "start on the pinned path: run it with `make bench` (which sets it), not bare python.")
+    pinned = op_timings(min_run_time)
+    child = subprocess.run([sys.executable, str(Path(__file__).resolve()), STEPS_CHILD_FLAG, str(min_run_time)],
+                           env=machines_own_env(), capture_output=True, text=True, timeout=900)
+    if child.returncode != 0:
+        raise RuntimeError(f"the unpinned child process failed: {child.stderr[-1000:]}")
+    own = json.loads(child.stdout.strip().splitlines()[-1])
+    if own["path"] == numeric.describe():
+        raise RuntimeError(f"the child process ran on the pinned path too ({own['path']}): nothing to compare.")
+    ops = {name: {"pinned_us": us, "own_us": own["us"][name], "ratio": round(us / own["us"][name], 2)}
+           for name, us in pinned.items()}
+    return {"paths": {"pinned": numeric.describe(), "own": own["path"]}, "ops": ops}
+
+
+def _steps_child(min_run_time: str) -> int:
+    """Entry point of the child process of :func:`bench_steps`: one JSON line, its path and its timings."""
+    sys.path.insert(0, str(ROOT))
+    from course_utils import numeric
+
+    print(json.dumps({"path": numeric.describe(), "us": op_timings(float(min_run_time))}))
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- table
 def _part(result: dict[str, Any], name: str) -> dict[str, Any]:
     """A part's rows, or none for a part that failed as a whole (its error is printed separately)."""
@@ -491,6 +632,9 @@ def table(result: dict[str, Any]) -> list[str]:
                      f"{r['budget_ms']:.0f} ms", "ok" if r["ok"] else "OVER"))
     for name, r in _part(result, "ratios").items():
         rows.append((f"{name} {tuple(r['shape'])} vs torch.nn", f"{r['ours_ms']:.2f} / {r['torch_ms']:.2f} ms",
+                     f"{r['ratio']:.2f}x", "", ""))
+    for name, r in _part(result, "steps").get("ops", {}).items():
+        rows.append((f"{name}: pinned / machine's own", f"{r['pinned_us']:.0f} / {r['own_us']:.0f} us",
                      f"{r['ratio']:.2f}x", "", ""))
     notebooks = _part(result, "notebooks")
     for name, r in notebooks.items():
@@ -569,6 +713,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-browser", action="store_true", help="skip the JupyterLab + Chromium timings")
     parser.add_argument("--no-widgets", action="store_true", help="skip the kernel-side explorer timings")
     parser.add_argument("--no-ratios", action="store_true", help="skip the layers vs torch.nn timings")
+    parser.add_argument("--no-steps", action="store_true", help="skip the training-step costs, pinned vs unpinned")
     parser.add_argument("--only", choices=PARTS, help="run just this part")
     parser.add_argument("--out", type=Path, default=OUT, help=f"JSON output (default {OUT.relative_to(ROOT)})")
     parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to time (default: all)")
@@ -596,6 +741,7 @@ def main(argv: list[str]) -> int:
         "widgets": bench_widgets,
         "browser": lambda: bench_browser([BASELINE_NAME] + [b.name for b in widgets.BENCHMARKS]),
         "ratios": bench_ratios,
+        "steps": bench_steps,
         "notebooks": lambda: bench_notebooks(args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")),
                                              on_row=lambda rows: write_json({**result, "notebooks": rows}, args.out)),
     }
@@ -610,4 +756,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == [STEPS_CHILD_FLAG]:
+        raise SystemExit(_steps_child(*sys.argv[2:3]))
     raise SystemExit(main(sys.argv[1:]))
