@@ -125,6 +125,9 @@ def test_ratios_cover_every_registered_layer_and_the_numpy_layers(monkeypatch):
     fast_rows = {name.removesuffix(" (fast)") for name in rows if name.endswith(" (fast)")}
     assert {"BatchNorm1d", "BatchNorm2d", "LayerNorm"} <= fast_rows
     assert not fast_rows & {"Dropout", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d"}  # no fast path there
+    lessons = {name.removesuffix(" (fast, lessons' size)") for name in rows if name.endswith("(fast, lessons' size)")}
+    assert {"BatchNorm1d", "LayerNorm"} <= lessons  # the per-feature layers the lessons' MLPs use
+    assert all(rows[f"{name} (fast, lessons' size)"]["shape"] == [64, 128] for name in lessons)
     assert {"numpy batchnorm", "numpy layernorm", "numpy dropout"} <= set(rows)
     assert all({"shape", "ours_ms", "torch_ms", "ratio"} <= set(r) for r in rows.values())
 

@@ -249,6 +249,10 @@ def layer_specs() -> dict[str, tuple[type, type, tuple, tuple[int, ...]]]:
     return out
 
 
+LESSON_SHAPE = (64, 128)
+"""A minibatch of the lessons' MLPs: 64 examples, 128 hidden units (fast-path rows are also timed at it)."""
+
+
 def scaled(shape: tuple[int, ...], scale: float) -> tuple[int, ...]:
     """``shape`` with its batch shrunk by ``scale`` (at least 2: BatchNorm needs two examples; tests use tiny sizes)."""
     return (max(2, int(shape[0] * scale)), *shape[1:])
@@ -298,19 +302,19 @@ def bench_ratios(repeats: int = 50, warmup: int = 10, scale: float = 1.0) -> dic
     rows: dict[str, Any] = {}
     for name, (ours_cls, theirs_cls, args, shape) in layer_specs().items():
         shape = scaled(shape, scale)
-        x = torch.randn(shape)
-        gout = torch.randn(shape)
-        theirs = theirs_cls(*args)
-        variants = {name: ours_cls(*args)}
+        variants = {name: (args, shape, False)}
         if has_fast_path(ours_cls, args, shape):
-            fast = ours_cls(*args)
-            fast.fast = True
-            variants[f"{name} (fast)"] = fast
-        for label, ours in variants.items():
+            variants[f"{name} (fast)"] = (args, shape, True)
+            if len(shape) == 2 and tuple(args) == (shape[1],):  # a per-feature layer: also at the lessons' size
+                variants[f"{name} (fast, lessons' size)"] = ((LESSON_SHAPE[1],), LESSON_SHAPE, True)
+        for label, (variant_args, variant_shape, fast) in variants.items():
+            x, gout = torch.randn(variant_shape), torch.randn(variant_shape)
+            theirs, ours = theirs_cls(*variant_args), ours_cls(*variant_args)
+            ours.fast = fast
             ours.load_state_dict(theirs.state_dict())
             t_ours, t_theirs = interleaved([forward_backward(ours, x, gout), forward_backward(theirs, x, gout)],
                                            repeats, warmup)
-            rows[label] = {"shape": list(shape), "ours_ms": round(t_ours, 3), "torch_ms": round(t_theirs, 3),
+            rows[label] = {"shape": list(variant_shape), "ours_ms": round(t_ours, 3), "torch_ms": round(t_theirs, 3),
                            "ratio": round(t_ours / t_theirs, 2)}
 
     # numpy forward/backward pairs against the torch.nn layer doing the same job.
