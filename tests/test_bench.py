@@ -253,7 +253,7 @@ def test_bench_steps_times_every_op_pinned_here_and_unpinned_in_a_child(monkeypa
 
     monkeypatch.setattr(bench, "step_ops", lambda: {k: v for k, v in _real_step_ops().items()
                                                     if k.startswith(("relu", "step: MLP 64-128-128-10, no"))})
-    result = bench.bench_steps(min_run_time=0.01)
+    result = bench.bench_steps(min_run_time=0.01, rounds=1)
     assert result["paths"]["pinned"] == numeric.describe() != result["paths"]["own"]
     assert "NOT pinned" in result["paths"]["own"] or "portable" in result["paths"]["own"]
     assert set(result["ops"]) == {"relu on 64x128", "step: MLP 64-128-128-10, no dropout"}
@@ -276,7 +276,7 @@ def test_bench_steps_refuses_to_compare_when_the_child_is_pinned_too(monkeypatch
     monkeypatch.setattr(bench, "step_ops", lambda: {"relu": _real_step_ops()["relu on 64x128"]})
     monkeypatch.setattr(bench, "machines_own_env", lambda environ=None: dict(__import__("os").environ))
     with pytest.raises(RuntimeError, match="pinned path too"):
-        bench.bench_steps(min_run_time=0.01)
+        bench.bench_steps(min_run_time=0.01, rounds=1)
 
 
 def test_bench_steps_must_start_on_the_pinned_path(monkeypatch):
@@ -285,3 +285,11 @@ def test_bench_steps_must_start_on_the_pinned_path(monkeypatch):
     monkeypatch.setattr(numeric, "missing_settings", lambda *a, **k: {"MKL_CBWR": "COMPATIBLE"})
     with pytest.raises(RuntimeError, match="make bench"):
         bench.bench_steps()
+
+
+def test_bench_steps_takes_turns_and_keeps_each_paths_fastest_median(monkeypatch):
+    here, child = iter([{"step": 3.0}, {"step": 5.0}]), iter([{"step": 2.0}, {"step": 4.0}])  # fastest first
+    monkeypatch.setattr(bench, "op_timings", lambda min_run_time: next(here))
+    monkeypatch.setattr(bench, "_unpinned_timings", lambda min_run_time: ("numeric path: NOT pinned", next(child)))
+    result = bench.bench_steps(rounds=2)
+    assert result["ops"]["step"] == {"pinned_us": 3.0, "own_us": 2.0, "ratio": 1.5}

@@ -577,27 +577,42 @@ def machines_own_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def bench_steps(min_run_time: float = 0.3) -> dict[str, Any]:
+def bench_steps(min_run_time: float = 0.3, rounds: int = 2) -> dict[str, Any]:
     """Each op and step pinned (this process) and on the machine's own kernels (a child process), and the
-    ratio pinned / own: what portable bits cost at the lessons' sizes. ``paths`` names both numeric paths."""
-    import subprocess
+    ratio pinned / own: what portable bits cost at the lessons' sizes. ``paths`` names both numeric paths.
 
+    The two paths take turns ``rounds`` times and each keeps its fastest median, so a burst of load on a
+    shared machine does not land on one side only."""
     from course_utils import numeric
 
     if numeric.missing_settings():
         raise RuntimeError("the steps part compares the pinned numeric path with the machine's own, so it must "
                            "start on the pinned path: run it with `make bench` (which sets it), not bare python.")
-    pinned = op_timings(min_run_time)
+    pinned: dict[str, float] = {}
+    own: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, us in op_timings(min_run_time).items():
+            pinned[name] = min(us, pinned.get(name, math.inf))
+        child_path, child_us = _unpinned_timings(min_run_time)
+        for name, us in child_us.items():
+            own[name] = min(us, own.get(name, math.inf))
+    if child_path == numeric.describe():
+        raise RuntimeError(f"the child process ran on the pinned path too ({child_path}): nothing to compare.")
+    ops = {name: {"pinned_us": us, "own_us": own[name], "ratio": round(us / own[name], 2)}
+           for name, us in pinned.items()}
+    return {"paths": {"pinned": numeric.describe(), "own": child_path}, "ops": ops}
+
+
+def _unpinned_timings(min_run_time: float) -> tuple[str, dict[str, float]]:
+    """:func:`op_timings` in a child process started with :func:`machines_own_env`: (its path, its timings)."""
+    import subprocess
+
     child = subprocess.run([sys.executable, str(Path(__file__).resolve()), STEPS_CHILD_FLAG, str(min_run_time)],
                            env=machines_own_env(), capture_output=True, text=True, timeout=900)
     if child.returncode != 0:
         raise RuntimeError(f"the unpinned child process failed: {child.stderr[-1000:]}")
     own = json.loads(child.stdout.strip().splitlines()[-1])
-    if own["path"] == numeric.describe():
-        raise RuntimeError(f"the child process ran on the pinned path too ({own['path']}): nothing to compare.")
-    ops = {name: {"pinned_us": us, "own_us": own["us"][name], "ratio": round(us / own["us"][name], 2)}
-           for name, us in pinned.items()}
-    return {"paths": {"pinned": numeric.describe(), "own": own["path"]}, "ops": ops}
+    return own["path"], own["us"]
 
 
 def _steps_child(min_run_time: str) -> int:
