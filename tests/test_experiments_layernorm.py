@@ -294,3 +294,21 @@ def test_sweep_and_transformer_runs_in_worker_processes_are_the_runs_here(monkey
     from course_utils.parallel import map_in_processes
 
     assert repr(map_in_processes(E._sweep_run, sweep_keys)) == repr(serial)  # repr: nan == nan
+
+
+def test_sequence_runs_in_worker_processes_are_the_runs_here_and_leave_the_callers_generator(monkeypatch):
+    keys = [(c, norm, s, 3, 8) for c in ("full length", "varying lengths") for norm in ("batch", "masked", "layer")
+            for s in (0, 1)]
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "1")
+    torch.manual_seed(5)
+    expected_next = torch.rand(3)
+    torch.manual_seed(5)
+    serial = [E._sequence_run(k) for k in keys]
+    assert torch.equal(torch.rand(3), expected_next), "a run read or moved the caller's global generator"
+    monkeypatch.setattr(E, "_SEQUENCE_RUNS", {})
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "2")
+    torch.rand(7)  # whatever the caller drew before, a run draws only from generators its key sets
+    assert repr(E.cached_runs(E._SEQUENCE_RUNS, E._sequence_run, keys)) == repr(serial)  # repr: nan == nan
+    seq = E.sequence_comparison(seeds=(0, 1), steps=3, batch_size=8, conditions=("full length", "varying lengths"))
+    assert seq.accuracy[("varying lengths", "masked BatchNorm")] == tuple(acc for acc, _ in serial[8:10])
+    assert ("full length", "masked BatchNorm") not in seq.accuracy  # no padding: masked is plain BatchNorm

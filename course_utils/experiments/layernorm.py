@@ -562,8 +562,37 @@ def _train_sequence_net(norm: str | None, seed: int, data: tuple, steps: int, ba
     return net.eval()
 
 
+SequenceKey = tuple  # (condition, norm kind, seed, steps, batch_size)
+_SEQUENCE_RUNS: dict[SequenceKey, tuple] = {}
+"""Every sequence-model run trained in this kernel: (test accuracy, accuracy per RMS decade)."""
+
+
+@functools.cache
+def _sequence_data(condition: str) -> tuple[tuple, tuple, np.ndarray]:
+    """A condition's 2,000 training sequences, its 1,000 test sequences and each test sequence's RMS decade
+    (made once per kernel; worker processes forked after that inherit them)."""
+    min_len, scales = SEQ_CONDITIONS[condition]
+    data = make_sequences(2000, seed=100, min_len=min_len, scales=scales)
+    xt, mt, yt = make_sequences(1000, seed=101, min_len=min_len, scales=scales)
+    return data, (xt, mt, yt), _rms_decade(xt, mt)
+
+
+def _sequence_run(key: SequenceKey) -> tuple[float, list[float]]:
+    """One run of :func:`sequence_comparison`: (test accuracy, accuracy per decade of the test sequences' RMS).
+    The network is built inside ``fork_rng`` and trained from a generator its seed sets: the same run in a
+    worker process and in any order."""
+    condition, norm, seed, steps, batch_size = key
+    data, (xt, mt, yt), decade = _sequence_data(condition)
+    with torch.random.fork_rng(devices=[]):  # building seeds torch's global generator: keep the caller's
+        net = _train_sequence_net(norm, seed, data, steps, batch_size)
+    with torch.no_grad():
+        right = (net(xt, mt).argmax(1) == yt).numpy()
+    per_decade = [float(right[decade == k].mean()) if np.any(decade == k) else np.nan
+                  for k in range(len(SEQ_SCALE_BINS) - 1)]
+    return float(right.mean()), per_decade
+
+
 @functools.lru_cache(maxsize=2)
-@persistent
 def sequence_comparison(
     seeds: tuple[int, ...] = SEEDS,
     steps: int = 80,
@@ -572,7 +601,8 @@ def sequence_comparison(
     norms: tuple[str, ...] = ("BatchNorm", "masked BatchNorm", "LayerNorm"),
 ) -> SequenceResults:
     """Train :class:`SequenceNet` with each norm (Adam 3e-3, ``steps`` batches of 2,000 training
-    sequences) under each condition of ``SEQ_CONDITIONS`` and test on 1,000 new ones.
+    sequences) under each condition of ``SEQ_CONDITIONS`` and test on 1,000 new ones; the runs are
+    independent, so they are trained on every core (and each is kept: ``cached_runs``).
 
     The conditions switch the task's difficulties on one at a time: varying lengths (6 to 32, zero-padded)
     and per-sequence scales (0.001 to 1000); the masked BatchNorm takes the padding out of the statistics,
@@ -585,26 +615,18 @@ def sequence_comparison(
     for name in norms:
         check_choice("norms", name, SEQ_NORMS)
     steps = check_int("steps", steps, minimum=1)
-    accuracy, by_scale = {}, {}
+    cells = [(condition, name) for condition in conditions for name in norms
+             if not (SEQ_NORMS[name] == "masked" and not _is_padded(condition))]
     for condition in conditions:
-        min_len, scales = SEQ_CONDITIONS[condition]
-        data = make_sequences(2000, seed=100, min_len=min_len, scales=scales)
-        xt, mt, yt = make_sequences(1000, seed=101, min_len=min_len, scales=scales)
-        decade = _rms_decade(xt, mt)
-        for name in norms:
-            if SEQ_NORMS[name] == "masked" and not _is_padded(condition):
-                continue
-            accs, per_decade = [], []
-            for seed in seeds:
-                net = _train_sequence_net(SEQ_NORMS[name], seed, data, steps, batch_size)
-                with torch.no_grad():
-                    right = (net(xt, mt).argmax(1) == yt).numpy()
-                accs.append(float(right.mean()))
-                per_decade.append([right[decade == k].mean() if np.any(decade == k) else np.nan
-                                   for k in range(len(SEQ_SCALE_BINS) - 1)])
-            accuracy[(condition, name)] = tuple(accs)
-            # Every seed sees the same test set, so an empty decade is nan for all seeds (no nanmean needed).
-            by_scale[(condition, name)] = np.array(per_decade, dtype=float).mean(axis=0)
+        _sequence_data(condition)  # made here, before the workers fork, so they share it
+    keys = [(condition, SEQ_NORMS[name], seed, steps, batch_size) for condition, name in cells for seed in seeds]
+    done = iter(cached_runs(_SEQUENCE_RUNS, _sequence_run, keys, desc="sequence runs"))
+    accuracy, by_scale = {}, {}
+    for cell in cells:
+        runs = [next(done) for _ in seeds]
+        accuracy[cell] = tuple(acc for acc, _ in runs)
+        # Every seed sees the same test set, so an empty decade is nan for all seeds (no nanmean needed).
+        by_scale[cell] = np.array([per_decade for _, per_decade in runs], dtype=float).mean(axis=0)
     return SequenceResults(tuple(seeds), steps, accuracy, by_scale)
 
 
