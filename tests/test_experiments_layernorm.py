@@ -312,3 +312,20 @@ def test_sequence_runs_in_worker_processes_are_the_runs_here_and_leave_the_calle
     seq = E.sequence_comparison(seeds=(0, 1), steps=3, batch_size=8, conditions=("full length", "varying lengths"))
     assert seq.accuracy[("varying lengths", "masked BatchNorm")] == tuple(acc for acc, _ in serial[8:10])
     assert ("full length", "masked BatchNorm") not in seq.accuracy  # no padding: masked is plain BatchNorm
+
+
+def test_gradient_norms_in_worker_processes_are_the_ones_here_and_leave_the_callers_generator(monkeypatch):
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "1")
+    here = {(p, d): np.stack([E.grad_norms_at_init(d, p, s) for s in (0, 1)]) for p in E.PLACEMENTS for d in (1, 3)}
+    monkeypatch.setattr(E, "_GRAD_NORMS", {})
+    torch.manual_seed(5)
+    expected_next = torch.rand(3)
+    torch.manual_seed(5)
+    serial = E.depth_grad_norms(depths=(1, 3), seeds=(0, 1))
+    assert torch.equal(torch.rand(3), expected_next), "building a model read or moved the caller's generator"
+    monkeypatch.setattr(E, "_GRAD_NORMS", {})
+    monkeypatch.setenv("NORMCOURSE_WORKERS", "2")
+    parallel = E.depth_grad_norms(depths=(1, 3), seeds=(0, 1))
+    for cell, norms in here.items():
+        np.testing.assert_array_equal(serial.norms[cell], norms)
+        np.testing.assert_array_equal(parallel.norms[cell], norms)

@@ -756,13 +756,29 @@ DEPTHS = (2, 4, 8, 16, 24)
 @persistent
 def depth_grad_norms(depths: tuple[int, ...] = DEPTHS, seeds: tuple[int, ...] = SEEDS,
                      embed_std: float = 1.0, placements: tuple[str, ...] = PLACEMENTS) -> DepthGradNorms:
-    """Precompute :func:`grad_norms_at_init` for each placement, every depth and seed (a few seconds)."""
+    """Precompute :func:`grad_norms_at_init` for each placement, every depth and seed (a few seconds, spread
+    over every core: the models do not depend on each other)."""
     depths = tuple(check_int("depths", d, minimum=1) for d in depths)
     for p in placements:
         check_choice("placements", p, PLACEMENTS)
-    norms = {(p, d): np.stack([grad_norms_at_init(d, p, s, embed_std=embed_std) for s in seeds])
-             for p in placements for d in depths}
+    cells = [(p, d) for p in placements for d in depths]
+    keys = [(d, p, s, float(embed_std)) for p, d in cells for s in seeds]
+    done = iter(cached_runs(_GRAD_NORMS, _grad_norms_run, keys, desc="gradient norms at initialization"))
+    norms = {cell: np.stack([next(done) for _ in seeds]) for cell in cells}
     return DepthGradNorms(depths, tuple(seeds), norms, float(embed_std))
+
+
+GradNormsKey = tuple  # (depth, placement, seed, embed_std)
+_GRAD_NORMS: dict[GradNormsKey, np.ndarray] = {}
+"""Every :func:`grad_norms_at_init` result computed in this kernel by :func:`depth_grad_norms`."""
+
+
+def _grad_norms_run(key: GradNormsKey) -> np.ndarray:
+    """:func:`grad_norms_at_init` for one key, inside ``fork_rng`` (building the model seeds torch's global
+    generator): the same numbers in a worker process, and the caller's generator kept."""
+    depth, placement, seed, embed_std = key
+    with torch.random.fork_rng(devices=[]):
+        return grad_norms_at_init(depth, placement, seed, embed_std=embed_std)
 
 
 @dataclass(frozen=True)
