@@ -168,7 +168,9 @@ class Dropout(nn.Module):
         inplace: overwrite the input tensor instead of allocating a new one. Default False.
 
     With the same ``torch.manual_seed`` this layer draws exactly the same mask as ``torch.nn.Dropout``
-    on CPU, because both draw it with ``bernoulli_(1 - p)`` on a tensor shaped like the input.
+    on the course's numeric path (``setup_notebook``), because both draw one float64 uniform number per
+    element and keep it below ``1 - p``; that is also what torch's own ``bernoulli_(1 - p)`` does on AMD and
+    ARM CPUs (on Intel CPUs it draws from MKL: :func:`course_utils.numeric.portable_dropout`).
     """
 
     p: float
@@ -197,7 +199,10 @@ class Dropout(nn.Module):
             # Everything is dropped; 1 / (1 - p) would be a division by zero.
             mask = input.new_zeros(())
         else:
-            keep = torch.empty_like(input).bernoulli_(1 - self.p)
+            # Keep an element when its uniform number is below 1 - p. Drawn in float64, this is exactly what
+            # torch's bernoulli_(1 - p) draws on AMD and ARM CPUs; on Intel torch draws from MKL instead, so
+            # the course draws it this way everywhere (course_utils.numeric.portable_dropout).
+            keep = (torch.rand(input.shape, dtype=torch.float64, device=input.device) < 1 - self.p).to(input.dtype)
             mask = keep.div_(1 - self.p)
         return input.mul_(mask) if self.inplace else input * mask
 

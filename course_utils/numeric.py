@@ -1,4 +1,4 @@
-"""The course's pinned numeric path: the same float results on every x86-64 CPU with AVX2.
+"""The course's pinned numeric path: the same float results on every x86-64 CPU with AVX2, whatever its vendor.
 
 torch (and numpy's OpenBLAS) pick their CPU kernels by the processor's features, and each choice adds
 floats in another order; training turns a last-bit difference into a different run. The course therefore
@@ -12,6 +12,10 @@ runs every notebook, test and benchmark on one path, chosen by measurement (READ
   their convolution kernels are JIT-built for the cache sizes of the machine, so convolutions go through
   ATen's own path (im2col + MKL) instead;
 - ``OPENBLAS_CORETYPE=Haswell``: numpy's matrix products on the same OpenBLAS kernel;
+- dropout masks drawn the same way on every vendor (:func:`portable_dropout`, installed as
+  ``torch.nn.functional.dropout`` by :func:`apply_runtime_flags`): torch's CPU kernel for ``bernoulli_(p)``,
+  which its dropout uses, asks the CPU's vendor and draws from MKL's generator on Intel and from torch's own
+  generator elsewhere, and no setting chooses;
 - one thread everywhere (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``).
 
 The variables work only if they are in the environment *before* torch and numpy load, so they are set by
@@ -22,7 +26,8 @@ On a CPU without AVX2 (or not x86-64, e.g. an ARM laptop) the pinned kernels do 
 settings apply, the committed outputs cannot be reproduced bit for bit, and ``make test`` checks the
 notebooks in lax mode (every assert still runs). The fingerprint (:mod:`course_utils.fingerprint`) decides.
 
-This module imports nothing but the standard library, so it can run before torch is loaded.
+This module imports nothing but the standard library at import time (torch only inside functions), so it
+can run before torch is loaded.
 """
 
 from __future__ import annotations
@@ -85,14 +90,61 @@ def missing_settings(environ: Mapping[str, str] | None = None, has_avx2: bool | 
 
 
 def apply_runtime_flags() -> None:
-    """Switch off the backends whose kernels are chosen per machine at run time (oneDNN, NNPACK).
+    """Switch off the backends whose kernels are chosen per machine at run time (oneDNN, NNPACK), and make
+    dropout draw its masks the same way on every CPU vendor (:func:`portable_dropout`).
 
     Convolutions then run on ATen's own path. Call after importing torch; :func:`setup_notebook` does.
     """
     import torch
+    import torch.nn.functional as F
 
     torch.backends.mkldnn.enabled = False
     torch.backends.nnpack.set_flags(False)
+    global _TORCH_DROPOUT
+    if F.dropout is not portable_dropout:  # idempotent: never wrap twice
+        _TORCH_DROPOUT = F.dropout
+        F.dropout = portable_dropout  # nn.Dropout (and every subclass) calls F.dropout at run time
+
+
+_TORCH_DROPOUT = None
+"""torch's own ``torch.nn.functional.dropout``, once :func:`apply_runtime_flags` has replaced it."""
+
+
+def torch_dropout():
+    """torch's own ``torch.nn.functional.dropout`` (the one :func:`apply_runtime_flags` replaced, if it did)."""
+    import torch.nn.functional as F
+
+    return _TORCH_DROPOUT if _TORCH_DROPOUT is not None else F.dropout
+
+
+def dropout_keep_mask(input, keep: float):
+    """1 where an element of ``input`` is kept (probability ``keep``), 0 where it is dropped, in ``input``'s
+    dtype: one float64 uniform number per element from torch's global generator, kept if below ``keep``.
+
+    This is exactly what torch's CPU kernel for ``bernoulli_(keep)`` computes everywhere but on Intel CPUs,
+    where it draws from MKL's generator instead (ATen's ``bernoulli_scalar_kernel`` checks the vendor). Written
+    with ``torch.rand``, it gives the same mask, and leaves the generator in the same state, on every CPU.
+    """
+    import torch
+
+    return (torch.rand(input.shape, dtype=torch.float64, device=input.device) < keep).to(input.dtype)
+
+
+def portable_dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """``torch.nn.functional.dropout`` with a mask drawn by :func:`dropout_keep_mask`: the same numbers as
+    torch's on AMD and ARM CPUs, and on Intel CPUs too. The cases that draw no random numbers (evaluation,
+    ``p`` = 0 or 1), tensors that are not floating point or not on the CPU, and tensor subclasses go to
+    torch's own function, as does the check of ``p``. The arithmetic is torch's: ``input * (mask / (1 - p))``.
+    """
+    import torch
+    from torch.overrides import has_torch_function_unary
+
+    if (has_torch_function_unary(input) or not isinstance(input, torch.Tensor) or not training
+            or not isinstance(p, int | float) or not 0 < p < 1 or input.device.type != "cpu"
+            or not input.is_floating_point() or input.numel() == 0):
+        return torch_dropout()(input, p, training, inplace)
+    noise = dropout_keep_mask(input, 1 - p).div_(1 - p)
+    return input.mul_(noise) if inplace else input * noise
 
 
 def describe(environ: Mapping[str, str] | None = None, has_avx2: bool | None = None) -> str:

@@ -173,3 +173,70 @@ def test_this_machine_reproduces_the_committed_fingerprint_or_says_why():
                          text=True, cwd=ROOT, env=numeric.environ_with_pins())  # fmt: skip
     assert res.returncode in (0, 1), res.stderr
     assert res.stdout.count("\n") == 1
+
+
+# --------------------------------------------------------------- dropout masks: the same on every CPU vendor
+def _cpu_vendor() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    for line in cpuinfo.read_text(errors="replace").splitlines() if cpuinfo.exists() else []:
+        if line.startswith("vendor_id"):
+            return line.partition(":")[2].strip()
+    return ""
+
+
+@pytest.mark.skipif(_cpu_vendor() == "GenuineIntel",
+                    reason="on Intel, torch's own dropout draws its masks from MKL: that is what the course replaces")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+@pytest.mark.parametrize("shape", [(64, 128), (7,), (3, 5, 9), (4, 16, 6, 6)])
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8, 1 / 3])
+def test_portable_dropout_is_torchs_own_dropout_to_the_bit_here(shape, p, dtype):
+    x = torch.randn(shape).to(dtype).requires_grad_(True)
+    torch_dropout = numeric.torch_dropout()
+    outs, grads, nexts = [], [], []
+    for fn in (torch_dropout, numeric.portable_dropout):
+        torch.manual_seed(11)
+        y = fn(x, p, True)
+        (g,) = torch.autograd.grad(y.float().pow(2).sum(), x)
+        outs.append(y)
+        grads.append(g)
+        nexts.append(torch.rand(4))  # the generator is left where torch's own dropout leaves it
+    assert torch.equal(outs[0], outs[1]) and torch.equal(grads[0], grads[1]) and torch.equal(nexts[0], nexts[1])
+    z0, z1 = x.detach().clone(), x.detach().clone()
+    torch.manual_seed(3)
+    torch_dropout(z0, p, True, True)
+    torch.manual_seed(3)
+    assert numeric.portable_dropout(z1, p, True, True) is z1 and torch.equal(z0, z1)  # inplace
+
+
+def test_portable_dropout_never_asks_torch_for_a_bernoulli_draw(monkeypatch):
+    # torch's CPU bernoulli_(p) is the kernel that draws from MKL on Intel CPUs.
+    def refuse(*args, **kwargs):
+        raise AssertionError("bernoulli_ draws from MKL on Intel CPUs")
+
+    monkeypatch.setattr(torch.Tensor, "bernoulli_", refuse)
+    monkeypatch.setattr(torch, "bernoulli", refuse)
+    x = torch.ones(200, 50)
+    torch.manual_seed(0)
+    y = torch.nn.Dropout(0.3)(x)
+    kept = (y != 0).float().mean().item()
+    assert 0.66 < kept < 0.74 and torch.allclose(y[y != 0], torch.tensor(1 / 0.7))
+    from course_utils import nn as cnn
+
+    torch.manual_seed(0)
+    assert torch.equal(cnn.Dropout(0.3)(x), y)  # the course's layer draws the very same mask
+
+
+def test_the_course_path_replaces_dropout_once_and_keeps_torchs_behaviour_elsewhere():
+    import torch.nn.functional as F
+
+    numeric.apply_runtime_flags()
+    numeric.apply_runtime_flags()
+    assert F.dropout is numeric.portable_dropout
+    assert numeric.torch_dropout() is not numeric.portable_dropout  # not wrapped twice
+    x = torch.randn(5, 4)
+    assert numeric.portable_dropout(x, 0.5, training=False) is x
+    assert torch.equal(numeric.portable_dropout(x, 0.0), x) and torch.equal(numeric.portable_dropout(x, 1.0), 0 * x)
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1"):
+        numeric.portable_dropout(x, 1.5)
+    with pytest.raises(RuntimeError):
+        numeric.portable_dropout(torch.ones(3, dtype=torch.long), 0.5)  # as torch's own refuses integers

@@ -46,9 +46,11 @@ def _dropout_functions() -> tuple:
     import torch.nn.functional as F
 
     from .. import nn as course_nn
+    from .. import numeric
     from .. import numpy_layers as nl
 
-    return (F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout, F.feature_alpha_dropout,
+    return (F.dropout, numeric.torch_dropout(), numeric.portable_dropout, F.dropout1d, F.dropout2d, F.dropout3d,
+            F.alpha_dropout, F.feature_alpha_dropout,
             torch.dropout, torch.native_dropout, torch.feature_dropout, torch.alpha_dropout,
             course_nn.Dropout.forward, nl.dropout_forward, nl.dropout_backward)
 
