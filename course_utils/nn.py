@@ -199,10 +199,11 @@ class Dropout(nn.Module):
             # Everything is dropped; 1 / (1 - p) would be a division by zero.
             mask = input.new_zeros(())
         else:
-            # Keep an element when its uniform number is below 1 - p. Drawn in float64, this is exactly what
-            # torch's bernoulli_(1 - p) draws on AMD and ARM CPUs; on Intel torch draws from MKL instead, so
-            # the course draws it this way everywhere (course_utils.numeric.portable_dropout).
-            keep = (torch.rand(input.shape, dtype=torch.float64, device=input.device) < 1 - self.p).to(input.dtype)
+            # Keep an element when its uniform number is below 1 - p. Drawn in float64 into a tensor laid out like
+            # the input, this is exactly what torch's bernoulli_(1 - p) draws on AMD and ARM CPUs; on Intel torch
+            # draws from MKL instead, so the course draws it this way everywhere (numeric.portable_dropout).
+            uniform = torch.empty_like(input, dtype=torch.float64).uniform_()
+            keep = (uniform < 1 - self.p).to(input.dtype)
             mask = keep.div_(1 - self.p)
         return input.mul_(mask) if self.inplace else input * mask
 

@@ -123,11 +123,13 @@ def dropout_keep_mask(input, keep: float):
 
     This is exactly what torch's CPU kernel for ``bernoulli_(keep)`` computes everywhere but on Intel CPUs,
     where it draws from MKL's generator instead (ATen's ``bernoulli_scalar_kernel`` checks the vendor). Written
-    with ``torch.rand``, it gives the same mask, and leaves the generator in the same state, on every CPU.
+    with ``uniform_``, it gives the same mask, and leaves the generator in the same state, on every CPU. The
+    numbers fill a tensor laid out like ``input`` (``empty_like``, as torch's dropout does), so a transposed
+    or channels-last input gets the same mask as from torch too.
     """
     import torch
 
-    return (torch.rand(input.shape, dtype=torch.float64, device=input.device) < keep).to(input.dtype)
+    return (torch.empty_like(input, dtype=torch.float64).uniform_() < keep).to(input.dtype)
 
 
 def portable_dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):

@@ -201,6 +201,17 @@ def test_portable_dropout_is_torchs_own_dropout_to_the_bit_here(shape, p, dtype)
         grads.append(g)
         nexts.append(torch.rand(4))  # the generator is left where torch's own dropout leaves it
     assert torch.equal(outs[0], outs[1]) and torch.equal(grads[0], grads[1]) and torch.equal(nexts[0], nexts[1])
+    for odd in (x.detach().reshape(shape[0], -1).t(), x.detach()[..., ::2], x.detach()[:1].expand(3, *shape[1:])):
+        torch.manual_seed(5)  # transposed, strided, expanded: the mask follows the input's layout as torch's does
+        ours = numeric.portable_dropout(odd, p, True)
+        torch.manual_seed(5)
+        assert torch.equal(ours, torch_dropout(odd, p, True))
+    if len(shape) == 4:
+        cl = x.detach().contiguous(memory_format=torch.channels_last)
+        torch.manual_seed(6)
+        ours = numeric.portable_dropout(cl, p, True)
+        torch.manual_seed(6)
+        assert torch.equal(ours, torch_dropout(cl, p, True))
     z0, z1 = x.detach().clone(), x.detach().clone()
     torch.manual_seed(3)
     torch_dropout(z0, p, True, True)
@@ -224,6 +235,11 @@ def test_portable_dropout_never_asks_torch_for_a_bernoulli_draw(monkeypatch):
 
     torch.manual_seed(0)
     assert torch.equal(cnn.Dropout(0.3)(x), y)  # the course's layer draws the very same mask
+    xt = torch.randn(50, 200).t()
+    torch.manual_seed(1)
+    yt = torch.nn.Dropout(0.3)(xt)
+    torch.manual_seed(1)
+    assert torch.equal(cnn.Dropout(0.3)(xt), yt)  # laid out like a transposed input, as torch's is
 
 
 def test_the_course_path_replaces_dropout_once_and_keeps_torchs_behaviour_elsewhere():
