@@ -239,6 +239,9 @@ def test_a_failing_notebook_is_recorded_and_the_next_one_still_timed(tmp_path):
 
 
 # ------------------------------------------------------------------- the steps part: pinned vs the machine's own
+_real_step_ops = bench.step_ops  # before any test replaces it
+
+
 def test_machines_own_env_drops_exactly_the_kernel_settings_and_keeps_one_thread():
     from course_utils import numeric
 
@@ -262,9 +265,6 @@ def test_bench_steps_times_every_op_pinned_here_and_unpinned_in_a_child(monkeypa
         assert row["ratio"] == round(row["pinned_us"] / row["own_us"], 2)
     table = "\n".join(bench.table({"steps": result}))
     assert "step: MLP 64-128-128-10, no dropout: pinned / machine's own" in table
-
-
-_real_step_ops = bench.step_ops
 
 
 def test_every_step_op_builds_and_runs_once():
